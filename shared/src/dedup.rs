@@ -1,0 +1,59 @@
+//! The de-duplication key: one notification, one key, however often and however iugu sends it.
+//!
+//! The key is the SHA-256 (hex) of a canonical form of the *parsed* body: the provider, then
+//! every field in name order (a `BTreeMap` is sorted at every level), each name and value
+//! length-prefixed so no two different forms can encode to the same bytes. Computed from the
+//! parsed fields, it does not depend on field order, on `+` versus `%20`, or on which characters
+//! were percent-escaped. Top-level delivery counters ([`DELIVERY_FIELDS`], e.g. `retry_count`)
+//! are left out: iugu changes them on every retry of the same notification. Every other field
+//! is in, so any real change (another status, another `paid_at`, another amount) gives another key.
+
+use sha2::{Digest, Sha256};
+
+use crate::form::{Fields, Node};
+
+/// Top-level fields that describe the delivery, not the notification.
+pub const DELIVERY_FIELDS: &[&str] = &["retry_count"];
+
+/// A 64-character lowercase hex SHA-256: also a valid SQS `MessageDeduplicationId`.
+pub fn dedup_key(provider: &str, fields: &Fields) -> String {
+    let mut h = Sha256::new();
+    put_str(&mut h, provider);
+    let counted: Vec<_> = fields
+        .iter()
+        .filter(|(name, _)| !DELIVERY_FIELDS.contains(&name.as_str()))
+        .collect();
+    put_map(&mut h, counted.len(), counted.into_iter());
+    hex::encode(h.finalize())
+}
+
+fn put_str(h: &mut Sha256, s: &str) {
+    h.update((s.len() as u64).to_le_bytes());
+    h.update(s.as_bytes());
+}
+
+/// Every composite is prefixed by its tag and element count, every string by its length:
+/// the encoding is prefix-free, so two different forms never give the same bytes.
+fn put_map<'a>(h: &mut Sha256, len: usize, entries: impl Iterator<Item = (&'a String, &'a Node)>) {
+    h.update(b"{");
+    h.update((len as u64).to_le_bytes());
+    for (name, node) in entries {
+        put_str(h, name);
+        put_node(h, node);
+    }
+}
+
+fn put_node(h: &mut Sha256, node: &Node) {
+    match node {
+        Node::Text(s) => {
+            h.update(b"s");
+            put_str(h, s);
+        }
+        Node::List(items) => {
+            h.update(b"[");
+            h.update((items.len() as u64).to_le_bytes());
+            items.iter().for_each(|s| put_str(h, s));
+        }
+        Node::Map(map) => put_map(h, map.len(), map.iter()),
+    }
+}

@@ -1,0 +1,146 @@
+//! Which entity a notification is about: the key it is stored under and ordered by.
+//!
+//! | family | events | entity type | id taken from | when the id is absent |
+//! |---|---|---|---|---|
+//! | invoices | `invoice.*` | `invoice` | `data[id]` | refused (422) |
+//! | subscriptions | `subscription.*` | `subscription` | `data[id]` | refused (422) |
+//! | payment-methods | `customer_payment_method.*` | `customer_payment_method` | `data[customer_payment_method_id]` | refused (422) |
+//! | transfers | `transfer_request.*` | `transfer_request` | `data[id]` | refused (422) |
+//! | transfers | `transfer.debited` | `account` | `data[sender_account_id]` | refused (422) |
+//! | transfers | `transfer.credited` | `account` | `data[receiver_account_id]` | refused (422) |
+//! | transfers | other `transfer.*` | `account` | `data[account_id]` | refused (422) |
+//! | deposits | `deposit.*` | `deposit` | `data[deposit_id]` | refused (422) |
+//! | payment-requests | `payment_request.*` | `payment_request` | `data[payment_request_id]` | refused (422) |
+//! | advancements | `advancement_request.*` | `account` | `data[account_id]` | `notification`, the de-duplication key |
+//! | other | any other prefix `p.*` | `p` | `data[id]` | `notification`, the de-duplication key |
+//!
+//! Transfers between accounts and advancements carry no id of their own; the account they
+//! move money on is what orders them. `advancement_request.simulation_status` carries not even
+//! that (see iugu's sample): it is a one-off answer, so it becomes its own entity, keyed by its
+//! de-duplication key. It is still stored once and forwarded once; it just has no siblings to
+//! be ordered against.
+
+use crate::error::ParseError;
+use crate::event::{EventName, Family};
+use crate::form::{Fields, Node};
+
+/// Longest id we store (DynamoDB allows 2 KiB for the whole key; iugu ids are 32 bytes).
+pub const MAX_ID_BYTES: usize = 256;
+
+/// The entity a notification is about, e.g. `invoice` `1757E1D7...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityRef {
+    pub kind: String,
+    pub id: String,
+}
+
+impl EntityRef {
+    /// `invoice#1757E1D7...`: the DynamoDB partition key and the FIFO message group.
+    pub fn key(&self) -> String {
+        format!("{}#{}", self.kind, self.id)
+    }
+}
+
+/// Where an event's id comes from.
+struct Rule<'e> {
+    kind: &'e str,
+    field: &'static str,
+    /// `true`: no id means a refused body. `false`: the notification becomes its own entity.
+    required: bool,
+}
+
+fn rule(event: &EventName) -> Rule<'_> {
+    let strict = |kind, field| Rule {
+        kind,
+        field,
+        required: true,
+    };
+    match event {
+        EventName::TransferDebited => strict("account", "sender_account_id"),
+        EventName::TransferCredited => strict("account", "receiver_account_id"),
+        _ => match event.family() {
+            Family::Invoices => strict("invoice", "id"),
+            Family::Subscriptions => strict("subscription", "id"),
+            Family::PaymentMethods => {
+                strict("customer_payment_method", "customer_payment_method_id")
+            }
+            Family::Transfers if event.as_str().starts_with("transfer_request.") => {
+                strict("transfer_request", "id")
+            }
+            Family::Transfers => strict("account", "account_id"),
+            Family::Deposits => strict("deposit", "deposit_id"),
+            Family::PaymentRequests => strict("payment_request", "payment_request_id"),
+            Family::Advancements => Rule {
+                kind: "account",
+                field: "account_id",
+                required: false,
+            },
+            Family::Other => Rule {
+                kind: other_kind(event.as_str()),
+                field: "id",
+                required: false,
+            },
+        },
+    }
+}
+
+/// The entity type of an event we know nothing of: its prefix when that is a plain word.
+fn other_kind(event: &str) -> &str {
+    let prefix = event.split_once('.').map_or(event, |(p, _)| p);
+    let plain = !prefix.is_empty()
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if plain {
+        prefix
+    } else {
+        "event"
+    }
+}
+
+/// Finds the entity of a notification from its `data` fields. `dedup_key` names the
+/// notification itself, for events that carry no id.
+pub fn resolve(
+    event: &EventName,
+    data: Option<&Fields>,
+    dedup_key: &str,
+) -> Result<EntityRef, ParseError> {
+    let rule = rule(event);
+    match data.and_then(|d| d.get(rule.field)) {
+        Some(Node::Text(id)) => {
+            let why = if id.trim().is_empty() {
+                Some("it is blank")
+            } else if id.len() > MAX_ID_BYTES {
+                Some("it is longer than 256 bytes")
+            } else if id.chars().any(char::is_control) {
+                Some("it has control characters")
+            } else {
+                None
+            };
+            match why {
+                None => Ok(EntityRef {
+                    kind: rule.kind.to_owned(),
+                    id: id.clone(),
+                }),
+                Some(why) => Err(ParseError::InvalidEntityId {
+                    event: event.to_string(),
+                    field: format!("data[{}]", rule.field),
+                    why,
+                }),
+            }
+        }
+        Some(_) => Err(ParseError::InvalidEntityId {
+            event: event.to_string(),
+            field: format!("data[{}]", rule.field),
+            why: "it is a group of fields, not a value",
+        }),
+        None if rule.required => Err(ParseError::MissingEntityId {
+            event: event.to_string(),
+            field: format!("data[{}]", rule.field),
+        }),
+        None => Ok(EntityRef {
+            kind: "notification".to_owned(),
+            id: dedup_key.to_owned(),
+        }),
+    }
+}

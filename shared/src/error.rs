@@ -1,0 +1,96 @@
+//! Why a body was refused. Each variant names one precise fault; [`ParseError::class`] tells
+//! the HTTP layer which status it maps to, and [`ParseError::code`] is the stable machine code
+//! that goes into the JSON error body.
+
+use thiserror::Error;
+
+/// A notification body we refuse. Refusing never loses data silently: the gateway is told
+/// (4xx) and the body is not stored.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ParseError {
+    #[error("the body is empty")]
+    EmptyBody,
+    #[error("the body is {size} bytes; the limit is {max}")]
+    BodyTooLarge { size: usize, max: usize },
+    #[error("the body has more than {max} fields")]
+    TooManyFields { max: usize },
+    #[error("the body is not valid UTF-8 once percent-decoded (at decoded byte {offset})")]
+    InvalidUtf8 { offset: usize },
+    #[error("a field name is {len} bytes; the limit is {max}")]
+    KeyTooLong { len: usize, max: usize },
+    #[error("field `{key}` contains a NUL byte")]
+    NulByte { key: String },
+    #[error("field name `{key}` is malformed: {why}")]
+    MalformedKey { key: String, why: &'static str },
+    #[error("a field name nests deeper than {max} levels")]
+    TooDeep { max: usize },
+    #[error("field `{key}` is sent twice with different values")]
+    DuplicateKey { key: String },
+    #[error("field `{key}` is used both as a value and as a group of fields")]
+    ConflictingKey { key: String },
+    #[error("the body has no `{field}` field")]
+    MissingEvent { field: &'static str },
+    #[error("the event name is invalid: {why}")]
+    InvalidEvent { why: &'static str },
+    #[error("event `{event}` needs `{field}`, the id it is stored under, and the body has none")]
+    MissingEntityId { event: String, field: String },
+    #[error("`{field}` of event `{event}` is not a usable id: {why}")]
+    InvalidEntityId {
+        event: String,
+        field: String,
+        why: &'static str,
+    },
+}
+
+/// How the HTTP layer answers a [`ParseError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// 400: the body is not a well-formed notification.
+    Malformed,
+    /// 413: the body is over a size bound.
+    TooLarge,
+    /// 422: well-formed, but it lacks what identifies the notification.
+    Unprocessable,
+}
+
+impl ParseError {
+    pub fn class(&self) -> ErrorClass {
+        use ParseError::*;
+        match self {
+            BodyTooLarge { .. } | TooManyFields { .. } => ErrorClass::TooLarge,
+            MissingEvent { .. }
+            | InvalidEvent { .. }
+            | MissingEntityId { .. }
+            | InvalidEntityId { .. } => ErrorClass::Unprocessable,
+            EmptyBody
+            | InvalidUtf8 { .. }
+            | KeyTooLong { .. }
+            | NulByte { .. }
+            | MalformedKey { .. }
+            | TooDeep { .. }
+            | DuplicateKey { .. }
+            | ConflictingKey { .. } => ErrorClass::Malformed,
+        }
+    }
+
+    /// A stable, machine-readable code for the JSON error body.
+    pub fn code(&self) -> &'static str {
+        use ParseError::*;
+        match self {
+            EmptyBody => "empty_body",
+            BodyTooLarge { .. } => "body_too_large",
+            TooManyFields { .. } => "too_many_fields",
+            InvalidUtf8 { .. } => "invalid_utf8",
+            KeyTooLong { .. } => "key_too_long",
+            NulByte { .. } => "nul_byte",
+            MalformedKey { .. } => "malformed_key",
+            TooDeep { .. } => "too_deep",
+            DuplicateKey { .. } => "duplicate_key",
+            ConflictingKey { .. } => "conflicting_key",
+            MissingEvent { .. } => "missing_event",
+            InvalidEvent { .. } => "invalid_event",
+            MissingEntityId { .. } => "missing_entity_id",
+            InvalidEntityId { .. } => "invalid_entity_id",
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! Typed views of the fields iugu documents for each event.
+//!
+//! A view never rejects a notification: a value that does not parse as its type is kept as
+//! [`Lenient::Raw`], and a status we do not know is kept as `Unknown(raw)`. Only the event name
+//! and the entity id (see [`crate::entity`]) are strict.
+
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+
+use crate::event::{EventName, Family};
+use crate::form::{Fields, Node};
+
+/// A value of type `T`, or the raw string when it did not parse as one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lenient<T> {
+    Parsed(T),
+    Raw(String),
+}
+
+impl<T> Lenient<T> {
+    pub fn parsed(&self) -> Option<&T> {
+        match self {
+            Lenient::Parsed(v) => Some(v),
+            Lenient::Raw(_) => None,
+        }
+    }
+}
+
+/// Declares a status enum with an `Unknown(String)` variant from one table of names.
+macro_rules! status_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum $name {
+            $($variant,)*
+            Unknown(String),
+        }
+
+        impl $name {
+            pub fn from_raw(raw: &str) -> Self {
+                match raw {
+                    $($text => $name::$variant,)*
+                    other => $name::Unknown(other.to_owned()),
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)*
+                    $name::Unknown(raw) => raw,
+                }
+            }
+        }
+    };
+}
+
+status_enum! {
+    /// `data[status]` of invoice events (and, for `invoice.bank_slip_status`, see [`BankSlipStatus`]).
+    InvoiceStatus {
+        Pending => "pending",
+        Paid => "paid",
+        Canceled => "canceled",
+        PartiallyPaid => "partially_paid",
+        ExternallyPaid => "externally_paid",
+        Refunded => "refunded",
+        Expired => "expired",
+        Authorized => "authorized",
+        InProtest => "in_protest",
+        Chargeback => "chargeback",
+    }
+}
+
+status_enum! {
+    /// `data[status]` of `invoice.bank_slip_status`: the bank slip's registration.
+    BankSlipStatus {
+        Processing => "processing",
+        Registered => "registered",
+        Canceled => "canceled",
+        None => "none",
+        Error => "error",
+    }
+}
+
+status_enum! {
+    /// `data[payment_method]` of invoice events.
+    PaymentMethod {
+        BankSlip => "iugu_bank_slip",
+        CreditCard => "iugu_credit_card",
+        Pix => "iugu_pix",
+    }
+}
+
+status_enum! {
+    /// `data[status]` of deposit events.
+    DepositStatus {
+        Pending => "pending",
+        Processing => "processing",
+        Rejected => "rejected",
+        Error => "error",
+        Accepted => "accepted",
+        Inconsistent => "inconsistent",
+        Refunded => "refunded",
+        ProcessingRefund => "processing_refund",
+    }
+}
+
+status_enum! {
+    /// `data[status]` of `transfer_request.status_changed`.
+    TransferRequestStatus {
+        Pending => "pending",
+        Processing => "processing",
+        Rejected => "rejected",
+        Refunded => "refunded",
+        Done => "done",
+        Error => "error",
+    }
+}
+
+status_enum! {
+    /// `data[status]` of advancement events.
+    AdvancementStatus {
+        Processing => "processing",
+        Done => "done",
+        Error => "error",
+    }
+}
+
+status_enum! {
+    /// `data[status]` of `payment_request.status_changed` (iugu documents only `done`).
+    PaymentRequestStatus {
+        Done => "done",
+    }
+}
+
+/// Reads `data[...]` values as types.
+struct Reader<'a>(&'a Fields);
+
+impl<'a> Reader<'a> {
+    fn text(&self, name: &str) -> Option<String> {
+        self.0.get(name).and_then(Node::as_text).map(str::to_owned)
+    }
+
+    fn lenient<T>(&self, name: &str, parse: impl Fn(&str) -> Option<T>) -> Option<Lenient<T>> {
+        let raw = self.0.get(name).and_then(Node::as_text)?;
+        Some(parse(raw).map_or_else(|| Lenient::Raw(raw.to_owned()), Lenient::Parsed))
+    }
+
+    /// Whole cents, e.g. `data[paid_cents]=300`.
+    fn cents(&self, name: &str) -> Option<Lenient<i64>> {
+        self.lenient(name, |s| s.parse().ok())
+    }
+
+    fn int(&self, name: &str) -> Option<Lenient<u32>> {
+        self.lenient(name, |s| s.parse().ok())
+    }
+
+    fn boolean(&self, name: &str) -> Option<Lenient<bool>> {
+        self.lenient(name, |s| s.parse().ok())
+    }
+
+    /// RFC 3339 timestamps such as `2022-03-21T11:07:36.667Z`. iugu also sends forms like
+    /// `2022-07-12 17:33:20.699791368` (no zone): those stay raw rather than guess a zone.
+    fn timestamp(&self, name: &str) -> Option<Lenient<OffsetDateTime>> {
+        self.lenient(name, |s| OffsetDateTime::parse(s, &Rfc3339).ok())
+    }
+
+    fn date(&self, name: &str) -> Option<Lenient<Date>> {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        self.lenient(name, |s| Date::parse(s, format).ok())
+    }
+
+    fn status<T>(&self, name: &str, from_raw: fn(&str) -> T) -> Option<T> {
+        self.0.get(name).and_then(Node::as_text).map(from_raw)
+    }
+}
+
+/// Fields of `invoice.*` events. Personal data (`payer_cpf_cnpj`, `payer_name`) is left out of
+/// the view on purpose: it stays in `data` for whoever needs it, and out of anything we log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceView {
+    pub id: Option<String>,
+    pub account_id: Option<String>,
+    pub status: Option<InvoiceStatus>,
+    pub bank_slip_status: Option<BankSlipStatus>,
+    pub payment_method: Option<PaymentMethod>,
+    pub subscription_id: Option<String>,
+    pub payment_booklet_id: Option<String>,
+    pub order_id: Option<String>,
+    pub external_reference: Option<String>,
+    pub async_charged: Option<Lenient<bool>>,
+    pub paid_at: Option<Lenient<OffsetDateTime>>,
+    pub paid_cents: Option<Lenient<i64>>,
+    pub amount_cents: Option<Lenient<i64>>,
+    pub total_cents: Option<Lenient<i64>>,
+    pub installment: Option<Lenient<u32>>,
+    pub number_of_installments: Option<Lenient<u32>>,
+    pub occurrence_date: Option<Lenient<Date>>,
+    pub pix_end_to_end_id: Option<String>,
+    pub recipient_account_id: Option<String>,
+    pub lr: Option<String>,
+    pub action: Option<String>,
+}
+
+/// Fields of `subscription.*` events (customer name and e-mail stay in `data` only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionView {
+    pub id: Option<String>,
+    pub account_id: Option<String>,
+    pub expires_at: Option<Lenient<Date>>,
+    pub plan_identifier: Option<String>,
+}
+
+/// Fields of `customer_payment_method.*` (card holder and masked number stay in `data` only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentMethodView {
+    pub customer_payment_method_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub default_payment_method_id: Option<String>,
+    pub card_brand: Option<String>,
+    pub card_year: Option<Lenient<u32>>,
+    pub card_month: Option<Lenient<u32>>,
+}
+
+/// Fields of `transfer.debited` / `transfer.credited` (bank accounts and documents stay in `data`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferView {
+    pub sender_account_id: Option<String>,
+    pub receiver_account_id: Option<String>,
+    pub transfer_type: Option<String>,
+    pub amount_cents: Option<Lenient<i64>>,
+}
+
+/// Fields of `transfer_request.status_changed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferRequestView {
+    pub id: Option<String>,
+    pub account_id: Option<String>,
+    pub status: Option<TransferRequestStatus>,
+    pub total_refunded_amount_cents: Option<Lenient<i64>>,
+    pub refunded_amount_cents: Option<Lenient<i64>>,
+}
+
+/// Fields of `deposit.*` events (sender and receiver details stay in `data`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepositView {
+    pub deposit_id: Option<String>,
+    pub account_id: Option<String>,
+    pub status: Option<DepositStatus>,
+    pub amount_cents: Option<Lenient<i64>>,
+    pub deposit_type: Option<String>,
+    pub transfered_at: Option<Lenient<OffsetDateTime>>,
+}
+
+/// Fields of `advancement_request.*` events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvancementView {
+    pub account_id: Option<String>,
+    pub status: Option<AdvancementStatus>,
+    pub total_advance_fee_cents: Option<Lenient<i64>>,
+    pub total_advance_amount_cents: Option<Lenient<i64>>,
+    pub reached_amount_cents: Option<Lenient<i64>>,
+    pub available_amount_cents: Option<Lenient<i64>>,
+    pub simulation_amount_cents: Option<Lenient<i64>>,
+    pub requested_amount_cents: Option<Lenient<i64>>,
+    pub average_days: Option<Lenient<u32>>,
+    pub advancement_request_date: Option<Lenient<Date>>,
+}
+
+/// Fields of `payment_request.status_changed` (holder name and document stay in `data`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRequestView {
+    pub payment_request_id: Option<String>,
+    pub account_id: Option<String>,
+    pub status: Option<PaymentRequestStatus>,
+    pub amount_cents: Option<Lenient<i64>>,
+    pub document_amount_cents: Option<Lenient<i64>>,
+    pub barcode: Option<String>,
+    pub done_at: Option<Lenient<OffsetDateTime>>,
+}
+
+/// A notification's documented fields, typed by family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypedEvent {
+    Invoice(Box<InvoiceView>),
+    Subscription(SubscriptionView),
+    PaymentMethod(PaymentMethodView),
+    Transfer(TransferView),
+    TransferRequest(TransferRequestView),
+    Deposit(DepositView),
+    Advancement(AdvancementView),
+    PaymentRequest(PaymentRequestView),
+    /// An event of a family we do not know: only `data` has its fields.
+    Other,
+}
+
+impl TypedEvent {
+    pub fn from_data(event: &EventName, data: &Fields) -> TypedEvent {
+        let r = Reader(data);
+        match event.family() {
+            Family::Invoices => TypedEvent::Invoice(Box::new(invoice(event, &r))),
+            Family::Subscriptions => TypedEvent::Subscription(SubscriptionView {
+                id: r.text("id"),
+                account_id: r.text("account_id"),
+                expires_at: r.date("expires_at"),
+                plan_identifier: r.text("plan_identifier"),
+            }),
+            Family::PaymentMethods => {
+                let card = data.get("credit_card").and_then(Node::as_map);
+                let card = Reader(card.unwrap_or(&EMPTY));
+                TypedEvent::PaymentMethod(PaymentMethodView {
+                    customer_payment_method_id: r.text("customer_payment_method_id"),
+                    customer_id: r.text("customer_id"),
+                    default_payment_method_id: r.text("default_payment_method_id"),
+                    card_brand: card.text("brand"),
+                    card_year: card.int("year"),
+                    card_month: card.int("month"),
+                })
+            }
+            Family::Transfers if event.as_str().starts_with("transfer_request.") => {
+                TypedEvent::TransferRequest(TransferRequestView {
+                    id: r.text("id"),
+                    account_id: r.text("account_id"),
+                    status: r.status("status", TransferRequestStatus::from_raw),
+                    total_refunded_amount_cents: r.cents("total_refunded_amount_cents"),
+                    refunded_amount_cents: r.cents("refunded_amount_cents"),
+                })
+            }
+            Family::Transfers => TypedEvent::Transfer(TransferView {
+                sender_account_id: r.text("sender_account_id"),
+                receiver_account_id: r.text("receiver_account_id"),
+                transfer_type: r.text("transfer_type"),
+                amount_cents: r.cents("amount_cents"),
+            }),
+            Family::Deposits => TypedEvent::Deposit(DepositView {
+                deposit_id: r.text("deposit_id"),
+                account_id: r.text("account_id"),
+                status: r.status("status", DepositStatus::from_raw),
+                amount_cents: r.cents("amount_cents"),
+                deposit_type: r.text("deposit_type"),
+                transfered_at: r.timestamp("transfered_at"),
+            }),
+            Family::Advancements => TypedEvent::Advancement(AdvancementView {
+                account_id: r.text("account_id"),
+                status: r.status("status", AdvancementStatus::from_raw),
+                total_advance_fee_cents: r.cents("total_advance_fee_cents"),
+                total_advance_amount_cents: r.cents("total_advance_amount_cents"),
+                reached_amount_cents: r.cents("reached_amount_cents"),
+                available_amount_cents: r.cents("available_amount_cents"),
+                simulation_amount_cents: r.cents("simulation_amount_cents"),
+                requested_amount_cents: r.cents("requested_amount_cents"),
+                average_days: r.int("average_days"),
+                advancement_request_date: r.date("advancement_request_date"),
+            }),
+            Family::PaymentRequests => TypedEvent::PaymentRequest(PaymentRequestView {
+                payment_request_id: r.text("payment_request_id"),
+                account_id: r.text("account_id"),
+                status: r.status("status", PaymentRequestStatus::from_raw),
+                amount_cents: r.cents("amount_cents"),
+                document_amount_cents: r.cents("document_amount_cents"),
+                barcode: r.text("barcode"),
+                done_at: r.timestamp("done_at"),
+            }),
+            Family::Other => TypedEvent::Other,
+        }
+    }
+}
+
+static EMPTY: Fields = Fields::new();
+
+fn invoice(event: &EventName, r: &Reader<'_>) -> InvoiceView {
+    // `invoice.bank_slip_status` reuses `data[status]` for the slip's registration state.
+    let slip = *event == EventName::InvoiceBankSlipStatus;
+    InvoiceView {
+        id: r.text("id"),
+        account_id: r.text("account_id"),
+        status: if slip {
+            None
+        } else {
+            r.status("status", InvoiceStatus::from_raw)
+        },
+        bank_slip_status: if slip {
+            r.status("status", BankSlipStatus::from_raw)
+        } else {
+            None
+        },
+        payment_method: r.status("payment_method", PaymentMethod::from_raw),
+        subscription_id: r.text("subscription_id"),
+        payment_booklet_id: r.text("payment_booklet_id"),
+        order_id: r.text("order_id"),
+        external_reference: r.text("external_reference"),
+        async_charged: r.boolean("async_charged"),
+        paid_at: r.timestamp("paid_at"),
+        paid_cents: r.cents("paid_cents"),
+        amount_cents: r.cents("amount_cents"),
+        total_cents: r.cents("total_cents"),
+        installment: r.int("installment"),
+        number_of_installments: r.int("number_of_installments"),
+        occurrence_date: r.date("occurrence_date"),
+        pix_end_to_end_id: r.text("pix_end_to_end_id"),
+        recipient_account_id: r.text("recipient_account_id"),
+        lr: r.text("lr"),
+        action: r.text("action"),
+    }
+}
