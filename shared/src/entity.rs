@@ -19,13 +19,17 @@
 //! that (see iugu's sample): it is a one-off answer, so it becomes its own entity, keyed by its
 //! de-duplication key. It is still stored once and forwarded once; it just has no siblings to
 //! be ordered against.
+//!
+//! An id must be printable ASCII without spaces, and `<entity type>#<id>` at most
+//! [`MAX_KEY_BYTES`]: it becomes the DynamoDB partition key and the SQS message group.
 
 use crate::error::ParseError;
 use crate::event::{EventName, Family};
 use crate::form::{Fields, Node};
 
-/// Longest id we store (DynamoDB allows 2 KiB for the whole key; iugu ids are 32 bytes).
-pub const MAX_ID_BYTES: usize = 256;
+/// Longest `<entity_type>#<id>` key. The key is also the SQS FIFO `MessageGroupId`, which
+/// takes at most 128 printable ASCII characters; iugu ids are 32 hex digits.
+pub const MAX_KEY_BYTES: usize = 128;
 
 /// The entity a notification is about, e.g. `invoice` `1757E1D7...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,12 +112,12 @@ pub fn resolve(
     let rule = rule(event);
     match data.and_then(|d| d.get(rule.field)) {
         Some(Node::Text(id)) => {
-            let why = if id.trim().is_empty() {
+            let why = if id.is_empty() {
                 Some("it is blank")
-            } else if id.len() > MAX_ID_BYTES {
-                Some("it is longer than 256 bytes")
-            } else if id.chars().any(char::is_control) {
-                Some("it has control characters")
+            } else if rule.kind.len() + 1 + id.len() > MAX_KEY_BYTES {
+                Some("it is too long to be a key (128 bytes with its type)")
+            } else if !id.bytes().all(|b| b.is_ascii_graphic()) {
+                Some("it has characters other than printable ASCII without spaces")
             } else {
                 None
             };

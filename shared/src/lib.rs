@@ -2,8 +2,10 @@
 //!
 //! The domain core knows nothing of AWS: [`form`] (body → nested fields), [`event`] (names and
 //! families), [`entity`] (which id a notification is stored under), [`dedup`] (the
-//! de-duplication key), [`typed`] (typed views of documented fields) and [`envelope`] (the
-//! normalised notification consumers read).
+//! de-duplication key), [`typed`] (typed views of documented fields), [`envelope`] (the
+//! normalised notification consumers read) and [`ingest`] (store once, forward once, over two
+//! ports). With the `lambda` feature come the adapters at the edge: [`aws`] (DynamoDB and SQS),
+//! [`auth`], [`http`] (the handler) and [`runtime`] (a function's start-up).
 
 pub mod dedup;
 pub mod entity;
@@ -11,7 +13,17 @@ pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod form;
+pub mod ingest;
 pub mod typed;
+
+#[cfg(feature = "lambda")]
+pub mod auth;
+#[cfg(feature = "lambda")]
+pub mod aws;
+#[cfg(feature = "lambda")]
+pub mod http;
+#[cfg(feature = "lambda")]
+pub mod runtime;
 
 pub use envelope::{Envelope, Provider};
 pub use error::{ErrorClass, ParseError};

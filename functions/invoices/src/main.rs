@@ -1,0 +1,8 @@
+//! `POST /iugu/invoices`: invoice.*.
+
+use shared::http::Route;
+use shared::Family;
+
+fn main() -> std::process::ExitCode {
+    shared::runtime::serve(Route::Family(Family::Invoices))
+}

@@ -1,0 +1,240 @@
+//! The HTTP handler every function runs: from an API Gateway (REST v1 or HTTP API v2) or
+//! function URL request to a stored, forwarded notification and a JSON answer.
+//!
+//! | status | `error` | when |
+//! |---|---|---|
+//! | 200 | — | stored (`"status":"stored"`) or already stored (`"status":"duplicate"`) |
+//! | 400 | the parse error's code | the body is not a well-formed notification |
+//! | 401 | `unauthorized` | no token, a wrong token, or no token configured |
+//! | 405 | `method_not_allowed` | not a POST |
+//! | 413 | `body_too_large`, `too_many_fields` | over a size bound |
+//! | 415 | `unsupported_media_type` | not `application/x-www-form-urlencoded` |
+//! | 422 | `wrong_route`, `missing_event`, `missing_entity_id`, ... | another family's event, or no id |
+//! | 503 | `store_failed`, `forward_failed` | DynamoDB or SQS failed: the gateway should retry |
+//!
+//! Checks run in that order of cost: nothing is stored unless every check passed.
+
+use std::time::Instant;
+
+use lambda_http::http::{header, HeaderMap, Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::auth::Token;
+use crate::envelope::Envelope;
+use crate::event::Family;
+use crate::ingest::{ingest, EventStore, Forwarder};
+
+/// Which events a function accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// One family's events: `invoices` takes `invoice.*`.
+    Family(Family),
+    /// Every event, known or not (`all-events`).
+    All,
+}
+
+impl Route {
+    fn accepts(self, family: Family) -> bool {
+        match self {
+            Route::All => true,
+            Route::Family(f) => f == family,
+        }
+    }
+}
+
+/// The route (path) that serves a family's events.
+pub fn route_path(family: Family) -> &'static str {
+    match family {
+        Family::Invoices => "/iugu/invoices",
+        Family::Subscriptions => "/iugu/subscriptions",
+        Family::PaymentMethods => "/iugu/payment-methods",
+        Family::Transfers => "/iugu/transfers",
+        Family::Deposits => "/iugu/deposits",
+        Family::Advancements => "/iugu/advancements",
+        Family::PaymentRequests => "/iugu/payment-requests",
+        Family::Other => "/iugu/events",
+    }
+}
+
+/// Everything a function needs to answer a request.
+pub struct App<S, F> {
+    pub route: Route,
+    pub token: Token,
+    pub store: S,
+    pub forwarder: F,
+}
+
+/// An answer: status plus the JSON body, and what to log about it.
+struct Answer {
+    status: StatusCode,
+    body: serde_json::Value,
+    outcome: &'static str,
+}
+
+fn refuse(status: StatusCode, error: &'static str, message: impl Into<String>) -> Answer {
+    Answer {
+        status,
+        body: json!({ "error": error, "message": message.into() }),
+        outcome: error,
+    }
+}
+
+/// What the log line of a request says: never the body, the token or personal data.
+#[derive(Default)]
+struct LogFields {
+    event: Option<String>,
+    family: Option<&'static str>,
+    pk: Option<String>,
+    dedup_key: Option<String>,
+}
+
+impl<S: EventStore, F: Forwarder> App<S, F> {
+    /// Answers one request. Never fails: every error becomes an answer.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let mut log = LogFields::default();
+        let answer = self.answer(&request, &mut log).await;
+        tracing::info!(
+            route = ?self.route,
+            event = log.event.as_deref(),
+            family = log.family,
+            pk = log.pk.as_deref(),
+            dedup_key = log.dedup_key.as_deref(),
+            outcome = answer.outcome,
+            status = answer.status.as_u16(),
+            latency_us = started.elapsed().as_micros() as u64,
+            "request"
+        );
+        let mut response = Response::new(Body::Text(answer.body.to_string()));
+        *response.status_mut() = answer.status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+
+    async fn answer(&self, request: &Request, log: &mut LogFields) -> Answer {
+        if request.method() != Method::POST {
+            return refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("use POST, not {}", request.method()),
+            );
+        }
+        let query = request.query_string_parameters();
+        let header = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
+        if let Err(why) = self.token.check(header, query.first("token")) {
+            tracing::warn!(reason = why.message(), "refused: not authentic");
+            return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why.message());
+        }
+        if let Err(message) = check_content_type(request.headers()) {
+            return refuse(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                message,
+            );
+        }
+        let body: &[u8] = request.body().as_ref();
+        let envelope = match Envelope::from_iugu_form(body, now()) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                let status = match e.class() {
+                    crate::ErrorClass::Malformed => StatusCode::BAD_REQUEST,
+                    crate::ErrorClass::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                    crate::ErrorClass::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                return refuse(status, e.code(), e.to_string());
+            }
+        };
+        log.event = Some(envelope.event.to_string());
+        log.family = Some(envelope.family.as_str());
+        log.pk = Some(envelope.entity_key.clone());
+        log.dedup_key = Some(envelope.dedup_key.clone());
+        if !self.route.accepts(envelope.family) {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "wrong_route",
+                format!(
+                    "event `{}` belongs to the {} family: send it to {} (or to /iugu/events)",
+                    envelope.event,
+                    envelope.family,
+                    route_path(envelope.family)
+                ),
+            );
+        }
+        // The form parser has checked the body is UTF-8 once percent-decoded, which a body
+        // with any non-UTF-8 byte is not; this cannot fail, but never panic on a request.
+        let Ok(raw_body) = std::str::from_utf8(body) else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_utf8",
+                "the body is not valid UTF-8",
+            );
+        };
+        let dedup_key = envelope.dedup_key.clone();
+        match ingest(&self.store, &self.forwarder, envelope, raw_body, now).await {
+            Ok(outcome) => Answer {
+                status: StatusCode::OK,
+                body: json!({ "status": outcome.status(), "dedup_key": dedup_key }),
+                outcome: outcome.as_str(),
+            },
+            Err(e) => {
+                // The SDK's error text names the operation and AWS's reason, never the item.
+                tracing::error!(error = %e, "downstream failure");
+                let code = if e.operation.starts_with("SQS") || e.operation.contains("envelope") {
+                    "forward_failed"
+                } else {
+                    "store_failed"
+                };
+                refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code,
+                    "the notification could not be stored and forwarded; retry later",
+                )
+            }
+        }
+    }
+}
+
+/// The arrival time, to the microsecond (what the store keeps).
+fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_microsecond(t.microsecond()).unwrap_or(t)
+}
+
+/// iugu sends `application/x-www-form-urlencoded`; parameters such as `charset` are fine.
+fn check_content_type(headers: &HeaderMap) -> Result<(), String> {
+    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err("send exactly one Content-Type: application/x-www-form-urlencoded".into());
+    };
+    let media_type = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
+    if media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        Ok(())
+    } else {
+        Err(format!(
+            "the body must be application/x-www-form-urlencoded, not `{}`",
+            clip(media_type)
+        ))
+    }
+}
+
+fn clip(s: &str) -> &str {
+    let mut end = s.len().min(64);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}

@@ -1,0 +1,111 @@
+//! Start-up of a function: configuration from the environment, AWS clients, the Lambda loop.
+//! A function's `main` is one call to [`serve`].
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use lambda_http::{service_fn, Request};
+
+use crate::auth::Token;
+use crate::aws::{DynamoStore, SqsForwarder};
+use crate::http::{App, Route};
+
+/// The configuration a function reads from its environment (the names are a contract).
+#[derive(Debug)]
+pub struct Config {
+    pub table: String,
+    pub queue_url: String,
+    pub token: Token,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, String> {
+        let required = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| format!("{name} is not set"))
+        };
+        Ok(Config {
+            table: required("EVENTS_TABLE")?,
+            queue_url: required("EVENTS_QUEUE_URL")?,
+            token: Token::new(std::env::var("WEBHOOK_TOKEN").ok().as_deref()),
+        })
+    }
+}
+
+/// Builds the clients for `config`. `AWS_ENDPOINT_URL` (read by the SDK itself) points them
+/// at a local server. Timeouts are explicit so that a hung connection answers 5xx well
+/// before the Lambda timeout, and the gateway retries.
+pub async fn app(route: Route, config: Config) -> App<DynamoStore, SqsForwarder> {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build();
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    App {
+        route,
+        token: config.token,
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared), config.table),
+        forwarder: SqsForwarder::new(aws_sdk_sqs::Client::new(&shared), config.queue_url),
+    }
+}
+
+/// JSON logs, one object per line, level from `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second initialisation (tests) is harmless: keep the first.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .without_time()
+        .try_init();
+}
+
+/// Runs a function that serves `route` until the Lambda runtime stops it.
+pub fn serve(route: Route) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let config = match Config::from_env() {
+            Ok(config) => config,
+            Err(e) => {
+                tracing::error!(error = %e, "configuration is incomplete");
+                return ExitCode::FAILURE;
+            }
+        };
+        if !config.token.is_configured() {
+            tracing::error!("WEBHOOK_TOKEN is not set: every request will be refused with 401");
+        }
+        let app = Arc::new(app(route, config).await);
+        let handler = service_fn(move |request: Request| {
+            let app = Arc::clone(&app);
+            async move { Ok::<_, std::convert::Infallible>(app.handle(request).await) }
+        });
+        match lambda_http::run(handler).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "the Lambda runtime stopped");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

@@ -1,0 +1,302 @@
+//! Test support: a local DynamoDB + SQS server (moto) on a free loopback port, fresh resources
+//! per test, and the API Gateway events of `events/`.
+//!
+//! The server is started once per test binary and stops with it: it watches its standard input,
+//! which this process holds open, and exits when that closes (whatever way this process ends).
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use shared::auth::Token;
+use shared::aws::{DynamoStore, SqsForwarder};
+use shared::http::{App, Route};
+
+/// The token every event file under `events/` carries.
+pub const TOKEN: &str = "local-dev-token-0123456789";
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace")
+        .to_path_buf()
+}
+
+pub struct Moto {
+    pub endpoint: String,
+    _process: Child,
+}
+
+/// Runs moto's server and exits when standard input closes, i.e. when the test process ends.
+const MOTO_WRAPPER: &str = r#"
+import os, sys, threading
+def watch_parent():
+    sys.stdin.read()
+    os._exit(0)
+threading.Thread(target=watch_parent, daemon=True).start()
+from moto.server import main
+main(["-H", "127.0.0.1", "-p", sys.argv[1]])
+"#;
+
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(start_moto)
+}
+
+fn start_moto() -> Moto {
+    let python = std::env::var_os("MOTO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "no Python with moto at {}: run `bash scripts/test.sh` (it installs one in .venv) \
+         or set MOTO_PYTHON",
+        python.display()
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let mut process = Command::new(&python)
+        .args(["-c", MOTO_WRAPPER, &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start moto");
+    // Werkzeug says "Running on http://127.0.0.1:<port>" once it listens: wait for that line.
+    let mut stderr = BufReader::new(process.stderr.take().expect("piped stderr"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).expect("read moto's output");
+        assert!(n > 0, "moto exited before listening:\n{seen}");
+        seen.push_str(&line);
+        if line.contains("Running on") {
+            break;
+        }
+    }
+    // Keep draining its log so it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = stderr.read_to_end(&mut sink);
+    });
+    Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _process: process,
+    }
+}
+
+/// A table and a FIFO queue of their own for one test, shaped as `template.yaml` defines them.
+pub struct Local {
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub table: String,
+    pub queue_url: String,
+}
+
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+impl Local {
+    pub async fn new() -> Local {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("t{}-{n}", std::process::id());
+        let config = sdk_config(&moto().endpoint).await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let table = format!("events-{name}");
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .expect("key schema")
+        };
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute")
+        };
+        dynamo
+            .create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .attribute_definitions(attr("pk"))
+            .attribute_definitions(attr("sk"))
+            .send()
+            .await
+            .expect("create table");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("events-{name}.fifo"))
+            .attributes(QueueAttributeName::FifoQueue, "true")
+            .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url");
+        Local {
+            dynamo,
+            sqs,
+            table,
+            queue_url,
+        }
+    }
+
+    /// A function's app against these resources, with the events' token.
+    pub fn app(&self, route: Route) -> App<DynamoStore, SqsForwarder> {
+        self.app_with(route, Token::new(Some(TOKEN)), &self.queue_url)
+    }
+
+    pub fn app_with(
+        &self,
+        route: Route,
+        token: Token,
+        queue_url: &str,
+    ) -> App<DynamoStore, SqsForwarder> {
+        App {
+            route,
+            token,
+            store: DynamoStore::new(self.dynamo.clone(), &self.table),
+            forwarder: SqsForwarder::new(self.sqs.clone(), queue_url),
+        }
+    }
+
+    /// Every item in the table, in key order.
+    pub async fn items(&self) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamo
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        items.sort_by_key(|i| (text(i, "pk"), text(i, "sk")));
+        items
+    }
+
+    /// The items of kind `event`.
+    pub async fn events(&self) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let mut items = self.items().await;
+        items.retain(|i| text(i, "kind") == "event");
+        items
+    }
+
+    /// Takes every message off the queue (receiving and deleting), in delivery order.
+    pub async fn drain(&self) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut all = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .expect("receive");
+            let batch = out.messages.unwrap_or_default();
+            if batch.is_empty() {
+                return all;
+            }
+            for m in &batch {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().expect("receipt handle"))
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+            all.extend(batch);
+        }
+    }
+}
+
+/// A string attribute of an item, or "" when absent.
+pub fn text(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> String {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+/// An API Gateway event file from `events/`, as the request lambda_http hands the handler.
+pub fn event_file(relative: &str) -> lambda_http::Request {
+    let path = workspace().join("events").join(relative);
+    let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A form POST as API Gateway (REST, v1) delivers it, with the events' token in the query.
+pub fn form_post(body: &str) -> lambda_http::Request {
+    post(body, "application/x-www-form-urlencoded", Some(TOKEN))
+}
+
+pub fn post(body: &str, content_type: &str, token: Option<&str>) -> lambda_http::Request {
+    let query = token.map_or(
+        serde_json::Value::Null,
+        |t| serde_json::json!({ "token": t }),
+    );
+    let event = serde_json::json!({
+        "resource": "/iugu/invoices",
+        "path": "/iugu/invoices",
+        "httpMethod": "POST",
+        "headers": { "Content-Type": content_type },
+        "multiValueHeaders": { "Content-Type": [content_type] },
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": token.map_or(serde_json::Value::Null, |t| serde_json::json!({ "token": [t] })),
+        "pathParameters": null,
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "123456789012",
+            "resourceId": "abc123",
+            "stage": "Prod",
+            "requestId": "test-request",
+            "identity": { "sourceIp": "54.207.210.151" },
+            "resourcePath": "/iugu/invoices",
+            "httpMethod": "POST",
+            "apiId": "local",
+            "protocol": "HTTP/1.1"
+        },
+        "body": body,
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event")
+}
