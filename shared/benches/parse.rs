@@ -1,0 +1,45 @@
+//! The hot path of every function, on a typical `invoice.status_changed` body: parse the form,
+//! type the event, compute the de-duplication key, build the envelope and serialise it to JSON
+//! (the message the forwarder sends). Target: under 2 µs per body.
+//!
+//! `cargo bench -p shared --bench parse`
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use shared::{form, Envelope};
+use time::OffsetDateTime;
+
+const BODY: &[u8] = include_bytes!("../tests/fixtures/iugu/raw/invoice.status_changed.body");
+
+/// What the forwarder does with one body, end to end.
+fn pipeline(body: &[u8], received_at: OffsetDateTime) -> Vec<u8> {
+    let envelope = Envelope::from_iugu_form(body, received_at).expect("the sample parses");
+    black_box(envelope.typed());
+    serde_json::to_vec(&envelope).expect("an envelope serialises")
+}
+
+fn bench(c: &mut Criterion) {
+    let received_at = OffsetDateTime::UNIX_EPOCH;
+    let mut group = c.benchmark_group("invoice.status_changed");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("parse+type+key+envelope+json", |b| {
+        b.iter(|| pipeline(black_box(BODY), received_at))
+    });
+    // The steps on their own, to see where the time goes.
+    group.bench_function("parse_form", |b| {
+        b.iter(|| form::parse_form(black_box(BODY)))
+    });
+    group.bench_function("from_iugu_form", |b| {
+        b.iter(|| Envelope::from_iugu_form(black_box(BODY), received_at))
+    });
+    let envelope = Envelope::from_iugu_form(BODY, received_at).expect("the sample parses");
+    group.bench_function("typed", |b| b.iter(|| black_box(&envelope).typed()));
+    group.bench_function("to_json", |b| {
+        b.iter(|| serde_json::to_vec(black_box(&envelope)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
