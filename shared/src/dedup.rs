@@ -28,15 +28,32 @@ pub fn dedup_key(provider: &str, fields: &Fields) -> String {
 }
 
 fn put_str(h: &mut Sha256, s: &str) {
-    h.update((s.len() as u64).to_le_bytes());
+    put_len(h, s.len());
     h.update(s.as_bytes());
+}
+
+/// A length as LEB128: one byte below 128, so short strings do not pay for 8.
+fn put_len(h: &mut Sha256, mut n: usize) {
+    let mut buf = [0u8; 10];
+    let mut i = 0;
+    loop {
+        let low = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            buf[i] = low;
+            break;
+        }
+        buf[i] = low | 0x80;
+        i += 1;
+    }
+    h.update(&buf[..=i]);
 }
 
 /// Every composite is prefixed by its tag and element count, every string by its length:
 /// the encoding is prefix-free, so two different forms never give the same bytes.
 fn put_map<'a>(h: &mut Sha256, len: usize, entries: impl Iterator<Item = (&'a String, &'a Node)>) {
     h.update(b"{");
-    h.update((len as u64).to_le_bytes());
+    put_len(h, len);
     for (name, node) in entries {
         put_str(h, name);
         put_node(h, node);
@@ -51,7 +68,7 @@ fn put_node(h: &mut Sha256, node: &Node) {
         }
         Node::List(items) => {
             h.update(b"[");
-            h.update((items.len() as u64).to_le_bytes());
+            put_len(h, items.len());
             items.iter().for_each(|s| put_str(h, s));
         }
         Node::Map(map) => put_map(h, map.len(), map.iter()),

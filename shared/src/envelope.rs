@@ -115,7 +115,7 @@ impl Envelope {
     }
 
     /// The documented fields, typed; computed on demand so the hot path does not pay for it.
-    pub fn typed(&self) -> TypedEvent {
+    pub fn typed(&self) -> TypedEvent<'_> {
         TypedEvent::from_data(&self.event, &self.data)
     }
 }

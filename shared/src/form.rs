@@ -1,8 +1,9 @@
 //! From an `application/x-www-form-urlencoded` body to a nested map.
 //!
 //! iugu sends Rails-style bracketed keys: `data[id]=X`, `data[credit_card][token]=Y`.
-//! `form_urlencoded` does the decoding (`&`/`=` splitting, `+` as space, percent escapes);
-//! this module only nests the bracketed names and enforces the bounds below.
+//! Decoding follows `form_urlencoded` (`&`/`=` splitting, `+` as space, percent escapes) but is
+//! strict about UTF-8 (see [`decode`]); this module also nests the bracketed names and enforces
+//! the bounds below. `form_urlencoded` itself encodes the bodies of the property tests.
 //!
 //! Rules, in the order they are checked:
 //! - the body is at most [`MAX_BODY_BYTES`] and not empty;
@@ -73,18 +74,33 @@ pub fn parse_form(body: &[u8]) -> Result<Fields, ParseError> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ParseError::EmptyBody);
     }
-    check_utf8(body)?;
+    // Raw bytes that are not UTF-8 stay so once decoded; refuse them up front. From here on
+    // the body is a `&str`, and splitting it at the ASCII `&` and `=` keeps every part valid.
+    let text = std::str::from_utf8(body).map_err(|e| ParseError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+    })?;
 
     let mut fields = Fields::new();
     let mut count = 0usize;
-    for (name, value) in form_urlencoded::parse(body) {
+    let mut offset = 0usize;
+    // Decoding buffers reused across fields: a body costs one allocation per stored value.
+    let (mut name_buf, mut value_buf) = (Vec::new(), Vec::new());
+    for pair in text.split('&') {
+        let at = offset;
+        offset += pair.len() + 1;
         // `a&&b` and a trailing `&` give empty pairs; they carry nothing, skip them.
-        if name.is_empty() && value.is_empty() {
+        if pair.is_empty() {
             continue;
         }
         count += 1;
         if count > MAX_FIELDS {
             return Err(ParseError::TooManyFields { max: MAX_FIELDS });
+        }
+        // A pair without `=` is a name with the empty value.
+        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = decode(raw_name, &mut name_buf, at)?;
+        if name.is_empty() && raw_value.is_empty() {
+            continue;
         }
         if name.len() > MAX_KEY_BYTES {
             return Err(ParseError::KeyTooLong {
@@ -92,11 +108,12 @@ pub fn parse_form(body: &[u8]) -> Result<Fields, ParseError> {
                 max: MAX_KEY_BYTES,
             });
         }
+        let value = decode(raw_value, &mut value_buf, at)?.to_owned();
         if name.contains('\0') || value.contains('\0') {
-            return Err(ParseError::NulByte { key: clip(&name) });
+            return Err(ParseError::NulByte { key: clip(name) });
         }
-        let path = split_key(&name)?;
-        insert(&mut fields, &name, &path, value.into_owned())?;
+        let path = split_key(name)?;
+        insert(&mut fields, name, path.as_slice(), value)?;
     }
     if fields.is_empty() {
         return Err(ParseError::EmptyBody);
@@ -104,28 +121,81 @@ pub fn parse_form(body: &[u8]) -> Result<Fields, ParseError> {
     Ok(fields)
 }
 
-/// `form_urlencoded` decodes invalid UTF-8 lossily (to U+FFFD). A payment body changed that
-/// way would be stored wrong, so we refuse it instead. Percent-decoding the whole body at once
-/// is equivalent to decoding each part: `&`, `=` and `+` are ASCII and never inside an escape.
-fn check_utf8(body: &[u8]) -> Result<(), ParseError> {
-    let decoded: Vec<u8> = percent_encoding::percent_decode(body).collect();
-    std::str::from_utf8(&decoded)
-        .map(|_| ())
-        .map_err(|e| ParseError::InvalidUtf8 {
-            offset: e.valid_up_to(),
-        })
+/// Decodes one name or value into `buf`: `+` is a space, `%XX` a byte, and an invalid escape
+/// stays as it is — all as `form_urlencoded` does. Unlike `form_urlencoded`, whose decoding is
+/// lossy (invalid UTF-8 becomes U+FFFD, silently changing a payment's data), the result must be
+/// UTF-8 or the body is refused. Borrows `part` when there is nothing to decode.
+fn decode<'a>(part: &'a str, buf: &'a mut Vec<u8>, offset: usize) -> Result<&'a str, ParseError> {
+    let bytes = part.as_bytes();
+    if !bytes.iter().any(|&b| b == b'%' || b == b'+') {
+        return Ok(part);
+    }
+    buf.clear();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = match (b, bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&hi), Some(&lo)) => hex(hi).zip(hex(lo)).map(|(h, l)| h << 4 | l),
+            _ => None,
+        };
+        match (b, escaped) {
+            (_, Some(byte)) => {
+                buf.push(byte);
+                i += 3;
+            }
+            (b'+', None) => {
+                buf.push(b' ');
+                i += 1;
+            }
+            (other, None) => {
+                buf.push(other);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(buf).map_err(|_| ParseError::InvalidUtf8 { offset })
+}
+
+fn hex(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
 }
 
 /// One part of a bracketed name.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Segment<'a> {
     Name(&'a str),
     /// `[]`: append to a list.
     Append,
 }
 
+/// The parts of one name, on the stack: at most [`MAX_DEPTH`] of them.
+struct Path<'a> {
+    parts: [Segment<'a>; MAX_DEPTH],
+    len: usize,
+}
+
+impl<'a> Path<'a> {
+    fn push(&mut self, part: Segment<'a>) -> Result<(), ParseError> {
+        let slot = self
+            .parts
+            .get_mut(self.len)
+            .ok_or(ParseError::TooDeep { max: MAX_DEPTH })?;
+        *slot = part;
+        self.len += 1;
+        Ok(())
+    }
+
+    fn as_slice(&self) -> &[Segment<'a>] {
+        &self.parts[..self.len]
+    }
+}
+
 /// `data[credit_card][token]` → `["data", "credit_card", "token"]`.
-fn split_key(key: &str) -> Result<Vec<Segment<'_>>, ParseError> {
+fn split_key(key: &str) -> Result<Path<'_>, ParseError> {
     let bad = |why: &'static str| ParseError::MalformedKey {
         key: clip(key),
         why,
@@ -138,7 +208,11 @@ fn split_key(key: &str) -> Result<Vec<Segment<'_>>, ParseError> {
     if head.is_empty() {
         return Err(bad("the name before the first '[' is empty"));
     }
-    let mut path = vec![Segment::Name(head)];
+    let mut path = Path {
+        parts: [Segment::Append; MAX_DEPTH],
+        len: 0,
+    };
+    path.push(Segment::Name(head))?;
     while !rest.is_empty() {
         // `rest` starts with '[' here: the loop leaves it either empty or at the next '['.
         let inner = &rest[1..];
@@ -151,16 +225,14 @@ fn split_key(key: &str) -> Result<Vec<Segment<'_>>, ParseError> {
             Segment::Append
         } else {
             Segment::Name(seg)
-        });
-        if path.len() > MAX_DEPTH {
-            return Err(ParseError::TooDeep { max: MAX_DEPTH });
-        }
+        })?;
         rest = &inner[close + 1..];
         if !rest.is_empty() && !rest.starts_with('[') {
             return Err(bad("text after the last ']'"));
         }
     }
-    if path[..path.len() - 1].contains(&Segment::Append) {
+    let parts = path.as_slice();
+    if parts[..parts.len() - 1].contains(&Segment::Append) {
         return Err(bad("'[]' is only allowed at the end of a name"));
     }
     Ok(path)
@@ -216,11 +288,13 @@ fn descend<'f>(
         let Segment::Name(name) = seg else {
             return Err(ParseError::ConflictingKey { key: clip(key) });
         };
-        let node = map
-            .entry((*name).to_owned())
-            .or_insert_with(|| Node::Map(Fields::new()));
-        map = match node {
-            Node::Map(m) => m,
+        // Look up before inserting: most names exist already (`data`), and an entry would
+        // allocate the name either way.
+        if !map.contains_key(*name) {
+            map.insert((*name).to_owned(), Node::Map(Fields::new()));
+        }
+        map = match map.get_mut(*name) {
+            Some(Node::Map(m)) => m,
             _ => return Err(ParseError::ConflictingKey { key: clip(key) }),
         };
     }

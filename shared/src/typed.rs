@@ -12,12 +12,12 @@ use crate::form::{Fields, Node};
 
 /// A value of type `T`, or the raw string when it did not parse as one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lenient<T> {
+pub enum Lenient<'a, T> {
     Parsed(T),
-    Raw(String),
+    Raw(&'a str),
 }
 
-impl<T> Lenient<T> {
+impl<T> Lenient<'_, T> {
     pub fn parsed(&self) -> Option<&T> {
         match self {
             Lenient::Parsed(v) => Some(v),
@@ -136,35 +136,35 @@ status_enum! {
 struct Reader<'a>(&'a Fields);
 
 impl<'a> Reader<'a> {
-    fn text(&self, name: &str) -> Option<String> {
-        self.0.get(name).and_then(Node::as_text).map(str::to_owned)
+    fn text(&self, name: &str) -> Option<&'a str> {
+        self.0.get(name).and_then(Node::as_text)
     }
 
-    fn lenient<T>(&self, name: &str, parse: impl Fn(&str) -> Option<T>) -> Option<Lenient<T>> {
+    fn lenient<T>(&self, name: &str, parse: impl Fn(&str) -> Option<T>) -> Option<Lenient<'a, T>> {
         let raw = self.0.get(name).and_then(Node::as_text)?;
-        Some(parse(raw).map_or_else(|| Lenient::Raw(raw.to_owned()), Lenient::Parsed))
+        Some(parse(raw).map_or(Lenient::Raw(raw), Lenient::Parsed))
     }
 
     /// Whole cents, e.g. `data[paid_cents]=300`.
-    fn cents(&self, name: &str) -> Option<Lenient<i64>> {
+    fn cents(&self, name: &str) -> Option<Lenient<'a, i64>> {
         self.lenient(name, |s| s.parse().ok())
     }
 
-    fn int(&self, name: &str) -> Option<Lenient<u32>> {
+    fn int(&self, name: &str) -> Option<Lenient<'a, u32>> {
         self.lenient(name, |s| s.parse().ok())
     }
 
-    fn boolean(&self, name: &str) -> Option<Lenient<bool>> {
+    fn boolean(&self, name: &str) -> Option<Lenient<'a, bool>> {
         self.lenient(name, |s| s.parse().ok())
     }
 
     /// RFC 3339 timestamps such as `2022-03-21T11:07:36.667Z`. iugu also sends forms like
     /// `2022-07-12 17:33:20.699791368` (no zone): those stay raw rather than guess a zone.
-    fn timestamp(&self, name: &str) -> Option<Lenient<OffsetDateTime>> {
+    fn timestamp(&self, name: &str) -> Option<Lenient<'a, OffsetDateTime>> {
         self.lenient(name, |s| OffsetDateTime::parse(s, &Rfc3339).ok())
     }
 
-    fn date(&self, name: &str) -> Option<Lenient<Date>> {
+    fn date(&self, name: &str) -> Option<Lenient<'a, Date>> {
         let format = time::macros::format_description!("[year]-[month]-[day]");
         self.lenient(name, |s| Date::parse(s, format).ok())
     }
@@ -177,124 +177,124 @@ impl<'a> Reader<'a> {
 /// Fields of `invoice.*` events. Personal data (`payer_cpf_cnpj`, `payer_name`) is left out of
 /// the view on purpose: it stays in `data` for whoever needs it, and out of anything we log.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvoiceView {
-    pub id: Option<String>,
-    pub account_id: Option<String>,
+pub struct InvoiceView<'a> {
+    pub id: Option<&'a str>,
+    pub account_id: Option<&'a str>,
     pub status: Option<InvoiceStatus>,
     pub bank_slip_status: Option<BankSlipStatus>,
     pub payment_method: Option<PaymentMethod>,
-    pub subscription_id: Option<String>,
-    pub payment_booklet_id: Option<String>,
-    pub order_id: Option<String>,
-    pub external_reference: Option<String>,
-    pub async_charged: Option<Lenient<bool>>,
-    pub paid_at: Option<Lenient<OffsetDateTime>>,
-    pub paid_cents: Option<Lenient<i64>>,
-    pub amount_cents: Option<Lenient<i64>>,
-    pub total_cents: Option<Lenient<i64>>,
-    pub installment: Option<Lenient<u32>>,
-    pub number_of_installments: Option<Lenient<u32>>,
-    pub occurrence_date: Option<Lenient<Date>>,
-    pub pix_end_to_end_id: Option<String>,
-    pub recipient_account_id: Option<String>,
-    pub lr: Option<String>,
-    pub action: Option<String>,
+    pub subscription_id: Option<&'a str>,
+    pub payment_booklet_id: Option<&'a str>,
+    pub order_id: Option<&'a str>,
+    pub external_reference: Option<&'a str>,
+    pub async_charged: Option<Lenient<'a, bool>>,
+    pub paid_at: Option<Lenient<'a, OffsetDateTime>>,
+    pub paid_cents: Option<Lenient<'a, i64>>,
+    pub amount_cents: Option<Lenient<'a, i64>>,
+    pub total_cents: Option<Lenient<'a, i64>>,
+    pub installment: Option<Lenient<'a, u32>>,
+    pub number_of_installments: Option<Lenient<'a, u32>>,
+    pub occurrence_date: Option<Lenient<'a, Date>>,
+    pub pix_end_to_end_id: Option<&'a str>,
+    pub recipient_account_id: Option<&'a str>,
+    pub lr: Option<&'a str>,
+    pub action: Option<&'a str>,
 }
 
 /// Fields of `subscription.*` events (customer name and e-mail stay in `data` only).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubscriptionView {
-    pub id: Option<String>,
-    pub account_id: Option<String>,
-    pub expires_at: Option<Lenient<Date>>,
-    pub plan_identifier: Option<String>,
+pub struct SubscriptionView<'a> {
+    pub id: Option<&'a str>,
+    pub account_id: Option<&'a str>,
+    pub expires_at: Option<Lenient<'a, Date>>,
+    pub plan_identifier: Option<&'a str>,
 }
 
 /// Fields of `customer_payment_method.*` (card holder and masked number stay in `data` only).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentMethodView {
-    pub customer_payment_method_id: Option<String>,
-    pub customer_id: Option<String>,
-    pub default_payment_method_id: Option<String>,
-    pub card_brand: Option<String>,
-    pub card_year: Option<Lenient<u32>>,
-    pub card_month: Option<Lenient<u32>>,
+pub struct PaymentMethodView<'a> {
+    pub customer_payment_method_id: Option<&'a str>,
+    pub customer_id: Option<&'a str>,
+    pub default_payment_method_id: Option<&'a str>,
+    pub card_brand: Option<&'a str>,
+    pub card_year: Option<Lenient<'a, u32>>,
+    pub card_month: Option<Lenient<'a, u32>>,
 }
 
 /// Fields of `transfer.debited` / `transfer.credited` (bank accounts and documents stay in `data`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransferView {
-    pub sender_account_id: Option<String>,
-    pub receiver_account_id: Option<String>,
-    pub transfer_type: Option<String>,
-    pub amount_cents: Option<Lenient<i64>>,
+pub struct TransferView<'a> {
+    pub sender_account_id: Option<&'a str>,
+    pub receiver_account_id: Option<&'a str>,
+    pub transfer_type: Option<&'a str>,
+    pub amount_cents: Option<Lenient<'a, i64>>,
 }
 
 /// Fields of `transfer_request.status_changed`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransferRequestView {
-    pub id: Option<String>,
-    pub account_id: Option<String>,
+pub struct TransferRequestView<'a> {
+    pub id: Option<&'a str>,
+    pub account_id: Option<&'a str>,
     pub status: Option<TransferRequestStatus>,
-    pub total_refunded_amount_cents: Option<Lenient<i64>>,
-    pub refunded_amount_cents: Option<Lenient<i64>>,
+    pub total_refunded_amount_cents: Option<Lenient<'a, i64>>,
+    pub refunded_amount_cents: Option<Lenient<'a, i64>>,
 }
 
 /// Fields of `deposit.*` events (sender and receiver details stay in `data`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DepositView {
-    pub deposit_id: Option<String>,
-    pub account_id: Option<String>,
+pub struct DepositView<'a> {
+    pub deposit_id: Option<&'a str>,
+    pub account_id: Option<&'a str>,
     pub status: Option<DepositStatus>,
-    pub amount_cents: Option<Lenient<i64>>,
-    pub deposit_type: Option<String>,
-    pub transfered_at: Option<Lenient<OffsetDateTime>>,
+    pub amount_cents: Option<Lenient<'a, i64>>,
+    pub deposit_type: Option<&'a str>,
+    pub transfered_at: Option<Lenient<'a, OffsetDateTime>>,
 }
 
 /// Fields of `advancement_request.*` events.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdvancementView {
-    pub account_id: Option<String>,
+pub struct AdvancementView<'a> {
+    pub account_id: Option<&'a str>,
     pub status: Option<AdvancementStatus>,
-    pub total_advance_fee_cents: Option<Lenient<i64>>,
-    pub total_advance_amount_cents: Option<Lenient<i64>>,
-    pub reached_amount_cents: Option<Lenient<i64>>,
-    pub available_amount_cents: Option<Lenient<i64>>,
-    pub simulation_amount_cents: Option<Lenient<i64>>,
-    pub requested_amount_cents: Option<Lenient<i64>>,
-    pub average_days: Option<Lenient<u32>>,
-    pub advancement_request_date: Option<Lenient<Date>>,
+    pub total_advance_fee_cents: Option<Lenient<'a, i64>>,
+    pub total_advance_amount_cents: Option<Lenient<'a, i64>>,
+    pub reached_amount_cents: Option<Lenient<'a, i64>>,
+    pub available_amount_cents: Option<Lenient<'a, i64>>,
+    pub simulation_amount_cents: Option<Lenient<'a, i64>>,
+    pub requested_amount_cents: Option<Lenient<'a, i64>>,
+    pub average_days: Option<Lenient<'a, u32>>,
+    pub advancement_request_date: Option<Lenient<'a, Date>>,
 }
 
 /// Fields of `payment_request.status_changed` (holder name and document stay in `data`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentRequestView {
-    pub payment_request_id: Option<String>,
-    pub account_id: Option<String>,
+pub struct PaymentRequestView<'a> {
+    pub payment_request_id: Option<&'a str>,
+    pub account_id: Option<&'a str>,
     pub status: Option<PaymentRequestStatus>,
-    pub amount_cents: Option<Lenient<i64>>,
-    pub document_amount_cents: Option<Lenient<i64>>,
-    pub barcode: Option<String>,
-    pub done_at: Option<Lenient<OffsetDateTime>>,
+    pub amount_cents: Option<Lenient<'a, i64>>,
+    pub document_amount_cents: Option<Lenient<'a, i64>>,
+    pub barcode: Option<&'a str>,
+    pub done_at: Option<Lenient<'a, OffsetDateTime>>,
 }
 
 /// A notification's documented fields, typed by family.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TypedEvent {
-    Invoice(Box<InvoiceView>),
-    Subscription(SubscriptionView),
-    PaymentMethod(PaymentMethodView),
-    Transfer(TransferView),
-    TransferRequest(TransferRequestView),
-    Deposit(DepositView),
-    Advancement(AdvancementView),
-    PaymentRequest(PaymentRequestView),
+pub enum TypedEvent<'a> {
+    Invoice(Box<InvoiceView<'a>>),
+    Subscription(SubscriptionView<'a>),
+    PaymentMethod(PaymentMethodView<'a>),
+    Transfer(TransferView<'a>),
+    TransferRequest(TransferRequestView<'a>),
+    Deposit(DepositView<'a>),
+    Advancement(AdvancementView<'a>),
+    PaymentRequest(PaymentRequestView<'a>),
     /// An event of a family we do not know: only `data` has its fields.
     Other,
 }
 
-impl TypedEvent {
-    pub fn from_data(event: &EventName, data: &Fields) -> TypedEvent {
+impl<'a> TypedEvent<'a> {
+    pub fn from_data(event: &EventName, data: &'a Fields) -> TypedEvent<'a> {
         let r = Reader(data);
         match event.family() {
             Family::Invoices => TypedEvent::Invoice(Box::new(invoice(event, &r))),
@@ -367,7 +367,7 @@ impl TypedEvent {
 
 static EMPTY: Fields = Fields::new();
 
-fn invoice(event: &EventName, r: &Reader<'_>) -> InvoiceView {
+fn invoice<'a>(event: &EventName, r: &Reader<'a>) -> InvoiceView<'a> {
     // `invoice.bank_slip_status` reuses `data[status]` for the slip's registration state.
     let slip = *event == EventName::InvoiceBankSlipStatus;
     InvoiceView {
