@@ -4,7 +4,8 @@
 Does what a straightforward Python receiver would do with one iugu notification body:
 parse the form (urllib.parse.parse_qsl), nest the Rails-style bracketed names into dicts,
 check the event name, find the entity id, hash a canonical JSON of the fields (SHA-256) as
-the de-duplication key, build the envelope dict and serialise it with json.dumps.
+the de-duplication key and build the envelope dict. Serialising the envelope for the queue
+is left out on both sides: the measure is parse + type + key + envelope.
 
 usage: parse_baseline.py [BODY_FILE] [ITERATIONS]   (prints "ns/body N" last)
 """
@@ -117,7 +118,7 @@ def envelope(body):
     extra = {k: v for k, v in fields.items() if k not in DELIVERY_FIELDS}
     if extra:
         env["extra"] = extra
-    return json.dumps(env).encode()
+    return env
 
 
 def main():

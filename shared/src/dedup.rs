@@ -15,6 +15,8 @@ use crate::form::{Fields, Node};
 /// Top-level fields that describe the delivery, not the notification.
 pub const DELIVERY_FIELDS: &[&str] = &["retry_count"];
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// A 64-character lowercase hex SHA-256: also a valid SQS `MessageDeduplicationId`.
 pub fn dedup_key(provider: &str, fields: &Fields) -> String {
     let mut h = Sha256::new();
@@ -24,7 +26,12 @@ pub fn dedup_key(provider: &str, fields: &Fields) -> String {
         .filter(|(name, _)| !DELIVERY_FIELDS.contains(&name.as_str()))
         .collect();
     put_map(&mut h, counted.len(), counted.into_iter());
-    hex::encode(h.finalize())
+    let mut key = String::with_capacity(64);
+    for byte in h.finalize() {
+        key.push(char::from(HEX[usize::from(byte >> 4)]));
+        key.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    key
 }
 
 fn put_str(h: &mut Sha256, s: &str) {

@@ -41,7 +41,7 @@ pub struct EntityRef {
 impl EntityRef {
     /// `invoice#1757E1D7...`: the DynamoDB partition key and the FIFO message group.
     pub fn key(&self) -> String {
-        format!("{}#{}", self.kind, self.id)
+        [self.kind.as_str(), "#", self.id.as_str()].concat()
     }
 }
 

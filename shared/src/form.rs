@@ -97,7 +97,10 @@ pub fn parse_form(body: &[u8]) -> Result<Fields, ParseError> {
             return Err(ParseError::TooManyFields { max: MAX_FIELDS });
         }
         // A pair without `=` is a name with the empty value.
-        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (raw_name, raw_value) = match memchr::memchr(b'=', pair.as_bytes()) {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, ""),
+        };
         let name = decode(raw_name, &mut name_buf, at)?;
         if name.is_empty() && raw_value.is_empty() {
             continue;
@@ -127,31 +130,34 @@ pub fn parse_form(body: &[u8]) -> Result<Fields, ParseError> {
 /// UTF-8 or the body is refused. Borrows `part` when there is nothing to decode.
 fn decode<'a>(part: &'a str, buf: &'a mut Vec<u8>, offset: usize) -> Result<&'a str, ParseError> {
     let bytes = part.as_bytes();
-    if !bytes.iter().any(|&b| b == b'%' || b == b'+') {
+    if memchr::memchr2(b'%', b'+', bytes).is_none() {
         return Ok(part);
     }
     buf.clear();
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let escaped = match (b, bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&hi), Some(&lo)) => hex(hi).zip(hex(lo)).map(|(h, l)| h << 4 | l),
+    let mut rest = bytes;
+    // Copy the plain runs whole; only `%` and `+` need a look.
+    while let Some(i) = memchr::memchr2(b'%', b'+', rest) {
+        buf.extend_from_slice(&rest[..i]);
+        let escaped = match rest[i..] {
+            [b'%', hi, lo, ..] => hex(hi).zip(hex(lo)).map(|(h, l)| h << 4 | l),
             _ => None,
         };
-        match (b, escaped) {
+        match (rest[i], escaped) {
             (_, Some(byte)) => {
                 buf.push(byte);
-                i += 3;
+                rest = &rest[i + 3..];
             }
             (b'+', None) => {
                 buf.push(b' ');
-                i += 1;
+                rest = &rest[i + 1..];
             }
             (other, None) => {
                 buf.push(other);
-                i += 1;
+                rest = &rest[i + 1..];
             }
         }
     }
+    buf.extend_from_slice(rest);
     std::str::from_utf8(buf).map_err(|_| ParseError::InvalidUtf8 { offset })
 }
 
@@ -200,7 +206,7 @@ fn split_key(key: &str) -> Result<Path<'_>, ParseError> {
         key: clip(key),
         why,
     };
-    let (head, mut rest) = match key.find(['[', ']']) {
+    let (head, mut rest) = match memchr::memchr2(b'[', b']', key.as_bytes()) {
         None => (key, ""),
         Some(i) if key.as_bytes()[i] == b']' => return Err(bad("a ']' without its '['")),
         Some(i) => (&key[..i], &key[i..]),
@@ -216,8 +222,7 @@ fn split_key(key: &str) -> Result<Path<'_>, ParseError> {
     while !rest.is_empty() {
         // `rest` starts with '[' here: the loop leaves it either empty or at the next '['.
         let inner = &rest[1..];
-        let close = inner
-            .find(['[', ']'])
+        let close = memchr::memchr2(b'[', b']', inner.as_bytes())
             .filter(|&i| inner.as_bytes()[i] == b']')
             .ok_or_else(|| bad("a '[' without its ']'"))?;
         let seg = &inner[..close];
