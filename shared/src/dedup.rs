@@ -19,65 +19,65 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A 64-character lowercase hex SHA-256: also a valid SQS `MessageDeduplicationId`.
 pub fn dedup_key(provider: &str, fields: &Fields) -> String {
-    let mut h = Sha256::new();
-    put_str(&mut h, provider);
-    let counted: Vec<_> = fields
-        .iter()
-        .filter(|(name, _)| !DELIVERY_FIELDS.contains(&name.as_str()))
-        .collect();
-    put_map(&mut h, counted.len(), counted.into_iter());
+    // Encode into one buffer and hash it once: many small `update` calls cost more than
+    // the copy.
+    let mut out = Vec::with_capacity(1024);
+    put_str(&mut out, provider);
+    let counted = |(name, _): &(&String, &Node)| !DELIVERY_FIELDS.contains(&name.as_str());
+    let len = fields.iter().filter(counted).count();
+    put_map(&mut out, len, fields.iter().filter(counted));
     let mut key = String::with_capacity(64);
-    for byte in h.finalize() {
+    for byte in Sha256::digest(&out) {
         key.push(char::from(HEX[usize::from(byte >> 4)]));
         key.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
     key
 }
 
-fn put_str(h: &mut Sha256, s: &str) {
-    put_len(h, s.len());
-    h.update(s.as_bytes());
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_len(out, s.len());
+    out.extend_from_slice(s.as_bytes());
 }
 
 /// A length as LEB128: one byte below 128, so short strings do not pay for 8.
-fn put_len(h: &mut Sha256, mut n: usize) {
-    let mut buf = [0u8; 10];
-    let mut i = 0;
+fn put_len(out: &mut Vec<u8>, mut n: usize) {
     loop {
         let low = (n & 0x7f) as u8;
         n >>= 7;
         if n == 0 {
-            buf[i] = low;
-            break;
+            out.push(low);
+            return;
         }
-        buf[i] = low | 0x80;
-        i += 1;
+        out.push(low | 0x80);
     }
-    h.update(&buf[..=i]);
 }
 
 /// Every composite is prefixed by its tag and element count, every string by its length:
 /// the encoding is prefix-free, so two different forms never give the same bytes.
-fn put_map<'a>(h: &mut Sha256, len: usize, entries: impl Iterator<Item = (&'a String, &'a Node)>) {
-    h.update(b"{");
-    put_len(h, len);
+fn put_map<'a>(
+    out: &mut Vec<u8>,
+    len: usize,
+    entries: impl Iterator<Item = (&'a String, &'a Node)>,
+) {
+    out.push(b'{');
+    put_len(out, len);
     for (name, node) in entries {
-        put_str(h, name);
-        put_node(h, node);
+        put_str(out, name);
+        put_node(out, node);
     }
 }
 
-fn put_node(h: &mut Sha256, node: &Node) {
+fn put_node(out: &mut Vec<u8>, node: &Node) {
     match node {
         Node::Text(s) => {
-            h.update(b"s");
-            put_str(h, s);
+            out.push(b's');
+            put_str(out, s);
         }
         Node::List(items) => {
-            h.update(b"[");
-            put_len(h, items.len());
-            items.iter().for_each(|s| put_str(h, s));
+            out.push(b'[');
+            put_len(out, items.len());
+            items.iter().for_each(|s| put_str(out, s));
         }
-        Node::Map(map) => put_map(h, map.len(), map.iter()),
+        Node::Map(map) => put_map(out, map.len(), map.iter()),
     }
 }
