@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, what CI runs:
+#
+#   bash scripts/test.sh [ARGS...]     (from any directory; ARGS go to `cargo test`)
+#   e.g. bash scripts/test.sh -p shared      bash scripts/test.sh -- --nocapture
+#
+# 1. installs/refreshes the dev venv (.venv: moto, cfn-lint, cargo-lambda);
+# 2. lints template.yaml with cfn-lint;
+# 3. cargo test --workspace: unit and property tests, and the end-to-end tests, which start
+#    their own moto server on a free loopback port with MOTO_PYTHON (= .venv/bin/python).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bash "$root/scripts/dev-env.sh"
+
+echo "== cfn-lint template.yaml" >&2
+"$root/.venv/bin/cfn-lint" template.yaml
+
+echo "== cargo test --workspace $*" >&2
+export MOTO_PYTHON="$root/.venv/bin/python"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# cargo prints one result line per test binary, the last ones for binaries with no tests;
+# close with the totals, so that the last line says what ran.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+exit "$status"
