@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use crate::auth::Token;
 use crate::envelope::Envelope;
 use crate::event::Family;
-use crate::ingest::{ingest, EventStore, Forwarder};
+use crate::ingest::{ingest, EventStore, Forwarder, IngestError};
 
 /// Which events a function accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,10 +187,9 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             Err(e) => {
                 // The SDK's error text names the operation and AWS's reason, never the item.
                 tracing::error!(error = %e, "downstream failure");
-                let code = if e.operation.starts_with("SQS") || e.operation.contains("envelope") {
-                    "forward_failed"
-                } else {
-                    "store_failed"
+                let code = match e {
+                    IngestError::Store(_) => "store_failed",
+                    IngestError::Forward(_) => "forward_failed",
                 };
                 refuse(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -62,6 +62,15 @@ impl DownstreamError {
     }
 }
 
+/// Which side failed: the store (nothing or not all was recorded) or the queue.
+#[derive(Debug, Error)]
+pub enum IngestError {
+    #[error("store: {0}")]
+    Store(DownstreamError),
+    #[error("forward: {0}")]
+    Forward(DownstreamError),
+}
+
 /// Keeps notifications, once each.
 pub trait EventStore: Send + Sync {
     /// Stores the notification and its raw body unless one with the same de-duplication key
@@ -125,8 +134,12 @@ pub async fn ingest<S: EventStore, F: Forwarder>(
     mut envelope: Envelope,
     raw_body: &str,
     now: impl Fn() -> OffsetDateTime,
-) -> Result<Outcome, DownstreamError> {
-    let outcome = match store.claim(&envelope, raw_body).await? {
+) -> Result<Outcome, IngestError> {
+    let outcome = match store
+        .claim(&envelope, raw_body)
+        .await
+        .map_err(IngestError::Store)?
+    {
         Claim::New => Outcome::Stored,
         Claim::Duplicate(Stored {
             forwarded_at: Some(_),
@@ -140,7 +153,13 @@ pub async fn ingest<S: EventStore, F: Forwarder>(
             Outcome::DuplicateForwarded
         }
     };
-    forwarder.forward(&envelope).await?;
-    store.mark_forwarded(&envelope, now()).await?;
+    forwarder
+        .forward(&envelope)
+        .await
+        .map_err(IngestError::Forward)?;
+    store
+        .mark_forwarded(&envelope, now())
+        .await
+        .map_err(IngestError::Store)?;
     Ok(outcome)
 }

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use shared::ingest::{ingest, Claim, DownstreamError, EventStore, Forwarder, Outcome, Stored};
+use shared::ingest::{
+    ingest, Claim, DownstreamError, EventStore, Forwarder, IngestError, Outcome, Stored,
+};
 use shared::Envelope;
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -83,7 +85,7 @@ async fn run(
     store: &FakeStore,
     queue: &FakeQueue,
     at: OffsetDateTime,
-) -> Result<Outcome, DownstreamError> {
+) -> Result<Outcome, IngestError> {
     ingest(store, queue, envelope(at), "raw", || at).await
 }
 
@@ -117,7 +119,10 @@ async fn a_failed_send_is_an_error_and_the_retry_forwards_the_stored_notificatio
         fail: true,
         ..FakeQueue::default()
     };
-    assert!(run(&store, &down, FIRST).await.is_err());
+    assert!(matches!(
+        run(&store, &down, FIRST).await,
+        Err(IngestError::Forward(_))
+    ));
     assert_eq!(
         store
             .items
@@ -148,7 +153,7 @@ async fn a_failed_claim_sends_nothing() {
     };
     let queue = FakeQueue::default();
     let err = run(&store, &queue, FIRST).await.expect_err("store down");
-    assert_eq!(err.operation, "fake claim");
+    assert!(matches!(err, IngestError::Store(e) if e.operation == "fake claim"));
     assert!(queue.sent.lock().expect("lock").is_empty());
 }
 
@@ -159,7 +164,10 @@ async fn a_failed_mark_is_an_error_so_the_gateway_retries() {
         ..FakeStore::default()
     };
     let queue = FakeQueue::default();
-    assert!(run(&store, &queue, FIRST).await.is_err());
+    assert!(matches!(
+        run(&store, &queue, FIRST).await,
+        Err(IngestError::Store(_))
+    ));
     // Sent once; the retry sends again with the same de-duplication id, which a FIFO queue drops.
     assert_eq!(queue.sent.lock().expect("lock").len(), 1);
 }
