@@ -160,12 +160,19 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             return refuse(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "wrong_route",
-                format!(
-                    "event `{}` belongs to the {} family: send it to {} (or to /iugu/events)",
-                    envelope.event,
-                    envelope.family,
-                    route_path(envelope.family)
-                ),
+                match envelope.family {
+                    Family::Other => format!(
+                        "event `{}` belongs to no known family: send it to {}",
+                        envelope.event,
+                        route_path(Family::Other)
+                    ),
+                    family => format!(
+                        "event `{}` belongs to the {family} family: send it to {} (or to {})",
+                        envelope.event,
+                        route_path(family),
+                        route_path(Family::Other)
+                    ),
+                },
             );
         }
         // The form parser has checked the body is UTF-8 once percent-decoded, which a body

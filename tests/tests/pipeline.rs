@@ -297,9 +297,13 @@ async fn all_events_takes_unknown_events_and_keeps_them() {
     let events = local.events().await;
     assert_eq!(text(&events[0], "pk"), "charge#C9");
     assert_eq!(local.drain().await.len(), 1);
-    // A family function refuses it: it is not one of its events.
-    let (status, _) = send(&local, INVOICES, form_post(body)).await;
+    // A family function refuses it, and says where it goes.
+    let (status, refused) = send(&local, INVOICES, form_post(body)).await;
     assert_eq!(status, 422);
+    assert_eq!(
+        refused["message"],
+        "event `charge.created` belongs to no known family: send it to /iugu/events"
+    );
 }
 
 /// Which function serves an event file: by the route in its path.
