@@ -63,17 +63,29 @@ pub async fn app(route: Route, config: Config) -> App<DynamoStore, SqsForwarder>
     }
 }
 
-/// JSON logs, one object per line, level from `RUST_LOG` (default `info`).
-pub fn init_logging() {
+/// The log format every function uses: JSON, one object per line, level from `RUST_LOG`
+/// (default `info`), written to `writer`. The request line (see `http`) carries the event,
+/// family, pk, de-duplication key, outcome and latency, never the body, the token or
+/// personal data; `tests/tests/logs.rs` checks that.
+pub fn log_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second initialisation (tests) is harmless: keep the first.
-    let _ = tracing_subscriber::fmt()
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_current_span(false)
         .without_time()
-        .try_init();
+        .with_writer(writer)
+        .finish()
+}
+
+/// Installs [`log_subscriber`] on standard output for the whole process.
+pub fn init_logging() {
+    // A second initialisation is harmless: keep the first.
+    let _ = tracing::subscriber::set_global_default(log_subscriber(std::io::stdout));
 }
 
 /// Runs a function that serves `route` until the Lambda runtime stops it.
