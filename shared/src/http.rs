@@ -6,6 +6,7 @@
 //! | 200 | — | stored (`"status":"stored"`) or already stored (`"status":"duplicate"`) |
 //! | 400 | the parse error's code | the body is not a well-formed notification |
 //! | 401 | `unauthorized` | no token, a wrong token, or no token configured |
+//! | 403 | `forbidden` | `ALLOWED_SOURCE_IPS` is set and the source address is not in it |
 //! | 405 | `method_not_allowed` | not a POST |
 //! | 413 | `body_too_large`, `too_many_fields` | over a size bound |
 //! | 415 | `unsupported_media_type` | not `application/x-www-form-urlencoded` |
@@ -17,6 +18,7 @@
 use std::time::Instant;
 
 use lambda_http::http::{header, HeaderMap, Method, StatusCode};
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -25,6 +27,7 @@ use crate::auth::Token;
 use crate::envelope::Envelope;
 use crate::event::Family;
 use crate::ingest::{ingest, EventStore, Forwarder, IngestError};
+use crate::source_ip::SourceAllowList;
 
 /// Which events a function accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +65,7 @@ pub fn route_path(family: Family) -> &'static str {
 pub struct App<S, F> {
     pub route: Route,
     pub token: Token,
+    pub allowed_sources: SourceAllowList,
     pub store: S,
     pub forwarder: F,
 }
@@ -122,6 +126,14 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 format!("use POST, not {}", request.method()),
+            );
+        }
+        if !self.allowed_sources.allows(source_ip(request)) {
+            tracing::warn!("refused: source address not in ALLOWED_SOURCE_IPS");
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this address may not send notifications here",
             );
         }
         let query = request.query_string_parameters();
@@ -205,6 +217,16 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                 )
             }
         }
+    }
+}
+
+/// The address API Gateway saw the request come from: the request context, which the client
+/// cannot write (unlike `X-Forwarded-For`).
+fn source_ip(request: &Request) -> Option<&str> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.as_deref(),
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref(),
+        _ => None,
     }
 }
 

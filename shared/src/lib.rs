@@ -5,7 +5,7 @@
 //! de-duplication key), [`typed`] (typed views of documented fields), [`envelope`] (the
 //! normalised notification consumers read) and [`ingest`] (store once, forward once, over two
 //! ports). With the `lambda` feature come the adapters at the edge: [`aws`] (DynamoDB and SQS),
-//! [`auth`], [`http`] (the handler) and [`runtime`] (a function's start-up).
+//! [`auth`], [`source_ip`], [`http`] (the handler) and [`runtime`] (a function's start-up).
 
 pub mod dedup;
 pub mod entity;
@@ -24,6 +24,8 @@ pub mod aws;
 pub mod http;
 #[cfg(feature = "lambda")]
 pub mod runtime;
+#[cfg(feature = "lambda")]
+pub mod source_ip;
 
 pub use envelope::{Envelope, Provider};
 pub use error::{ErrorClass, ParseError};

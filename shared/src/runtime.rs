@@ -12,6 +12,7 @@ use lambda_http::{service_fn, Request};
 use crate::auth::Token;
 use crate::aws::{DynamoStore, SqsForwarder};
 use crate::http::{App, Route};
+use crate::source_ip::SourceAllowList;
 
 // Every function allocates a few dozen small strings per request; mimalloc serves those
 // markedly faster than the system allocator (see bench/README.md), for ~100 KiB of binary.
@@ -24,6 +25,7 @@ pub struct Config {
     pub table: String,
     pub queue_url: String,
     pub token: Token,
+    pub allowed_sources: SourceAllowList,
 }
 
 impl Config {
@@ -38,6 +40,9 @@ impl Config {
             table: required("EVENTS_TABLE")?,
             queue_url: required("EVENTS_QUEUE_URL")?,
             token: Token::new(std::env::var("WEBHOOK_TOKEN").ok().as_deref()),
+            allowed_sources: std::env::var("ALLOWED_SOURCE_IPS")
+                .unwrap_or_default()
+                .parse()?,
         })
     }
 }
@@ -58,6 +63,7 @@ pub async fn app(route: Route, config: Config) -> App<DynamoStore, SqsForwarder>
     App {
         route,
         token: config.token,
+        allowed_sources: config.allowed_sources,
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared), config.table),
         forwarder: SqsForwarder::new(aws_sdk_sqs::Client::new(&shared), config.queue_url),
     }

@@ -19,6 +19,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use shared::auth::Token;
 use shared::aws::{DynamoStore, SqsForwarder};
 use shared::http::{App, Route};
+use shared::source_ip::SourceAllowList;
 
 /// The token every event file under `events/` carries.
 pub const TOKEN: &str = "local-dev-token-0123456789";
@@ -180,6 +181,7 @@ impl Local {
         App {
             route,
             token,
+            allowed_sources: SourceAllowList::default(),
             store: DynamoStore::new(self.dynamo.clone(), &self.table),
             forwarder: SqsForwarder::new(self.sqs.clone(), queue_url),
         }

@@ -424,3 +424,41 @@ async fn bad_event_files_are_refused_and_change_nothing() {
     assert!(local.items().await.is_empty());
     assert!(local.drain().await.is_empty());
 }
+
+/// With `ALLOWED_SOURCE_IPS` set, only the listed sources pass, judged by the address API
+/// Gateway saw (the request context), never by a header the client writes.
+#[tokio::test]
+async fn the_source_allow_list_refuses_other_addresses_and_ignores_forwarded_headers() {
+    let local = Local::new().await;
+    let mut app = local.app(INVOICES);
+    app.allowed_sources = "98.82.243.132".parse().expect("valid list");
+    // The events come from 54.207.210.151 (REST v1 and HTTP API v2 alike).
+    for file in [
+        "iugu/invoice.status_changed.json",
+        "iugu/http-api-v2/invoice.status_changed.json",
+    ] {
+        let (status, body) = answer(&app.handle(event_file(file)).await);
+        assert_eq!(status, 403, "{file}: {body}");
+        assert_eq!(body["error"], "forbidden");
+    }
+    let mut spoofed = form_post(PAID);
+    spoofed.headers_mut().insert(
+        "x-forwarded-for",
+        lambda_http::http::HeaderValue::from_static("98.82.243.132"),
+    );
+    assert_eq!(answer(&app.handle(spoofed).await).0, 403);
+    assert!(local.items().await.is_empty(), "nothing stored");
+    assert!(local.drain().await.is_empty(), "nothing forwarded");
+
+    app.allowed_sources = "98.82.243.132, 54.207.210.0/24"
+        .parse()
+        .expect("valid list");
+    for file in [
+        "iugu/invoice.status_changed.json",
+        "iugu/http-api-v2/invoice.status_changed.json",
+    ] {
+        let (status, body) = answer(&app.handle(event_file(file)).await);
+        assert_eq!(status, 200, "{file}: {body}");
+    }
+    assert_eq!(local.events().await.len(), 1);
+}
