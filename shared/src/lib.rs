@@ -2,7 +2,7 @@
 //!
 //! The domain core knows nothing of AWS: [`form`] (body → nested fields), [`event`] (names and
 //! families), [`entity`] (which id a notification is stored under), [`dedup`] (the
-//! de-duplication key), [`typed`] (typed views of documented fields), [`envelope`] (the
+//! de-duplication key), [`status`] and [`typed`] (typed views of documented fields), [`envelope`] (the
 //! normalised notification consumers read) and [`ingest`] (store once, forward once, over two
 //! ports). With the `lambda` feature come the adapters at the edge: [`aws`] (DynamoDB and SQS),
 //! [`auth`], [`source_ip`], [`http`] (the handler) and [`runtime`] (a function's start-up).
@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 pub mod form;
 pub mod ingest;
+pub mod status;
 pub mod typed;
 
 #[cfg(feature = "lambda")]
