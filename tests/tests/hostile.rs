@@ -1,0 +1,193 @@
+//! Hostile input through the real handler: each answered with its documented status and JSON
+//! error, and nothing stored or forwarded.
+
+use lambda_http::http::HeaderValue;
+use lambda_http::{Body, Request};
+use pipeline_tests::{form_post, post, Local, TOKEN};
+use shared::http::Route;
+use shared::Family;
+
+const GOOD: &str = "event=invoice.status_changed&data%5Bid%5D=H1&data%5Bstatus%5D=paid";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+fn with_header(mut request: Request, name: &'static str, value: &'static str) -> Request {
+    request
+        .headers_mut()
+        .append(name, HeaderValue::from_static(value));
+    request
+}
+
+fn with_bytes(body: Vec<u8>) -> Request {
+    let mut request = form_post("");
+    *request.body_mut() = Body::Binary(body);
+    request
+}
+
+#[tokio::test]
+async fn hostile_bodies_headers_and_credentials_are_refused_and_change_nothing() {
+    let local = Local::new().await;
+    let app = local.app(Route::Family(Family::Invoices));
+    let fields: String = (0..10_000).map(|i| format!("&f{i}=1")).collect();
+    let many_small_fields: String = (0..300).map(|i| format!("&{i}")).collect();
+    let cases: Vec<(&str, Request, u16, &str)> = vec![
+        (
+            "7 levels of brackets",
+            form_post(&format!("{GOOD}&data{}=1", "[a]".repeat(6))),
+            400,
+            "too_deep",
+        ),
+        ("empty body", form_post(""), 400, "empty_body"),
+        (
+            "1 MiB body",
+            form_post(&format!("{GOOD}&data[x]={}", "a".repeat(1 << 20))),
+            413,
+            "body_too_large",
+        ),
+        (
+            "10,000 fields",
+            form_post(&format!("{GOOD}{fields}")),
+            413,
+            "body_too_large",
+        ),
+        (
+            "300 fields within the size bound",
+            form_post(&format!("{GOOD}{many_small_fields}")),
+            413,
+            "too_many_fields",
+        ),
+        // 100 levels cannot fit in a 256-byte name: refused by the name bound, before depth.
+        (
+            "100 levels of brackets",
+            form_post(&format!("{GOOD}&data{}=1", "[a]".repeat(100))),
+            400,
+            "key_too_long",
+        ),
+        (
+            "invalid UTF-8 escape",
+            form_post(&format!("{GOOD}&data[x]=%FF%FE")),
+            400,
+            "invalid_utf8",
+        ),
+        (
+            "invalid UTF-8 bytes",
+            with_bytes(
+                format!("{GOOD}&data[x]=")
+                    .into_bytes()
+                    .into_iter()
+                    .chain([0xC3, 0x28])
+                    .collect(),
+            ),
+            400,
+            "invalid_utf8",
+        ),
+        (
+            "NUL byte",
+            form_post(&format!("{GOOD}&data[x]=a%00b")),
+            400,
+            "nul_byte",
+        ),
+        (
+            "a JSON body sent as a form",
+            form_post(r#"{"event":"invoice.status_changed","data":{"id":"H1"}}"#),
+            422,
+            "missing_event",
+        ),
+        (
+            "event twice, two values",
+            form_post(&format!("{GOOD}&event=invoice.created")),
+            400,
+            "duplicate_key",
+        ),
+        (
+            "data[id] twice, two values",
+            form_post(&format!("{GOOD}&data%5Bid%5D=H2")),
+            400,
+            "duplicate_key",
+        ),
+        (
+            "a 10 KiB key",
+            form_post(&format!("{GOOD}&{}=1", "k".repeat(10 * 1024))),
+            400,
+            "key_too_long",
+        ),
+        (
+            "a key of brackets only",
+            form_post(&format!("{GOOD}&[][]=1")),
+            400,
+            "malformed_key",
+        ),
+        (
+            "a JSON content type",
+            post(GOOD, "application/json", Some(TOKEN)),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "two content types",
+            with_header(form_post(GOOD), "content-type", "text/plain"),
+            415,
+            "unsupported_media_type",
+        ),
+        ("no token", post(GOOD, FORM, None), 401, "unauthorized"),
+        (
+            "a wrong token",
+            post(GOOD, FORM, Some("wrong")),
+            401,
+            "unauthorized",
+        ),
+        (
+            "a wrong token of the right length",
+            post(GOOD, FORM, Some("local-dev-token-0123456788")),
+            401,
+            "unauthorized",
+        ),
+        (
+            "a token with trailing whitespace",
+            post(GOOD, FORM, Some("local-dev-token-0123456789 ")),
+            401,
+            "unauthorized",
+        ),
+        (
+            "header and query disagreeing",
+            with_header(
+                form_post(GOOD),
+                "authorization",
+                "Bearer another-token-000000000",
+            ),
+            401,
+            "unauthorized",
+        ),
+    ];
+    for (what, request, want_status, want_error) in cases {
+        let response = app.handle(request).await;
+        let body = match response.body() {
+            Body::Text(t) => t.clone(),
+            other => panic!("{what}: {other:?}"),
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+        assert_eq!(response.status().as_u16(), want_status, "{what}: {body}");
+        assert_eq!(json["error"], want_error, "{what}: {body}");
+        assert!(
+            json["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}"
+        );
+    }
+    assert!(local.items().await.is_empty(), "nothing stored");
+    assert!(local.drain().await.is_empty(), "nothing forwarded");
+
+    // A charset parameter, any case, is still a form; so is the token in the header alone.
+    let charset = post(
+        GOOD,
+        "Application/X-WWW-Form-Urlencoded; charset=UTF-8",
+        Some(TOKEN),
+    );
+    assert_eq!(app.handle(charset).await.status(), 200);
+    let header_only = with_header(
+        post(GOOD, FORM, None),
+        "authorization",
+        "Bearer local-dev-token-0123456789",
+    );
+    assert_eq!(app.handle(header_only).await.status(), 200);
+    assert_eq!(local.events().await.len(), 1);
+}
