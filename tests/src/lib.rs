@@ -302,3 +302,13 @@ pub fn post(body: &str, content_type: &str, token: Option<&str>) -> lambda_http:
     });
     lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event")
 }
+
+/// A handler's answer as status and JSON body (every answer is JSON).
+pub fn answer(response: &lambda_http::Response<lambda_http::Body>) -> (u16, serde_json::Value) {
+    let body = match response.body() {
+        lambda_http::Body::Text(t) => t.clone(),
+        other => panic!("expected a text body, got {other:?}"),
+    };
+    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+    (response.status().as_u16(), json)
+}

@@ -3,7 +3,7 @@
 
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request};
-use pipeline_tests::{form_post, post, Local, TOKEN};
+use pipeline_tests::{answer, form_post, post, Local, TOKEN};
 use shared::http::Route;
 use shared::Family;
 
@@ -159,15 +159,9 @@ async fn hostile_bodies_headers_and_credentials_are_refused_and_change_nothing()
         ),
     ];
     for (what, request, want_status, want_error) in cases {
-        let response = app.handle(request).await;
-        let body = match response.body() {
-            Body::Text(t) => t.clone(),
-            other => panic!("{what}: {other:?}"),
-        };
-        let json: serde_json::Value =
-            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
-        assert_eq!(response.status().as_u16(), want_status, "{what}: {body}");
-        assert_eq!(json["error"], want_error, "{what}: {body}");
+        let (status, json) = answer(&app.handle(request).await);
+        assert_eq!(status, want_status, "{what}: {json}");
+        assert_eq!(json["error"], want_error, "{what}: {json}");
         assert!(
             json["message"].as_str().is_some_and(|m| !m.is_empty()),
             "{what}"

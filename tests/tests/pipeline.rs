@@ -1,23 +1,14 @@
 //! The pipeline end to end: the real handler, the real DynamoDB and SQS adapters, a local
 //! DynamoDB + SQS server (moto). Each test has its own table and queue.
 
-use lambda_http::{Body, Request, Response};
-use pipeline_tests::{event_file, form_post, post, text, Local, TOKEN};
+use lambda_http::Request;
+use pipeline_tests::{answer, event_file, form_post, post, text, Local, TOKEN};
 use serde_json::Value;
 use shared::auth::Token;
 use shared::http::Route;
 use shared::{Envelope, Family};
 
 const PAID: &str = "event=invoice.status_changed&data%5Bid%5D=84F982E1A10F4FF1B483B829F4762C2C&data%5Bstatus%5D=paid&data%5Baccount_id%5D=E6495D15290D47D3950C2A723D07A24E&data%5Bpaid_cents%5D=1000";
-
-fn answer(response: &Response<Body>) -> (u16, Value) {
-    let body = match response.body() {
-        Body::Text(t) => t.clone(),
-        other => panic!("expected a text body, got {other:?}"),
-    };
-    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
-    (response.status().as_u16(), json)
-}
 
 async fn send(local: &Local, route: Route, request: Request) -> (u16, Value) {
     answer(&local.app(route).handle(request).await)
