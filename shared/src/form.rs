@@ -139,7 +139,7 @@ fn decode<'a>(part: &'a str, buf: &'a mut Vec<u8>, offset: usize) -> Result<&'a 
     while let Some(i) = memchr::memchr2(b'%', b'+', rest) {
         buf.extend_from_slice(&rest[..i]);
         let escaped = match rest[i..] {
-            [b'%', hi, lo, ..] => hex(hi).zip(hex(lo)).map(|(h, l)| h << 4 | l),
+            [b'%', hi, lo, ..] => hex(hi).zip(hex(lo)).map(|(h, l)| (h << 4 | l) as u8),
             _ => None,
         };
         match (rest[i], escaped) {
@@ -161,13 +161,8 @@ fn decode<'a>(part: &'a str, buf: &'a mut Vec<u8>, offset: usize) -> Result<&'a 
     std::str::from_utf8(buf).map_err(|_| ParseError::InvalidUtf8 { offset })
 }
 
-fn hex(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
-    }
+fn hex(digit: u8) -> Option<u32> {
+    char::from(digit).to_digit(16)
 }
 
 /// One part of a bracketed name.

@@ -41,16 +41,22 @@ pub fn format_time(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// The `pk` and `sk` of a notification's `event` item.
-pub fn event_key(envelope: &Envelope) -> (String, String) {
-    (
-        envelope.entity_key.clone(),
-        format!(
-            "{}#{}",
-            format_time(envelope.received_at),
-            envelope.dedup_key
-        ),
-    )
+/// Where a notification's `event` item lives, and the arrival time its key starts with.
+pub struct EventKey {
+    pub pk: String,
+    pub sk: String,
+    /// `received_at`, formatted as in [`format_time`].
+    pub received_at: String,
+}
+
+/// The key of a notification's `event` item (computed once per write: both items use it).
+pub fn event_key(envelope: &Envelope) -> EventKey {
+    let received_at = format_time(envelope.received_at);
+    EventKey {
+        pk: envelope.entity_key.clone(),
+        sk: format!("{received_at}#{}", envelope.dedup_key),
+        received_at,
+    }
 }
 
 /// The `pk` and `sk` of a notification's `dedup` item.
@@ -112,21 +118,21 @@ fn node_to_attribute(node: &Node) -> AttributeValue {
     }
 }
 
-fn event_item(envelope: &Envelope, raw_body: &str) -> HashMap<String, AttributeValue> {
-    let (pk, sk) = event_key(envelope);
+fn event_item(
+    envelope: &Envelope,
+    key: &EventKey,
+    raw_body: &str,
+) -> HashMap<String, AttributeValue> {
     let mut item = HashMap::from([
-        ("pk".to_owned(), s(pk)),
-        ("sk".to_owned(), s(sk)),
+        ("pk".to_owned(), s(key.pk.as_str())),
+        ("sk".to_owned(), s(key.sk.as_str())),
         ("kind".to_owned(), s("event")),
         ("provider".to_owned(), s(envelope.provider.as_str())),
         ("event".to_owned(), s(envelope.event.as_str())),
         ("family".to_owned(), s(envelope.family.as_str())),
         ("entity_type".to_owned(), s(envelope.entity_type.as_str())),
         ("entity_id".to_owned(), s(envelope.entity_id.as_str())),
-        (
-            "received_at".to_owned(),
-            s(format_time(envelope.received_at)),
-        ),
+        ("received_at".to_owned(), s(key.received_at.as_str())),
         ("dedup_key".to_owned(), s(envelope.dedup_key.as_str())),
         ("raw_body".to_owned(), s(raw_body)),
         ("data".to_owned(), fields_to_attribute(&envelope.data)),
@@ -143,19 +149,15 @@ fn event_item(envelope: &Envelope, raw_body: &str) -> HashMap<String, AttributeV
     item
 }
 
-fn dedup_item(envelope: &Envelope) -> HashMap<String, AttributeValue> {
+fn dedup_item(envelope: &Envelope, key: &EventKey) -> HashMap<String, AttributeValue> {
     let (pk, sk) = dedup_item_key(&envelope.dedup_key);
-    let (event_pk, event_sk) = event_key(envelope);
     HashMap::from([
         ("pk".to_owned(), s(pk)),
         ("sk".to_owned(), s(sk)),
         ("kind".to_owned(), s("dedup")),
-        ("event_pk".to_owned(), s(event_pk)),
-        ("event_sk".to_owned(), s(event_sk)),
-        (
-            "received_at".to_owned(),
-            s(format_time(envelope.received_at)),
-        ),
+        ("event_pk".to_owned(), s(key.pk.as_str())),
+        ("event_sk".to_owned(), s(key.sk.as_str())),
+        ("received_at".to_owned(), s(key.received_at.as_str())),
     ])
 }
 
@@ -184,16 +186,17 @@ fn stored_from(item: &HashMap<String, AttributeValue>) -> Result<Stored, Downstr
 impl EventStore for DynamoStore {
     async fn claim(&self, envelope: &Envelope, raw_body: &str) -> Result<Claim, DownstreamError> {
         let build = |e| DownstreamError::new("building the DynamoDB request", e);
+        let key = event_key(envelope);
         let dedup = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(dedup_item(envelope)))
+            .set_item(Some(dedup_item(envelope, &key)))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build)?;
         let event = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(event_item(envelope, raw_body)))
+            .set_item(Some(event_item(envelope, &key, raw_body)))
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(build)?;
@@ -244,6 +247,7 @@ impl EventStore for DynamoStore {
     ) -> Result<(), DownstreamError> {
         let build = |e| DownstreamError::new("building the DynamoDB request", e);
         let at = s(format_time(at));
+        let event = event_key(envelope);
         let update = |(pk, sk): (String, String)| {
             Update::builder()
                 .table_name(&self.table)
@@ -264,7 +268,7 @@ impl EventStore for DynamoStore {
             )
             .transact_items(
                 TransactWriteItem::builder()
-                    .update(update(event_key(envelope))?)
+                    .update(update((event.pk, event.sk))?)
                     .build(),
             )
             .send()
