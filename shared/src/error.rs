@@ -14,6 +14,8 @@ pub enum ParseError {
     BodyTooLarge { size: usize, max: usize },
     #[error("the body has more than {max} fields")]
     TooManyFields { max: usize },
+    #[error("a `%` is not followed by two hex digits (in the field at byte {offset})")]
+    InvalidPercentEscape { offset: usize },
     #[error("the body is not valid UTF-8 once percent-decoded (at decoded byte {offset})")]
     InvalidUtf8 { offset: usize },
     #[error("a field name is {len} bytes; the limit is {max}")]
@@ -63,6 +65,7 @@ impl ParseError {
             | MissingEntityId { .. }
             | InvalidEntityId { .. } => ErrorClass::Unprocessable,
             EmptyBody
+            | InvalidPercentEscape { .. }
             | InvalidUtf8 { .. }
             | KeyTooLong { .. }
             | NulByte { .. }
@@ -80,6 +83,7 @@ impl ParseError {
             EmptyBody => "empty_body",
             BodyTooLarge { .. } => "body_too_large",
             TooManyFields { .. } => "too_many_fields",
+            InvalidPercentEscape { .. } => "invalid_percent_escape",
             InvalidUtf8 { .. } => "invalid_utf8",
             KeyTooLong { .. } => "key_too_long",
             NulByte { .. } => "nul_byte",

@@ -7,6 +7,7 @@
 //!
 //! Rules, in the order they are checked:
 //! - the body is at most [`MAX_BODY_BYTES`] and not empty;
+//! - every `%` starts an escape of two hex digits (a bare `%` means a mangled body);
 //! - once percent-decoded it is valid UTF-8 (a lossy decode would silently change data);
 //! - at most [`MAX_FIELDS`] pairs; a name at most [`MAX_KEY_BYTES`]; no NUL anywhere;
 //! - a name is `head[seg][seg]...`: `head` is not empty, segments hold no brackets, nothing
@@ -151,10 +152,10 @@ fn decode<'a>(part: &'a str, buf: &'a mut Vec<u8>, offset: usize) -> Result<&'a 
                 buf.push(b' ');
                 rest = &rest[i + 1..];
             }
-            (other, None) => {
-                buf.push(other);
-                rest = &rest[i + 1..];
-            }
+            // A `%` not followed by two hex digits. Encoders always write `%` as `%25`, so
+            // the body was cut or mangled; reading it literally (as browsers do) would store
+            // a value the sender did not send.
+            (_, None) => return Err(ParseError::InvalidPercentEscape { offset }),
         }
     }
     buf.extend_from_slice(rest);

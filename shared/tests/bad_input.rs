@@ -230,10 +230,21 @@ fn form_details() {
 }
 
 #[test]
-fn invalid_percent_escapes_are_kept_literally() {
-    // `form_urlencoded` keeps `%zz` as is; that is not a UTF-8 error and not worth a refusal.
-    let env = parse("event=invoice.due&data[id]=A1&data[note]=100%zz").expect("literal percent");
-    assert_eq!(env.data["note"], Node::Text("100%zz".into()));
+fn a_percent_without_two_hex_digits_is_refused() {
+    // An encoder writes `%` as `%25`; a bare one means the body was cut or mangled, and reading
+    // it literally would store a value iugu did not send.
+    for body in [
+        "event=invoice.due&data[id]=A1&data[note]=100%zz",
+        "event=invoice.due&data[id]=A1&data[note]=100%",
+        "event=invoice.due&data[id]=A1&data[note]=100%2",
+        "event=invoice.due&data%5id]=A1",
+    ] {
+        let err = parse(body).expect_err(body);
+        assert_eq!(err.code(), "invalid_percent_escape", "{body}");
+        assert!(matches!(err, ParseError::InvalidPercentEscape { .. }), "{body}");
+    }
+    let env = parse("event=invoice.due&data[id]=A1&data[note]=100%25").expect("an escaped %");
+    assert_eq!(env.data["note"], Node::Text("100%".into()));
 }
 
 #[test]
@@ -242,6 +253,7 @@ fn every_error_has_a_distinct_code_and_a_message() {
         ParseError::EmptyBody,
         ParseError::BodyTooLarge { size: 1, max: 0 },
         ParseError::TooManyFields { max: 0 },
+        ParseError::InvalidPercentEscape { offset: 0 },
         ParseError::InvalidUtf8 { offset: 0 },
         ParseError::KeyTooLong { len: 1, max: 0 },
         ParseError::NulByte { key: "k".into() },
