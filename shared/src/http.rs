@@ -4,18 +4,20 @@
 //! | status | `error` | when |
 //! |---|---|---|
 //! | 200 | — | stored (`"status":"stored"`) or already stored (`"status":"duplicate"`) |
-//! | 400 | the parse error's code | the body is not a well-formed notification |
+//! | 400 | the parse error's code, `invalid_base64` | the body is not a well-formed notification |
 //! | 401 | `unauthorized` | no token, a wrong token, or no token configured |
 //! | 403 | `forbidden` | `ALLOWED_SOURCE_IPS` is set and the source address is not in it |
+//! | 404 | `not_found` | the path is not one of the routes (extra segments, say) |
 //! | 405 | `method_not_allowed` | not a POST |
 //! | 413 | `body_too_large`, `too_many_fields` | over a size bound |
 //! | 415 | `unsupported_media_type` | not `application/x-www-form-urlencoded` |
 //! | 422 | `wrong_route`, `missing_event`, `missing_entity_id`, ... | another family's event, or no id |
-//! | 503 | `store_failed`, `forward_failed` | DynamoDB or SQS failed: the gateway should retry |
+//! | 503 | `store_failed`, `forward_failed`, `timeout` | DynamoDB or SQS failed or hung: the gateway should retry |
 //!
-//! Checks run in that order of cost: nothing is stored unless every check passed.
+//! Checks run in order of cost (405, 404, 403, 401, 415, then the body): nothing is stored
+//! unless every check passed.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lambda_http::http::{header, HeaderMap, Method, StatusCode};
 use lambda_http::request::RequestContext;
@@ -27,6 +29,7 @@ use crate::auth::Token;
 use crate::envelope::Envelope;
 use crate::event::Family;
 use crate::ingest::{ingest, EventStore, Forwarder, IngestError};
+use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64};
 use crate::source_ip::SourceAllowList;
 
 /// Which events a function accepts.
@@ -60,6 +63,25 @@ pub fn route_path(family: Family) -> &'static str {
         Family::Other => "/iugu/events",
     }
 }
+
+/// Every route this product serves. A request whose path does not end in one of them (after
+/// any stage or base-path prefix) is refused: API Gateway only routes these exact paths, so
+/// anything else reached the function through a misconfiguration.
+const ROUTES: [&str; 8] = [
+    "/iugu/invoices",
+    "/iugu/subscriptions",
+    "/iugu/payment-methods",
+    "/iugu/transfers",
+    "/iugu/deposits",
+    "/iugu/advancements",
+    "/iugu/payment-requests",
+    "/iugu/events",
+];
+
+/// The most a request may spend on DynamoDB and SQS together before it is answered 503 (the
+/// gateway retries; every step is safe to repeat). Each call is bounded too (see
+/// `runtime::sdk_settings`); this caps their sum well under the Lambda timeout (10 s).
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(6);
 
 /// Everything a function needs to answer a request.
 pub struct App<S, F> {
@@ -128,6 +150,13 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                 format!("use POST, not {}", request.method()),
             );
         }
+        if !is_a_route(request.raw_http_path()) {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no route here: POST to one of the /iugu/... URLs the deployment printed",
+            );
+        }
         if !self.allowed_sources.allows(source_ip(request)) {
             tracing::warn!("refused: source address not in ALLOWED_SOURCE_IPS");
             return refuse(
@@ -150,6 +179,18 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 message,
+            );
+        }
+        if request
+            .headers()
+            .get(BODY_ERROR_HEADER)
+            .map(|v| v.as_bytes())
+            == Some(INVALID_BASE64.as_bytes())
+        {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_base64",
+                "the body is flagged base64-encoded but is not valid base64",
             );
         }
         let body: &[u8] = request.body().as_ref();
@@ -197,13 +238,29 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             );
         };
         let dedup_key = envelope.dedup_key.clone();
-        match ingest(&self.store, &self.forwarder, envelope, raw_body, now).await {
-            Ok(outcome) => Answer {
-                status: StatusCode::OK,
-                body: json!({ "status": outcome.status(), "dedup_key": dedup_key }),
-                outcome: outcome.as_str(),
-            },
-            Err(e) => {
+        let work = ingest(&self.store, &self.forwarder, envelope, raw_body, now);
+        match tokio::time::timeout(REQUEST_DEADLINE, work).await {
+            Ok(Ok(accepted)) => {
+                if let Some(e) = accepted.unmarked {
+                    // The queue has it: answering 5xx would make the gateway send it again.
+                    tracing::error!(error = %e, "forwarded, but forwarded_at not recorded");
+                }
+                let outcome = accepted.outcome;
+                Answer {
+                    status: StatusCode::OK,
+                    body: json!({ "status": outcome.status(), "dedup_key": dedup_key }),
+                    outcome: outcome.as_str(),
+                }
+            }
+            Err(_elapsed) => {
+                tracing::error!("downstream calls exceeded the request deadline");
+                refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "timeout",
+                    "the notification could not be stored and forwarded in time; retry later",
+                )
+            }
+            Ok(Err(e)) => {
                 // The SDK's error text names the operation and AWS's reason, never the item.
                 tracing::error!(error = %e, "downstream failure");
                 let code = match e {
@@ -218,6 +275,13 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             }
         }
     }
+}
+
+/// Whether `path` ends in one of [`ROUTES`]. An absent path (a hand-made test event) is not
+/// judged: there is nothing to compare.
+fn is_a_route(path: &str) -> bool {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    path.is_empty() || ROUTES.iter().any(|route| path.ends_with(route))
 }
 
 /// The address API Gateway saw the request come from: the request context, which the client

@@ -8,10 +8,16 @@
 //! 3. Once the queue accepted it, the stored item is marked `forwarded_at`; a later duplicate
 //!    then costs nothing but the conditional write.
 //!
-//! A failure at any step is an error for the caller (5xx for the gateway, which retries); no
-//! step is skipped on error, so the retry takes up where this delivery stopped. Two deliveries
-//! that both find the item unforwarded both send: a FIFO queue drops the second, since both
-//! carry the de-duplication key as `MessageDeduplicationId` (SQS keeps it for 5 minutes).
+//! A failure to store or to send is an error for the caller (5xx for the gateway, which
+//! retries); no step is skipped on error, so the retry takes up where this delivery stopped.
+//! Two deliveries that both find the item unforwarded both send: a FIFO queue drops the second,
+//! since both carry the de-duplication key as `MessageDeduplicationId` (SQS keeps it for 5
+//! minutes).
+//!
+//! A failure to *mark* is not an error: the queue has the notification, so the gateway must
+//! not retry. A retry would send it again, and if it came after SQS's 5-minute window the
+//! consumer would get it twice. The item stays unmarked; the caller logs it (see
+//! [`Accepted::unmarked`]), and only a later resend of the same notification would send again.
 //!
 //! This module knows nothing of AWS: [`EventStore`] and [`Forwarder`] are the ports; the
 //! adapters live in `aws`, and tests swap in fakes.
@@ -127,6 +133,15 @@ impl Outcome {
     }
 }
 
+/// A delivery the pipeline took: it is stored and the queue has it.
+#[derive(Debug)]
+pub struct Accepted {
+    pub outcome: Outcome,
+    /// Why the item could not be marked `forwarded_at`, if it could not (see the module
+    /// documentation): worth a log line, not a retry.
+    pub unmarked: Option<DownstreamError>,
+}
+
 /// Stores `envelope` once and forwards it once. `now` stamps `forwarded_at`.
 pub async fn ingest<S: EventStore, F: Forwarder>(
     store: &S,
@@ -134,7 +149,7 @@ pub async fn ingest<S: EventStore, F: Forwarder>(
     mut envelope: Envelope,
     raw_body: &str,
     now: impl Fn() -> OffsetDateTime,
-) -> Result<Outcome, IngestError> {
+) -> Result<Accepted, IngestError> {
     let outcome = match store
         .claim(&envelope, raw_body)
         .await
@@ -144,7 +159,12 @@ pub async fn ingest<S: EventStore, F: Forwarder>(
         Claim::Duplicate(Stored {
             forwarded_at: Some(_),
             ..
-        }) => return Ok(Outcome::Duplicate),
+        }) => {
+            return Ok(Accepted {
+                outcome: Outcome::Duplicate,
+                unmarked: None,
+            })
+        }
         Claim::Duplicate(Stored {
             first_received_at, ..
         }) => {
@@ -157,9 +177,6 @@ pub async fn ingest<S: EventStore, F: Forwarder>(
         .forward(&envelope)
         .await
         .map_err(IngestError::Forward)?;
-    store
-        .mark_forwarded(&envelope, now())
-        .await
-        .map_err(IngestError::Store)?;
-    Ok(outcome)
+    let unmarked = store.mark_forwarded(&envelope, now()).await.err();
+    Ok(Accepted { outcome, unmarked })
 }

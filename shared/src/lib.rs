@@ -5,7 +5,7 @@
 //! de-duplication key), [`status`] and [`typed`] (typed views of documented fields), [`envelope`] (the
 //! normalised notification consumers read) and [`ingest`] (store once, forward once, over two
 //! ports). With the `lambda` feature come the adapters at the edge: [`aws`] (DynamoDB and SQS),
-//! [`auth`], [`source_ip`], [`http`] (the handler) and [`runtime`] (a function's start-up).
+//! [`auth`], [`source_ip`], [`screen`], [`http`] (the handler) and [`runtime`] (a function's start-up).
 
 pub mod dedup;
 pub mod entity;
@@ -25,6 +25,8 @@ pub mod aws;
 pub mod http;
 #[cfg(feature = "lambda")]
 pub mod runtime;
+#[cfg(feature = "lambda")]
+pub mod screen;
 #[cfg(feature = "lambda")]
 pub mod source_ip;
 

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
-use lambda_http::{service_fn, Request};
+use aws_config::{BehaviorVersion, ConfigLoader};
+use lambda_http::{service_fn, Adapter, Request};
 
 use crate::auth::Token;
 use crate::aws::{DynamoStore, SqsForwarder};
@@ -47,17 +48,38 @@ impl Config {
     }
 }
 
-/// Builds the clients for `config`. `AWS_ENDPOINT_URL` (read by the SDK itself) points them
-/// at a local server. Timeouts are explicit so that a hung connection answers 5xx well
-/// before the Lambda timeout, and the gateway retries.
-pub async fn app(route: Route, config: Config) -> App<DynamoStore, SqsForwarder> {
+/// Most attempts per AWS call, the first included (the SDK's standard retry mode, with its
+/// exponential backoff and jitter between attempts).
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// The SDK settings every AWS client of a function uses: explicit timeouts and bounded retries,
+/// so that a hung or refused connection costs at most [`OPERATION_TIMEOUT`] per call and the
+/// request answers 5xx well before the Lambda timeout (10 s in `template.yaml`; the handler
+/// also caps a whole request at [`crate::http::REQUEST_DEADLINE`]). DynamoDB and SQS answer in
+/// milliseconds; these bounds only ever bite on a fault. Tests build their clients with this
+/// too, so the fault tests exercise the production settings.
+pub fn sdk_settings(loader: ConfigLoader) -> ConfigLoader {
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(5))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
         .build();
-    let shared = aws_config::defaults(BehaviorVersion::latest())
+    loader
         .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+}
+
+/// Time to open a TCP (and TLS) connection to DynamoDB or SQS.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Time for one attempt of one call, connection included.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Time for one call, all its attempts and backoff included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Builds the clients for `config`. `AWS_ENDPOINT_URL` (read by the SDK itself) points them
+/// at a local server.
+pub async fn app(route: Route, config: Config) -> App<DynamoStore, SqsForwarder> {
+    let shared = sdk_settings(aws_config::defaults(BehaviorVersion::latest()))
         .load()
         .await;
     App {
@@ -123,7 +145,13 @@ pub fn serve(route: Route) -> ExitCode {
             let app = Arc::clone(&app);
             async move { Ok::<_, std::convert::Infallible>(app.handle(request).await) }
         });
-        match lambda_http::run(handler).await {
+        // `lambda_http::run(handler)`, with the event screened before lambda_http decodes it.
+        let mut adapter = Adapter::from(handler);
+        let screened = lambda_http::tower::service_fn(move |mut event| {
+            crate::screen::screen_event(&mut event);
+            lambda_http::Service::call(&mut adapter, event)
+        });
+        match lambda_http::lambda_runtime::run(screened).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(error = %e, "the Lambda runtime stopped");

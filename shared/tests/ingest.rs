@@ -86,7 +86,12 @@ async fn run(
     queue: &FakeQueue,
     at: OffsetDateTime,
 ) -> Result<Outcome, IngestError> {
-    ingest(store, queue, envelope(at), "raw", || at).await
+    let accepted = ingest(store, queue, envelope(at), "raw", || at).await?;
+    assert!(
+        accepted.unmarked.is_none(),
+        "the fake store marks unless told to fail"
+    );
+    Ok(accepted.outcome)
 }
 
 #[tokio::test]
@@ -158,16 +163,21 @@ async fn a_failed_claim_sends_nothing() {
 }
 
 #[tokio::test]
-async fn a_failed_mark_is_an_error_so_the_gateway_retries() {
+async fn a_failed_mark_still_accepts_the_sent_notification_so_the_gateway_does_not_resend_it() {
     let store = FakeStore {
         fail_mark: true,
         ..FakeStore::default()
     };
     let queue = FakeQueue::default();
-    assert!(matches!(
-        run(&store, &queue, FIRST).await,
-        Err(IngestError::Store(_))
-    ));
-    // Sent once; the retry sends again with the same de-duplication id, which a FIFO queue drops.
+    let accepted = ingest(&store, &queue, envelope(FIRST), "raw", || FIRST)
+        .await
+        .expect("the queue has it: accepted");
+    assert_eq!(accepted.outcome, Outcome::Stored);
+    let why = accepted.unmarked.expect("the failed mark is reported");
+    assert_eq!(why.operation, "fake mark");
     assert_eq!(queue.sent.lock().expect("lock").len(), 1);
+    // The item stays unmarked: a later resend of the same notification forwards it again
+    // (with the same de-duplication id), never silently drops it.
+    let items = store.items.lock().expect("lock");
+    assert_eq!(items.values().next().expect("stored").1, None);
 }

@@ -21,6 +21,8 @@ use shared::aws::{DynamoStore, SqsForwarder};
 use shared::http::{App, Route};
 use shared::source_ip::SourceAllowList;
 
+pub mod proxy;
+
 /// The token every event file under `events/` carries.
 pub const TOKEN: &str = "local-dev-token-0123456789";
 
@@ -115,6 +117,18 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// What a function's clients use in production (timeouts, bounded retries), against `endpoint`.
+pub async fn production_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    shared::runtime::sdk_settings(aws_config::defaults(aws_config::BehaviorVersion::latest()))
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
 impl Local {
     pub async fn new() -> Local {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -184,6 +198,25 @@ impl Local {
             allowed_sources: SourceAllowList::default(),
             store: DynamoStore::new(self.dynamo.clone(), &self.table),
             forwarder: SqsForwarder::new(self.sqs.clone(), queue_url),
+        }
+    }
+
+    /// A function's app whose DynamoDB and SQS clients go to the given endpoints (a
+    /// [`proxy::FaultyProxy`], say), with the production SDK settings.
+    pub async fn app_via(
+        &self,
+        route: Route,
+        dynamo_endpoint: &str,
+        sqs_endpoint: &str,
+    ) -> App<DynamoStore, SqsForwarder> {
+        let dynamo = aws_sdk_dynamodb::Client::new(&production_sdk_config(dynamo_endpoint).await);
+        let sqs = aws_sdk_sqs::Client::new(&production_sdk_config(sqs_endpoint).await);
+        App {
+            route,
+            token: Token::new(Some(TOKEN)),
+            allowed_sources: SourceAllowList::default(),
+            store: DynamoStore::new(dynamo, &self.table),
+            forwarder: SqsForwarder::new(sqs, &self.queue_url),
         }
     }
 
@@ -263,7 +296,16 @@ pub fn text(item: &std::collections::HashMap<String, AttributeValue>, name: &str
 pub fn event_file(relative: &str) -> lambda_http::Request {
     let path = workspace().join("events").join(relative);
     let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    through_runtime(&json)
+}
+
+/// The request the handler gets for an API Gateway event, by the same steps as in a function:
+/// deserialise, screen (see `shared::screen`), convert.
+pub fn through_runtime(event_json: &str) -> lambda_http::Request {
+    let mut event: lambda_http::request::LambdaRequest = serde_json::from_str(event_json)
+        .unwrap_or_else(|e| panic!("not an event ({e}): {event_json}"));
+    shared::screen::screen(&mut event);
+    event.into()
 }
 
 /// A form POST as API Gateway (REST, v1) delivers it, with the events' token in the query.
@@ -300,7 +342,7 @@ pub fn post(body: &str, content_type: &str, token: Option<&str>) -> lambda_http:
         "body": body,
         "isBase64Encoded": false
     });
-    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event")
+    through_runtime(&event.to_string())
 }
 
 /// A handler's answer as status and JSON body (every answer is JSON).

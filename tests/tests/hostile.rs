@@ -2,8 +2,8 @@
 //! error, and nothing stored or forwarded.
 
 use lambda_http::http::HeaderValue;
-use lambda_http::{Body, Request};
-use pipeline_tests::{answer, form_post, post, Local, TOKEN};
+use lambda_http::{Body, Request, RequestExt};
+use pipeline_tests::{answer, form_post, post, through_runtime, Local, TOKEN};
 use shared::http::Route;
 use shared::Family;
 
@@ -15,6 +15,28 @@ fn with_header(mut request: Request, name: &'static str, value: &'static str) ->
         .headers_mut()
         .append(name, HeaderValue::from_static(value));
     request
+}
+
+fn without_header(mut request: Request, name: &'static str) -> Request {
+    request.headers_mut().remove(name);
+    request
+}
+
+/// A REST (v1) event whose body is flagged base64 (`isBase64Encoded`), as the runtime screens it.
+fn base64_flagged(body: &str) -> Request {
+    let event = serde_json::json!({
+        "resource": "/iugu/invoices",
+        "path": "/iugu/invoices",
+        "httpMethod": "POST",
+        "headers": { "Content-Type": FORM, "X-Front-Door-Body-Error": "forged" },
+        "multiValueHeaders": { "Content-Type": [FORM] },
+        "queryStringParameters": { "token": TOKEN },
+        "multiValueQueryStringParameters": { "token": [TOKEN] },
+        "requestContext": { "identity": { "sourceIp": "54.207.210.151" }, "httpMethod": "POST" },
+        "body": body,
+        "isBase64Encoded": true
+    });
+    through_runtime(&event.to_string())
 }
 
 fn with_bytes(body: Vec<u8>) -> Request {
@@ -117,6 +139,42 @@ async fn hostile_bodies_headers_and_credentials_are_refused_and_change_nothing()
             "malformed_key",
         ),
         (
+            "an invalid percent escape",
+            form_post(&format!("{GOOD}&data[x]=100%zz")),
+            400,
+            "invalid_percent_escape",
+        ),
+        (
+            "a truncated percent escape",
+            form_post(&format!("{GOOD}&data[x]=100%2")),
+            400,
+            "invalid_percent_escape",
+        ),
+        (
+            "base64 flag with a body that is not base64",
+            base64_flagged("this is *not* base64!"),
+            400,
+            "invalid_base64",
+        ),
+        (
+            "a path with extra segments",
+            form_post(GOOD).with_raw_http_path("/iugu/invoices/extra"),
+            404,
+            "not_found",
+        ),
+        (
+            "a path no route ends in",
+            form_post(GOOD).with_raw_http_path("/iugu/invoices/../../admin"),
+            404,
+            "not_found",
+        ),
+        (
+            "no content type",
+            without_header(form_post(GOOD), "content-type"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
             "a JSON content type",
             post(GOOD, "application/json", Some(TOKEN)),
             415,
@@ -183,5 +241,14 @@ async fn hostile_bodies_headers_and_credentials_are_refused_and_change_nothing()
         "Bearer local-dev-token-0123456789",
     );
     assert_eq!(app.handle(header_only).await.status(), 200);
+    // Valid base64 is decoded, and a client's own copy of the screen's header is dropped.
+    let base64 = base64_flagged(&b64(GOOD));
+    assert_eq!(app.handle(base64).await.status(), 200);
     assert_eq!(local.events().await.len(), 1);
+}
+
+/// Standard base64, as API Gateway encodes a binary body.
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
 }
