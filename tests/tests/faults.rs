@@ -1,0 +1,206 @@
+//! Faults downstream, through the real handler and the production SDK settings: DynamoDB or SQS
+//! unreachable or hanging (a [`FaultyProxy`] in front of the local server), and a function that
+//! dies between store and forward. Each ends with a retry, and the notification stored once and
+//! forwarded once.
+
+use std::time::{Duration, Instant};
+
+use pipeline_tests::proxy::{Fault, FaultyProxy};
+use pipeline_tests::{answer, form_post, moto, text, workspace, Local};
+use shared::http::Route;
+use shared::ingest::{Claim, EventStore};
+use shared::Family;
+use time::OffsetDateTime;
+
+const BODY: &str = "event=invoice.status_changed&data%5Bid%5D=F1&data%5Bstatus%5D=paid\
+                    &data%5Baccount_id%5D=ACC";
+
+/// The functions' `Timeout` in template.yaml: every answer must come well before it.
+fn lambda_timeout() -> Duration {
+    let template = std::fs::read_to_string(workspace().join("template.yaml")).expect("template");
+    let seconds = template
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Timeout:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a Timeout in template.yaml's Globals");
+    Duration::from_secs(seconds)
+}
+
+/// Sets up a function whose DynamoDB client goes through one proxy and SQS through another.
+async fn behind_proxies() -> (Local, FaultyProxy, FaultyProxy) {
+    let local = Local::new().await;
+    let dynamo = FaultyProxy::start(&moto().endpoint).await;
+    let sqs = FaultyProxy::start(&moto().endpoint).await;
+    (local, dynamo, sqs)
+}
+
+async fn deliver(
+    app: &shared::http::App<shared::aws::DynamoStore, shared::aws::SqsForwarder>,
+) -> (u16, serde_json::Value, Duration) {
+    let started = Instant::now();
+    let response = app.handle(form_post(BODY)).await;
+    let elapsed = started.elapsed();
+    let (status, body) = answer(&response);
+    (status, body, elapsed)
+}
+
+/// After the fault is gone: one event item, forwarded, and one message with its dedup id.
+async fn assert_stored_once_and_forwarded_once(local: &Local) {
+    let events = local.events().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(!text(&events[0], "forwarded_at").is_empty());
+    let messages = local.drain().await;
+    assert_eq!(messages.len(), 1);
+    let attrs = messages[0].attributes().expect("system attributes");
+    let dedup_id = attrs
+        .get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId)
+        .expect("dedup id");
+    assert_eq!(dedup_id, &text(&events[0], "dedup_key"));
+}
+
+#[tokio::test]
+async fn dynamodb_unreachable_answers_503_sends_nothing_and_the_retry_stores_once() {
+    let (local, dynamo, sqs) = behind_proxies().await;
+    let app = local
+        .app_via(
+            Route::Family(Family::Invoices),
+            &dynamo.endpoint(),
+            &sqs.endpoint(),
+        )
+        .await;
+    dynamo.set(Fault::Refuse);
+    let (status, body, _) = deliver(&app).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("store_failed"))
+    );
+    assert!(local.items().await.is_empty());
+    assert!(local.drain().await.is_empty());
+
+    dynamo.set(Fault::None);
+    let (status, body, _) = deliver(&app).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("stored")));
+    assert_stored_once_and_forwarded_once(&local).await;
+}
+
+#[tokio::test]
+async fn sqs_unreachable_after_the_store_answers_503_and_the_retry_forwards_once() {
+    let (local, dynamo, sqs) = behind_proxies().await;
+    let app = local
+        .app_via(
+            Route::Family(Family::Invoices),
+            &dynamo.endpoint(),
+            &sqs.endpoint(),
+        )
+        .await;
+    sqs.set(Fault::Refuse);
+    let (status, body, _) = deliver(&app).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("forward_failed"))
+    );
+    let events = local.events().await;
+    assert_eq!(events.len(), 1, "stored before the send failed");
+    assert!(text(&events[0], "forwarded_at").is_empty());
+    assert!(local.drain().await.is_empty());
+
+    sqs.set(Fault::None);
+    let (status, body, _) = deliver(&app).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
+    assert_stored_once_and_forwarded_once(&local).await;
+}
+
+#[tokio::test]
+async fn a_hung_dynamodb_answers_503_well_before_the_lambda_timeout() {
+    let (local, dynamo, sqs) = behind_proxies().await;
+    let app = local
+        .app_via(
+            Route::Family(Family::Invoices),
+            &dynamo.endpoint(),
+            &sqs.endpoint(),
+        )
+        .await;
+    dynamo.set(Fault::Hang);
+    let (status, body, elapsed) = deliver(&app).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("store_failed"))
+    );
+    assert!(
+        elapsed < lambda_timeout() / 2,
+        "answered after {elapsed:?}, the Lambda timeout is {:?}",
+        lambda_timeout()
+    );
+    assert!(local.drain().await.is_empty());
+
+    dynamo.set(Fault::None);
+    let (status, _, _) = deliver(&app).await;
+    assert_eq!(status, 200);
+    assert_stored_once_and_forwarded_once(&local).await;
+}
+
+#[tokio::test]
+async fn a_hung_sqs_answers_503_well_before_the_lambda_timeout() {
+    let (local, dynamo, sqs) = behind_proxies().await;
+    let app = local
+        .app_via(
+            Route::Family(Family::Invoices),
+            &dynamo.endpoint(),
+            &sqs.endpoint(),
+        )
+        .await;
+    sqs.set(Fault::Hang);
+    let (status, body, elapsed) = deliver(&app).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("forward_failed"))
+    );
+    assert!(
+        elapsed < lambda_timeout() / 2,
+        "answered after {elapsed:?}, the Lambda timeout is {:?}",
+        lambda_timeout()
+    );
+
+    sqs.set(Fault::None);
+    let (status, body, _) = deliver(&app).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
+    assert_stored_once_and_forwarded_once(&local).await;
+}
+
+#[tokio::test]
+async fn a_function_that_died_between_store_and_forward_is_forwarded_by_the_next_delivery() {
+    let local = Local::new().await;
+    let app = local.app(Route::Family(Family::Invoices));
+    // What a function that died right after its write leaves behind: the claim, no send.
+    let first = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("valid");
+    let envelope = shared::Envelope::from_iugu_form(BODY.as_bytes(), first).expect("parses");
+    let claim = app.store.claim(&envelope, BODY).await.expect("stored");
+    assert_eq!(claim, Claim::New);
+    assert!(local.drain().await.is_empty());
+
+    let response = app.handle(form_post(BODY)).await;
+    let (status, body) = answer(&response);
+    assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
+    let events = local.events().await;
+    assert_eq!(events.len(), 1);
+    let messages = local.drain().await;
+    assert_eq!(messages.len(), 1, "forwarded by the next delivery");
+    let sent: serde_json::Value =
+        serde_json::from_str(messages[0].body().expect("body")).expect("json");
+    let sent_at = OffsetDateTime::parse(
+        sent["received_at"].as_str().expect("received_at"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("rfc3339");
+    assert_eq!(
+        sent_at, first,
+        "with the first delivery's arrival, as stored"
+    );
+
+    // And once forwarded, a further delivery sends nothing.
+    let response = app.handle(form_post(BODY)).await;
+    assert_eq!(answer(&response).0, 200);
+    assert!(local.drain().await.is_empty());
+}

@@ -1,0 +1,121 @@
+//! Races: many deliveries of one notification at the same moment, and bursts of changes to one
+//! invoice, through the real handler against one table and one FIFO queue.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pipeline_tests::{answer, form_post, text, Local};
+use shared::http::Route;
+use shared::Family;
+use tokio::task::JoinSet;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn fifty_identical_deliveries_at_once_store_one_item_and_send_one_message() {
+    let local = Local::new().await;
+    let app = Arc::new(local.app(Route::Family(Family::Invoices)));
+    let body = "event=invoice.status_changed&data%5Bid%5D=RACE1&data%5Bstatus%5D=paid";
+    let start = Arc::new(tokio::sync::Barrier::new(50));
+    let mut deliveries = JoinSet::new();
+    for _ in 0..50 {
+        let (app, start) = (Arc::clone(&app), Arc::clone(&start));
+        deliveries.spawn(async move {
+            start.wait().await;
+            answer(&app.handle(form_post(body)).await)
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(done) = deliveries.join_next().await {
+        answers.push(done.expect("no delivery panics"));
+    }
+
+    // Every answer is 200 (stored or duplicate) or 503 (retry), never anything else.
+    let mut by_status: HashMap<String, usize> = HashMap::new();
+    for (status, body) in &answers {
+        let label = match status {
+            200 => body["status"].as_str().unwrap_or("?").to_owned(),
+            503 => body["error"].as_str().unwrap_or("?").to_owned(),
+            other => panic!("unexpected {other}: {body}"),
+        };
+        *by_status.entry(label).or_default() += 1;
+    }
+    assert_eq!(by_status.get("stored"), Some(&1), "{by_status:?}");
+
+    let items = local.items().await;
+    let events: Vec<_> = items
+        .iter()
+        .filter(|i| text(i, "kind") == "event")
+        .collect();
+    let markers: Vec<_> = items
+        .iter()
+        .filter(|i| text(i, "kind") == "dedup")
+        .collect();
+    assert_eq!((events.len(), markers.len()), (1, 1), "{items:?}");
+    // Never 200 for a notification that is not stored and forwarded.
+    assert!(!text(events[0], "forwarded_at").is_empty());
+    let messages = local.drain().await;
+    assert_eq!(messages.len(), 1, "the queue holds it once");
+}
+
+/// Sends `bodies` one after the other, each once the previous was answered (how a gateway
+/// delivers one invoice's changes), and returns the answers' statuses.
+async fn burst(
+    app: Arc<shared::http::App<shared::aws::DynamoStore, shared::aws::SqsForwarder>>,
+    bodies: Vec<String>,
+) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for body in bodies {
+        statuses.push(answer(&app.handle(form_post(&body)).await).0);
+    }
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bursts_for_two_invoices_keep_each_invoices_order_in_its_fifo_group() {
+    let local = Local::new().await;
+    let app = Arc::new(local.app(Route::Family(Family::Invoices)));
+    let changes = |invoice: &str| -> Vec<String> {
+        (0..15)
+            .map(|n| {
+                format!(
+                    "event=invoice.status_changed&data%5Bid%5D={invoice}\
+                     &data%5Bstatus%5D=s{n:02}"
+                )
+            })
+            .collect()
+    };
+    // The two invoices' bursts run at the same time and interleave in the queue.
+    let a = tokio::spawn(burst(Arc::clone(&app), changes("BURST-A")));
+    let b = tokio::spawn(burst(Arc::clone(&app), changes("BURST-B")));
+    for statuses in [a.await.expect("burst a"), b.await.expect("burst b")] {
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    }
+
+    let messages = local.drain().await;
+    assert_eq!(messages.len(), 30);
+    let mut per_group: HashMap<String, Vec<String>> = HashMap::new();
+    for message in &messages {
+        let group = message
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId))
+            .expect("group id")
+            .clone();
+        let sent: serde_json::Value =
+            serde_json::from_str(message.body().expect("body")).expect("json");
+        let status = sent["status"].as_str().expect("status").to_owned();
+        per_group.entry(group).or_default().push(status);
+    }
+    let expected: Vec<String> = (0..15).map(|n| format!("s{n:02}")).collect();
+    assert_eq!(per_group.get("invoice#BURST-A"), Some(&expected));
+    assert_eq!(per_group.get("invoice#BURST-B"), Some(&expected));
+
+    // And the table orders each invoice's items the same way (sk starts with the arrival).
+    let events = local.events().await;
+    for invoice in ["invoice#BURST-A", "invoice#BURST-B"] {
+        let stored: Vec<String> = events
+            .iter()
+            .filter(|e| text(e, "pk") == invoice)
+            .map(|e| text(e, "status"))
+            .collect();
+        assert_eq!(stored, expected, "{invoice}");
+    }
+}
