@@ -4,8 +4,9 @@
 #   bash scripts/test.sh [ARGS...]     (from any directory; ARGS go to `cargo test`)
 #   e.g. bash scripts/test.sh -p shared      bash scripts/test.sh -- --nocapture
 #
-# 1. installs/refreshes the dev venv (.venv: moto, cfn-lint, cargo-lambda);
-# 2. lints template.yaml with cfn-lint;
+# 1. installs/refreshes the dev venv (.venv: moto, cfn-lint, checkov, cargo-lambda);
+# 2. checks template.yaml: cfn-lint, checkov (.checkov.yaml), and least privilege
+#    (scripts/check_iam.py: no `*` in any IAM action or resource);
 # 3. cargo test --workspace: unit and property tests, and the end-to-end tests, which start
 #    their own moto server on a free loopback port with MOTO_PYTHON (= .venv/bin/python).
 set -euo pipefail
@@ -17,6 +18,10 @@ bash "$root/scripts/dev-env.sh"
 
 echo "== cfn-lint template.yaml" >&2
 "$root/.venv/bin/cfn-lint" template.yaml
+echo "== checkov template.yaml" >&2
+"$root/.venv/bin/checkov" -f template.yaml --config-file .checkov.yaml
+echo "== least privilege" >&2
+"$root/.venv/bin/python" scripts/check_iam.py template.yaml
 
 echo "== cargo test --workspace $*" >&2
 export MOTO_PYTHON="$root/.venv/bin/python"
