@@ -21,6 +21,7 @@ use shared::aws::{DynamoStore, SqsForwarder};
 use shared::http::{App, Route};
 use shared::source_ip::SourceAllowList;
 
+pub mod load;
 pub mod proxy;
 
 /// The token every event file under `events/` carries.
@@ -39,12 +40,58 @@ pub struct Moto {
 }
 
 /// Runs moto's server and exits when standard input closes, i.e. when the test process ends.
+///
+/// One change to moto: its `transact_write_items` deep-copies every table a transaction
+/// touches, to roll back on failure. That costs O(table) per write, and the load test's
+/// 10,000 notifications (two transactions each) would take hours. Here the tables are not
+/// copied; the items the transaction touches are, and a failed transaction puts those back.
+/// The semantics (conditions, ALL_OLD, cancellation reasons) are moto's own.
 const MOTO_WRAPPER: &str = r#"
-import os, sys, threading
+import copy, os, sys, threading
 def watch_parent():
     sys.stdin.read()
     os._exit(0)
 threading.Thread(target=watch_parent, daemon=True).start()
+
+import types
+import moto.dynamodb.models as ddb
+from moto.dynamodb.models.table import Table
+
+_deepcopy = copy.deepcopy
+ddb.copy = types.SimpleNamespace(deepcopy=lambda x, *a: x if isinstance(x, Table) else _deepcopy(x, *a))
+_transact = ddb.DynamoDBBackend.transact_write_items
+
+def transact_write_items(self, transact_items):
+    before = []
+    for entry in transact_items:
+        _, op = next(iter(entry.items()))
+        name = op.get("TableName")
+        if name not in self.tables:
+            continue
+        table = self.tables[name]
+        if "Key" in op:
+            key = op["Key"]
+        else:
+            key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+            if table.range_key_attr is not None:
+                key[table.range_key_attr] = op["Item"][table.range_key_attr]
+        item = self.get_item(name, key)
+        before.append((name, key, _deepcopy(item.to_json()["Attributes"]) if item else None))
+    try:
+        return _transact(self, transact_items)
+    except Exception:
+        for name, key, attrs in reversed(before):
+            if attrs is None:
+                try:
+                    self.delete_item(name, key)
+                except Exception:
+                    pass
+            else:
+                self.tables[name].put_item(attrs)
+        raise
+
+ddb.DynamoDBBackend.transact_write_items = transact_write_items
+
 from moto.server import main
 main(["-H", "127.0.0.1", "-p", sys.argv[1]])
 "#;
@@ -249,6 +296,38 @@ impl Local {
         let mut items = self.items().await;
         items.retain(|i| text(i, "kind") == "event");
         items
+    }
+
+    /// Takes every message off the queue, deleting them ten at a time (for large queues).
+    pub async fn drain_all(&self) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut all = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive");
+            let batch = out.messages.unwrap_or_default();
+            if batch.is_empty() {
+                return all;
+            }
+            let mut delete = self.sqs.delete_message_batch().queue_url(&self.queue_url);
+            for (i, m) in batch.iter().enumerate() {
+                delete = delete.entries(
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(m.receipt_handle().expect("receipt handle"))
+                        .build()
+                        .expect("entry"),
+                );
+            }
+            delete.send().await.expect("delete batch");
+            all.extend(batch);
+        }
     }
 
     /// Takes every message off the queue (receiving and deleting), in delivery order.

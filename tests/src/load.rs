@@ -1,0 +1,219 @@
+//! A load run: many notifications (every documented event, some delivered twice) through the
+//! real handler against the local server, then a count of what the table and the queue hold.
+//!
+//! `cargo run --release -p pipeline-tests --example load -- 10000` prints the figures the
+//! README quotes; `tests/tests/load.rs` runs a smaller one in CI and asserts 0 lost, 0 doubled.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shared::http::Route;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::{answer, form_post, text, workspace, Local};
+
+/// What to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Deliveries in all, duplicates included.
+    pub deliveries: usize,
+    /// One delivery in `duplicate_every` repeats an earlier notification (10 → 10%).
+    pub duplicate_every: usize,
+    /// Requests in flight at once (parallel invocations).
+    pub concurrency: usize,
+    /// A 5xx is retried, as the gateway would, at most this many times.
+    pub max_retries: usize,
+}
+
+/// What happened, and what the table and the queue hold afterwards.
+#[derive(Debug)]
+pub struct Report {
+    pub plan: Plan,
+    pub distinct: usize,
+    pub elapsed: Duration,
+    /// Handler latency of every request, retries included, sorted.
+    pub latencies: Vec<Duration>,
+    /// Answers by status and outcome (`200 stored`, `200 duplicate`, `503 store_failed`...).
+    pub answers: HashMap<String, usize>,
+    pub gave_up: usize,
+    pub stored: usize,
+    pub forwarded: usize,
+    /// Distinct notifications neither stored nor forwarded.
+    pub lost: usize,
+    /// Items or messages beyond one per distinct notification.
+    pub doubled: usize,
+}
+
+impl Report {
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((p / 100.0) * self.latencies.len() as f64).ceil() as usize;
+        self.latencies[rank.clamp(1, self.latencies.len()) - 1]
+    }
+
+    pub fn throughput(&self) -> f64 {
+        self.plan.deliveries as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// The fixture bodies the parser accepts: every documented event, as iugu's samples show it.
+pub fn sample_bodies() -> Vec<String> {
+    let root = workspace().join("shared/tests/fixtures/iugu");
+    let mut bodies = Vec::new();
+    for dir in ["raw", "repaired", "constructed"] {
+        let mut paths: Vec<_> = std::fs::read_dir(root.join(dir))
+            .expect("fixtures")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let body = std::fs::read_to_string(&path)
+                .expect("fixture")
+                .trim()
+                .to_owned();
+            let now = time::OffsetDateTime::now_utc();
+            if shared::Envelope::from_iugu_form(body.as_bytes(), now).is_ok() {
+                bodies.push(body);
+            }
+        }
+    }
+    bodies
+}
+
+/// Notification `n`: sample `n % samples`, for one of 500 entities of its kind, made distinct by
+/// a `data[load_seq]` field (a real change, so a distinct de-duplication key).
+fn notification(samples: &[String], n: usize) -> String {
+    let sample = &samples[n % samples.len()];
+    let entity = n % 500;
+    let body = match sample.find("data%5Bid%5D=") {
+        Some(at) => {
+            let value_at = at + "data%5Bid%5D=".len();
+            let end = sample[value_at..]
+                .find('&')
+                .map_or(sample.len(), |e| value_at + e);
+            format!("{}-L{entity}{}", &sample[..end], &sample[end..])
+        }
+        None => sample.clone(),
+    };
+    format!("{body}&data%5Bload_seq%5D={n}")
+}
+
+/// The order of deliveries: distinct notifications, every `duplicate_every`-th a repeat of an
+/// earlier one (picked by a fixed pseudo-random sequence, so runs are comparable).
+fn schedule(plan: Plan, samples: &[String]) -> (Vec<String>, HashSet<String>) {
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next_random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut sent: Vec<String> = Vec::with_capacity(plan.deliveries);
+    let mut expected = HashSet::new();
+    for i in 0..plan.deliveries {
+        if (i + 1) % plan.duplicate_every == 0 {
+            let earlier = (next_random() % sent.len() as u64) as usize;
+            sent.push(sent[earlier].clone());
+        } else {
+            let body = notification(samples, expected.len());
+            let now = time::OffsetDateTime::now_utc();
+            let envelope = shared::Envelope::from_iugu_form(body.as_bytes(), now)
+                .unwrap_or_else(|e| panic!("{e}: {body}"));
+            assert!(
+                expected.insert(envelope.dedup_key),
+                "distinct by construction"
+            );
+            sent.push(body);
+        }
+    }
+    (sent, expected)
+}
+
+/// Runs `plan` against a fresh table and queue of `local`.
+pub async fn run(local: &Local, plan: Plan) -> Report {
+    let samples = sample_bodies();
+    assert!(samples.len() >= 20, "expected most samples to parse");
+    let (bodies, expected) = schedule(plan, &samples);
+    let app = Arc::new(local.app(Route::All));
+    let slots = Arc::new(Semaphore::new(plan.concurrency));
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for body in bodies {
+        let (app, slots) = (Arc::clone(&app), Arc::clone(&slots));
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await.expect("semaphore open");
+            let mut tries = Vec::new();
+            for _ in 0..=plan.max_retries {
+                let t = Instant::now();
+                let (status, json) = answer(&app.handle(form_post(&body)).await);
+                let label = match status {
+                    200 => format!("200 {}", json["status"].as_str().unwrap_or("?")),
+                    other => format!("{other} {}", json["error"].as_str().unwrap_or("?")),
+                };
+                tries.push((t.elapsed(), label));
+                if status < 500 {
+                    break;
+                }
+            }
+            tries
+        });
+    }
+    let mut latencies = Vec::with_capacity(plan.deliveries);
+    let mut answers: HashMap<String, usize> = HashMap::new();
+    let mut gave_up = 0;
+    while let Some(done) = tasks.join_next().await {
+        let tries = done.expect("no delivery panics");
+        if tries
+            .last()
+            .is_some_and(|(_, label)| !label.starts_with("200"))
+        {
+            gave_up += 1;
+        }
+        for (latency, label) in tries {
+            latencies.push(latency);
+            *answers.entry(label).or_default() += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+
+    let events = local.events().await;
+    let stored_keys: Vec<String> = events.iter().map(|e| text(e, "dedup_key")).collect();
+    let messages = local.drain_all().await;
+    let sent_keys: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            let body: serde_json::Value =
+                serde_json::from_str(m.body().unwrap_or("{}")).expect("json message");
+            body["dedup_key"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    let stored_set: HashSet<String> = stored_keys.iter().cloned().collect();
+    let sent_set: HashSet<String> = sent_keys.iter().cloned().collect();
+    // Lost: sent by the gateway, but not both stored and forwarded. Doubled: a second item or
+    // message for one notification, or one nobody sent.
+    let lost = expected
+        .iter()
+        .filter(|k| !stored_set.contains(*k) || !sent_set.contains(*k))
+        .count();
+    let doubled = (stored_keys.len() - stored_set.len())
+        + (sent_keys.len() - sent_set.len())
+        + stored_set.difference(&expected).count()
+        + sent_set.difference(&expected).count();
+    Report {
+        plan,
+        distinct: expected.len(),
+        elapsed,
+        latencies,
+        answers,
+        gave_up,
+        stored: stored_set.len(),
+        forwarded: sent_set.len(),
+        lost,
+        doubled,
+    }
+}
