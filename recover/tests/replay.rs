@@ -227,3 +227,58 @@ async fn a_stored_item_that_cannot_be_rebuilt_is_reported_and_the_rest_sent() {
     assert_eq!(local.drain().await.len(), 1, "the other one was sent");
     assert!(recover::replay::any_failed(&replayed));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binary_replays_with_the_functions_configuration() {
+    let local = Local::new().await;
+    deliver(&local, &body(A, "invoice.status_changed", "paid")).await;
+    let first: Vec<_> = local.drain().await.iter().map(seen).collect();
+    let endpoint = pipeline_tests::moto().endpoint.clone();
+    let (table, queue) = (local.table.clone(), local.queue_url.clone());
+    let run = move |dry_run: bool| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_recover"));
+        command.args(["replay", "--pk", &format!("invoice#{A}")]);
+        if dry_run {
+            command.arg("--dry-run");
+        }
+        command
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("EVENTS_TABLE", &table)
+            .env("EVENTS_QUEUE_URL", &queue)
+            .output()
+            .expect("run recover")
+    };
+
+    let dry = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(true)
+    })
+    .await
+    .expect("joined");
+    let stdout = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(
+        stdout.contains("1 notifications: 1 would be sent, 0 failed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("invoice.status_changed"), "{stdout}");
+    assert!(local.drain().await.is_empty());
+
+    let sent = tokio::task::spawn_blocking(move || run(false))
+        .await
+        .expect("joined");
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let again: Vec<_> = local.drain().await.iter().map(seen).collect();
+    assert_eq!(again, first);
+}
