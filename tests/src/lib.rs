@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use shared::auth::Token;
@@ -207,6 +207,25 @@ impl Local {
             .key_schema(key("sk", KeyType::Range))
             .attribute_definitions(attr("pk"))
             .attribute_definitions(attr("sk"))
+            .attribute_definitions(attr("received_day"))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name("by_received_day")
+                    .key_schema(key("received_day", KeyType::Hash))
+                    .key_schema(key("sk", KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::Include)
+                            .set_non_key_attributes(Some(
+                                ["provider", "event", "received_at", "dedup_key", "raw_body"]
+                                    .map(String::from)
+                                    .to_vec(),
+                            ))
+                            .build(),
+                    )
+                    .build()
+                    .expect("index"),
+            )
             .send()
             .await
             .expect("create table");

@@ -4,7 +4,7 @@
 //!
 //! | kind | pk | sk | holds |
 //! |---|---|---|---|
-//! | `event` | `<entity_type>#<entity_id>` | `<received_at>#<dedup_key>` | the notification |
+//! | `event` | `<entity_type>#<entity_id>` | `<received_at>#<dedup_key>` | the notification; `received_day` (`YYYY-MM-DD`, UTC) keys the `by_received_day` index |
 //! | `dedup` | `dedup#<dedup_key>` | `dedup` | where its `event` item is; `forwarded_at` |
 //!
 //! The `event` item's sort key starts with the arrival time (UTC, fixed width), so a `Query`
@@ -133,6 +133,15 @@ fn event_item(
         ("entity_type".to_owned(), s(envelope.entity_type.as_str())),
         ("entity_id".to_owned(), s(envelope.entity_id.as_str())),
         ("received_at".to_owned(), s(key.received_at.as_str())),
+        // The arrival day: the partition key of the `by_received_day` index, through which the
+        // operator's `recover replay --since` finds a period's notifications (template.yaml).
+        (
+            "received_day".to_owned(),
+            s(key
+                .received_at
+                .get(..10)
+                .unwrap_or(key.received_at.as_str())),
+        ),
         ("dedup_key".to_owned(), s(envelope.dedup_key.as_str())),
         ("raw_body".to_owned(), s(raw_body)),
         ("data".to_owned(), fields_to_attribute(&envelope.data)),

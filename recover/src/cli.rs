@@ -1,0 +1,129 @@
+//! The command line. The API token is read from the environment only, and never named with
+//! its value in `--help` (clap's `env` would print it).
+
+use clap::{Args, Parser, Subcommand};
+use time::{Date, OffsetDateTime};
+
+use crate::replay::parse_time;
+use crate::windows::{parse_date, MAX_WINDOW_DAYS};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "recover",
+    version,
+    about = "Recover missed iugu notifications: resend from iugu, replay to the queue, reconcile against iugu.",
+    long_about = "Recover missed iugu notifications.\n\n\
+        Every command is safe to run as often as you like: the functions store each \
+        notification once and forward it once, so a resend or a replay never doubles anything.",
+    after_help = "Environment:\n  \
+        IUGU_API_TOKEN    iugu API token (resend, reconcile); sent as HTTP Basic user, never printed\n  \
+        EVENTS_TABLE      the DynamoDB events table (replay, reconcile)\n  \
+        EVENTS_QUEUE_URL  the SQS queue the functions forward to (replay)\n  \
+        IUGU_API_URL      iugu's API base (default https://api.iugu.com/v1)\n  \
+        AWS_REGION, AWS credentials, AWS_ENDPOINT_URL as for any AWS tool\n\n\
+        Exit codes: 0 done; 1 failed (or some items failed); 2 refused (bad arguments, nothing sent); \
+        3 reconcile found gaps it did not fix."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Resend(ResendArgs),
+    Replay(ReplayArgs),
+    Reconcile(ReconcileArgs),
+}
+
+/// Ask iugu to resend the notifications of a period, or of one invoice.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Ask iugu to resend notifications.\n\n\
+        With --from/--to: one call to iugu's \"resend by period\" per window of at most 3 days \
+        (GET /v1/web_hooks/resend), retried with backoff on 429/5xx.\n\
+        With --invoice: lists the invoice's deliveries (GET /v1/web_hook_logs/<id>) and asks \
+        iugu to retry each one our URL did not answer 200 (GET /v1/web_hook_logs/<log>/retry).",
+    after_help = "Examples:\n  \
+        recover resend --from 2026-11-01 --to 2026-11-20 --event invoice.status_changed\n  \
+        recover resend --invoice 84F982E1A10F4FF1B483B829F4762C2C"
+)]
+pub struct ResendArgs {
+    /// First day to resend (YYYY-MM-DD, iugu's São Paulo date)
+    #[arg(long, value_parser = parse_date, required_unless_present = "invoice", requires = "to")]
+    pub from: Option<Date>,
+
+    /// Last day to resend, included (YYYY-MM-DD); not after today
+    #[arg(long, value_parser = parse_date, requires = "from")]
+    pub to: Option<Date>,
+
+    /// Only this event (e.g. invoice.status_changed); all events when left out
+    #[arg(long, conflicts_with = "invoice")]
+    pub event: Option<String>,
+
+    /// Days per call to iugu (1 to 3)
+    #[arg(long, default_value_t = MAX_WINDOW_DAYS, conflicts_with = "invoice")]
+    pub window_days: u32,
+
+    /// Retry this invoice's undelivered notifications instead of a period
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub invoice: Option<String>,
+}
+
+/// Send stored notifications to the queue again (same message, group and de-duplication id).
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Send stored notifications to the queue again, for a consumer that lost messages.\n\n\
+        Each message is rebuilt from the stored raw body and is the one the first forward sent: \
+        same JSON body, same attributes, FIFO group = the entity key, de-duplication id = the \
+        notification's key. SQS itself drops a message whose de-duplication id it saw in the \
+        last 5 minutes.",
+    after_help = "Examples:\n  \
+        recover replay --pk invoice#84F982E1A10F4FF1B483B829F4762C2C --dry-run\n  \
+        recover replay --since 2026-11-20 --until 2026-11-21\n  \
+        recover replay --since 2026-11-20T12:00:00-03:00"
+)]
+pub struct ReplayArgs {
+    /// Every notification of one entity, e.g. invoice#<id>
+    #[arg(long, required_unless_present = "since", conflicts_with_all = ["since", "until"])]
+    pub pk: Option<String>,
+
+    /// Every notification that arrived from this time (RFC 3339, or YYYY-MM-DD = 00:00 UTC)
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<OffsetDateTime>,
+
+    /// ... until this time, excluded (default: now)
+    #[arg(long, value_parser = parse_time, requires = "since")]
+    pub until: Option<OffsetDateTime>,
+
+    /// Print what would be sent; send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Compare iugu's invoices changed in a period with what we stored; list (and --fix) the gaps.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Compare the invoices iugu reports as changed in a period (GET /v1/invoices?updated_since=...) \
+        with the latest status stored for invoice#<id>, and print the gaps: an invoice we never \
+        saw, or whose latest stored status is not iugu's (iugu says paid, we last saw pending).\n\n\
+        With --fix, asks iugu to retry every logged delivery of exactly those invoices.",
+    after_help = "Example:\n  recover reconcile --from 2026-11-20 --to 2026-11-20 --fix"
+)]
+pub struct ReconcileArgs {
+    /// First day (YYYY-MM-DD, São Paulo)
+    #[arg(long, value_parser = parse_date)]
+    pub from: Date,
+
+    /// Last day, included (YYYY-MM-DD); not after today
+    #[arg(long, value_parser = parse_date)]
+    pub to: Date,
+
+    /// Ask iugu to resend the gaps' notifications
+    #[arg(long)]
+    pub fix: bool,
+
+    /// Invoices per page of iugu's list (1 to 100)
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub page_size: u32,
+}

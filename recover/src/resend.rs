@@ -1,0 +1,167 @@
+//! `recover resend`: ask iugu to deliver notifications again. Every resend is harmless: the
+//! functions store each notification once and forward it once, whatever arrives twice.
+
+use crate::error::RecoverError;
+use crate::iugu_api::{IuguApi, WebhookLog};
+use crate::report::{Progress, Table};
+use crate::windows::Window;
+
+/// How one window went.
+#[derive(Debug)]
+pub struct WindowOutcome {
+    pub window: Window,
+    /// Attempts it took, or why it failed after every retry.
+    pub result: Result<u32, String>,
+}
+
+/// Asks iugu to resend each window, one call per window. A window that still fails after the
+/// retries is reported and the next one tried; a refused token stops the run.
+pub async fn resend_windows<A: IuguApi>(
+    api: &A,
+    windows: &[Window],
+    event: Option<&str>,
+    progress: &mut Progress,
+) -> Result<Vec<WindowOutcome>, RecoverError> {
+    let mut outcomes = Vec::with_capacity(windows.len());
+    for &window in windows {
+        let result = match api.resend_period(window, event).await {
+            Ok(accepted) => Ok(accepted.attempts),
+            Err(e) if e.is_fatal() => return Err(e),
+            Err(e) => Err(e.to_string()),
+        };
+        progress.step(&match &result {
+            Ok(_) => format!("{window}: accepted"),
+            Err(_) => format!("{window}: failed"),
+        });
+        outcomes.push(WindowOutcome { window, result });
+    }
+    Ok(outcomes)
+}
+
+pub fn windows_table(outcomes: &[WindowOutcome], event: Option<&str>) -> String {
+    let mut table = Table::new(&["window", "event", "result"]);
+    for o in outcomes {
+        table.row(vec![
+            o.window.to_string(),
+            event.unwrap_or("(all)").to_owned(),
+            match &o.result {
+                Ok(1) => "accepted".to_owned(),
+                Ok(n) => format!("accepted after {n} attempts"),
+                Err(why) => format!("FAILED: {why}"),
+            },
+        ]);
+    }
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    format!(
+        "{}\n{} windows: {} accepted, {failed} failed\n",
+        table.render(),
+        outcomes.len(),
+        outcomes.len() - failed
+    )
+}
+
+/// Which of an invoice's deliveries to ask for again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Those our URL did not answer 200 (`resend --invoice`).
+    Undelivered,
+    /// All of them (`reconcile --fix`: our store lacks something whatever iugu's log says,
+    /// and a delivery we already stored is a harmless duplicate).
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryAction {
+    /// Delivered (our URL answered 200): left alone.
+    Skipped,
+    /// iugu accepted the retry.
+    Retried {
+        attempts: u32,
+    },
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryOutcome {
+    pub invoice_id: String,
+    pub log: WebhookLog,
+    pub action: DeliveryAction,
+}
+
+/// Lists an invoice's deliveries and asks iugu to retry the chosen ones.
+pub async fn resend_invoice<A: IuguApi>(
+    api: &A,
+    invoice_id: &str,
+    which: Which,
+    progress: &mut Progress,
+) -> Result<Vec<DeliveryOutcome>, RecoverError> {
+    let logs = api.webhook_logs(invoice_id).await?;
+    let mut outcomes = Vec::with_capacity(logs.len());
+    for log in logs {
+        let action = if which == Which::Undelivered && log.delivered() {
+            DeliveryAction::Skipped
+        } else {
+            match api.retry_delivery(&log.id).await {
+                Ok(accepted) => DeliveryAction::Retried {
+                    attempts: accepted.attempts,
+                },
+                Err(e) if e.is_fatal() => return Err(e),
+                Err(e) => DeliveryAction::Failed(e.to_string()),
+            }
+        };
+        progress.step(&format!(
+            "invoice {invoice_id}, delivery {}: {}",
+            log.id,
+            action_text(&action)
+        ));
+        outcomes.push(DeliveryOutcome {
+            invoice_id: invoice_id.to_owned(),
+            log,
+            action,
+        });
+    }
+    Ok(outcomes)
+}
+
+fn action_text(action: &DeliveryAction) -> String {
+    match action {
+        DeliveryAction::Skipped => "delivered before, left alone".to_owned(),
+        DeliveryAction::Retried { attempts: 1 } => "retry requested".to_owned(),
+        DeliveryAction::Retried { attempts } => {
+            format!("retry requested after {attempts} attempts")
+        }
+        DeliveryAction::Failed(why) => format!("FAILED: {why}"),
+    }
+}
+
+pub fn deliveries_table(outcomes: &[DeliveryOutcome]) -> String {
+    let mut table = Table::new(&["invoice", "delivery", "event", "our answer", "action"]);
+    for o in outcomes {
+        table.row(vec![
+            o.invoice_id.clone(),
+            o.log.id.clone(),
+            o.log.event.clone().unwrap_or_else(|| "?".to_owned()),
+            o.log.answered.clone().unwrap_or_else(|| "none".to_owned()),
+            action_text(&o.action),
+        ]);
+    }
+    let count = |f: fn(&DeliveryAction) -> bool| outcomes.iter().filter(|o| f(&o.action)).count();
+    let retried = count(|a| matches!(a, DeliveryAction::Retried { .. }));
+    let skipped = count(|a| matches!(a, DeliveryAction::Skipped));
+    let failed = count(|a| matches!(a, DeliveryAction::Failed(_)));
+    let body = if table.is_empty() {
+        "iugu logged no delivery for this invoice (was a webhook registered then?)\n".to_owned()
+    } else {
+        table.render()
+    };
+    format!(
+        "{body}\n{} deliveries: {retried} retried, {skipped} delivered before, {failed} failed\n",
+        outcomes.len()
+    )
+}
+
+pub fn any_failed(outcomes: &[DeliveryOutcome]) -> bool {
+    outcomes
+        .iter()
+        .any(|o| matches!(o.action, DeliveryAction::Failed(_)))
+}

@@ -1,0 +1,210 @@
+//! `reconcile` with a fake iugu API (wiremock) and the local DynamoDB server (moto): iugu's
+//! paged invoice list against what the functions stored; `--fix` asks only for the gaps.
+
+use std::time::Duration;
+
+use pipeline_tests::{answer, form_post, Local};
+use recover::event_table::{EventTable, StoredStatus};
+use recover::iugu_api::{HttpIugu, RetryPolicy};
+use recover::reconcile::{gap_left, reconcile};
+use recover::report::Progress;
+use recover::windows::Window;
+use shared::http::Route;
+use shared::Family;
+use time::macros::date;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const PAID_IN_STEP: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1";
+const BEHIND: &str = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB2";
+const NEVER_SEEN: &str = "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC3";
+const SLIP_ONLY_LATER: &str = "DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD4";
+const AFTER_PERIOD: &str = "EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE5";
+
+const NO_WAIT: RetryPolicy = RetryPolicy {
+    attempts: 3,
+    base: Duration::ZERO,
+    max: Duration::ZERO,
+};
+
+fn body(invoice: &str, event: &str, status: &str) -> String {
+    format!("event={event}&data%5Bid%5D={invoice}&data%5Bstatus%5D={status}")
+}
+
+async fn deliver(local: &Local, body: &str) {
+    let (status, json) = answer(
+        &local
+            .app(Route::Family(Family::Invoices))
+            .handle(form_post(body))
+            .await,
+    );
+    assert_eq!(status, 200, "{json}");
+}
+
+fn invoice(id: &str, status: &str, updated_at: &str) -> serde_json::Value {
+    // Personal fields as iugu sends them: the tool must neither need nor show them.
+    serde_json::json!({
+        "id": id, "status": status, "updated_at": updated_at,
+        "email": "someone@example.com", "payer_cpf_cnpj": "66535209008"
+    })
+}
+
+/// The invoices iugu lists as updated since 2026-11-20, two per page; `totalItems` counts the
+/// whole account (as iugu's guide warns), so it cannot end the paging.
+async fn fake_iugu() -> MockServer {
+    let server = MockServer::start().await;
+    let pages = [
+        (
+            "0",
+            vec![
+                invoice(PAID_IN_STEP, "paid", "2026-11-20T10:00:00-03:00"),
+                invoice(BEHIND, "paid", "2026-11-20T11:00:00-03:00"),
+            ],
+        ),
+        (
+            "2",
+            vec![
+                invoice(NEVER_SEEN, "pending", "2026-11-20T12:00:00-03:00"),
+                invoice(SLIP_ONLY_LATER, "pending", "2026-11-20T13:00:00-03:00"),
+            ],
+        ),
+        (
+            "4",
+            vec![invoice(AFTER_PERIOD, "paid", "2026-11-21T09:00:00-03:00")],
+        ),
+    ];
+    for (start, items) in pages {
+        Mock::given(method("GET"))
+            .and(path("/v1/invoices"))
+            .and(query_param("updated_since", "2026-11-20T00:00:00-03:00"))
+            .and(query_param("limit", "2"))
+            .and(query_param("start", start))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "facets": {}, "totalItems": 1000, "items": items
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+async fn stored(local: &Local) {
+    deliver(local, &body(PAID_IN_STEP, "invoice.created", "pending")).await;
+    deliver(local, &body(PAID_IN_STEP, "invoice.status_changed", "paid")).await;
+    deliver(local, &body(BEHIND, "invoice.created", "pending")).await;
+    // The bank slip's registration state is not the invoice's status: pending stays latest.
+    deliver(local, &body(SLIP_ONLY_LATER, "invoice.created", "pending")).await;
+    deliver(
+        local,
+        &body(SLIP_ONLY_LATER, "invoice.bank_slip_status", "processing"),
+    )
+    .await;
+}
+
+const PERIOD: Window = Window {
+    from: date!(2026 - 11 - 20),
+    to: date!(2026 - 11 - 20),
+};
+
+#[tokio::test]
+async fn gaps_are_found_across_pages_and_nothing_is_asked_without_fix() {
+    let local = Local::new().await;
+    stored(&local).await;
+    let server = fake_iugu().await;
+    let api = HttpIugu::new(&format!("{}/v1", server.uri()), "tok", NO_WAIT).expect("client");
+    let table = EventTable::new(local.dynamo.clone(), &local.table);
+
+    let report = reconcile(&api, &table, PERIOD, 2, false, &mut Progress::hidden())
+        .await
+        .expect("reconciled");
+    assert_eq!(report.pages, 3);
+    assert_eq!(
+        report.checked, 4,
+        "the invoice updated after the period is left out"
+    );
+    let gaps: Vec<(&str, &str, &StoredStatus)> = report
+        .gaps
+        .iter()
+        .map(|g| (g.invoice_id.as_str(), g.iugu_status.as_str(), &g.ours))
+        .collect();
+    assert_eq!(
+        gaps,
+        [
+            (BEHIND, "paid", &StoredStatus::Latest("pending".to_owned())),
+            (NEVER_SEEN, "pending", &StoredStatus::Never),
+        ]
+    );
+    assert!(report.gaps.iter().all(gap_left));
+    let requests = server.received_requests().await.expect("recorded");
+    assert!(
+        requests.iter().all(|r| r.url.path() == "/v1/invoices"),
+        "no resend without --fix"
+    );
+    let shown = recover::reconcile::reconcile_table(&report, false);
+    assert!(shown.contains("never seen"), "{shown}");
+    assert!(!shown.contains("someone@example.com") && !shown.contains("66535209008"));
+}
+
+#[tokio::test]
+async fn fix_asks_iugu_to_resend_exactly_the_gap_invoices() {
+    let local = Local::new().await;
+    stored(&local).await;
+    let server = fake_iugu().await;
+    let logs = [
+        (BEHIND, vec![("log-b1", "200"), ("log-b2", "500")]),
+        (NEVER_SEEN, vec![("log-c1", "404")]),
+    ];
+    for (invoice, entries) in logs {
+        let body: Vec<_> = entries
+            .iter()
+            .map(|(id, answered)| {
+                serde_json::json!({"id": id, "error": answered, "status": "x",
+                    "data": {"event": "invoice.status_changed"}})
+            })
+            .collect();
+        Mock::given(method("GET"))
+            .and(path(format!("/v1/web_hook_logs/{invoice}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+        for (id, _) in entries {
+            Mock::given(method("GET"))
+                .and(path(format!("/v1/web_hook_logs/{id}/retry")))
+                .respond_with(ResponseTemplate::new(200).set_body_string("{ \"Hook reenviado!\" }"))
+                .expect(1)
+                .mount(&server)
+                .await;
+        }
+    }
+    let api = HttpIugu::new(&format!("{}/v1", server.uri()), "tok", NO_WAIT).expect("client");
+    let table = EventTable::new(local.dynamo.clone(), &local.table);
+
+    let report = reconcile(&api, &table, PERIOD, 2, true, &mut Progress::hidden())
+        .await
+        .expect("reconciled");
+    assert_eq!(report.gaps.len(), 2);
+    assert!(!report.gaps.iter().any(gap_left), "{:?}", report.gaps);
+
+    let mut asked: Vec<String> = server
+        .received_requests()
+        .await
+        .expect("recorded")
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .filter(|p| p.starts_with("/v1/web_hook_logs/"))
+        .collect();
+    asked.sort();
+    assert_eq!(
+        asked,
+        [
+            format!("/v1/web_hook_logs/{BEHIND}"),
+            format!("/v1/web_hook_logs/{NEVER_SEEN}"),
+            "/v1/web_hook_logs/log-b1/retry".to_owned(),
+            "/v1/web_hook_logs/log-b2/retry".to_owned(),
+            "/v1/web_hook_logs/log-c1/retry".to_owned(),
+        ]
+    );
+    // The expectations above (`expect(1)`) are verified when the server drops.
+}
