@@ -241,7 +241,10 @@ fn a_percent_without_two_hex_digits_is_refused() {
     ] {
         let err = parse(body).expect_err(body);
         assert_eq!(err.code(), "invalid_percent_escape", "{body}");
-        assert!(matches!(err, ParseError::InvalidPercentEscape { .. }), "{body}");
+        assert!(
+            matches!(err, ParseError::InvalidPercentEscape { .. }),
+            "{body}"
+        );
     }
     let env = parse("event=invoice.due&data[id]=A1&data[note]=100%25").expect("an escaped %");
     assert_eq!(env.data["note"], Node::Text("100%".into()));
