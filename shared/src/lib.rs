@@ -4,8 +4,9 @@
 //! families), [`entity`] (which id a notification is stored under), [`dedup`] (the
 //! de-duplication key), [`status`] and [`typed`] (typed views of documented fields), [`envelope`] (the
 //! normalised notification consumers read) and [`ingest`] (store once, forward once, over two
-//! ports). With the `lambda` feature come the adapters at the edge: [`aws`] (DynamoDB and SQS),
-//! [`auth`], [`source_ip`], [`screen`], [`http`] (the handler) and [`runtime`] (a function's start-up).
+//! ports). The `http` feature adds the handler and what it checks: [`auth`], [`source_ip`],
+//! [`screen`], [`http`]; `lambda` adds the adapters at the edge: [`aws`] (DynamoDB and SQS) and
+//! [`runtime`] (a function's start-up).
 
 pub mod dedup;
 pub mod entity;
@@ -17,17 +18,17 @@ pub mod ingest;
 pub mod status;
 pub mod typed;
 
-#[cfg(feature = "lambda")]
+#[cfg(feature = "http")]
 pub mod auth;
 #[cfg(feature = "lambda")]
 pub mod aws;
-#[cfg(feature = "lambda")]
+#[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "lambda")]
 pub mod runtime;
-#[cfg(feature = "lambda")]
+#[cfg(feature = "http")]
 pub mod screen;
-#[cfg(feature = "lambda")]
+#[cfg(feature = "http")]
 pub mod source_ip;
 
 pub use envelope::{Envelope, Provider};

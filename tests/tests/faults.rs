@@ -122,6 +122,7 @@ async fn a_hung_dynamodb_answers_503_well_before_the_lambda_timeout() {
         .await;
     dynamo.set(Fault::Hang);
     let (status, body, elapsed) = deliver(&app).await;
+    eprintln!("hung DynamoDB: answered {status} after {elapsed:?}");
     assert_eq!(
         (status, body["error"].as_str()),
         (503, Some("store_failed"))
@@ -151,6 +152,7 @@ async fn a_hung_sqs_answers_503_well_before_the_lambda_timeout() {
         .await;
     sqs.set(Fault::Hang);
     let (status, body, elapsed) = deliver(&app).await;
+    eprintln!("hung SQS: answered {status} after {elapsed:?}");
     assert_eq!(
         (status, body["error"].as_str()),
         (503, Some("forward_failed"))

@@ -1,0 +1,180 @@
+//! Fuzz input → an API Gateway event → the handler, with in-memory store and queue: the whole
+//! request path of a function but the AWS calls. Shared by the `handle_request` fuzz target and
+//! by `tests/tests/request_fuzz_seeds.rs`, which runs the seeds on stable in `cargo test`.
+//!
+//! Input layout: byte 0 picks the method, base64 flag and path; byte 1 the token and content
+//! type; byte 2 whether the store or the queue fails; the rest is the body.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use shared::auth::Token;
+use shared::http::{App, Route};
+use shared::ingest::{Claim, DownstreamError, EventStore, Forwarder, Stored};
+use shared::source_ip::SourceAllowList;
+use shared::Envelope;
+use time::OffsetDateTime;
+
+pub const TOKEN: &str = "fuzz-token-0123456789abcdef";
+
+#[derive(Default)]
+pub struct MemoryStore {
+    pub items: Mutex<HashMap<String, (OffsetDateTime, Option<OffsetDateTime>)>>,
+    pub down: bool,
+}
+
+impl EventStore for MemoryStore {
+    async fn claim(&self, env: &Envelope, _raw: &str) -> Result<Claim, DownstreamError> {
+        if self.down {
+            return Err(DownstreamError::new("claim", "down"));
+        }
+        let mut items = self
+            .items
+            .lock()
+            .map_err(|_| DownstreamError::new("claim", "poisoned"))?;
+        Ok(match items.get(&env.dedup_key) {
+            Some((first, forwarded)) => Claim::Duplicate(Stored {
+                first_received_at: *first,
+                forwarded_at: *forwarded,
+            }),
+            None => {
+                items.insert(env.dedup_key.clone(), (env.received_at, None));
+                Claim::New
+            }
+        })
+    }
+
+    async fn mark_forwarded(
+        &self,
+        env: &Envelope,
+        at: OffsetDateTime,
+    ) -> Result<(), DownstreamError> {
+        let mut items = self
+            .items
+            .lock()
+            .map_err(|_| DownstreamError::new("mark", "poisoned"))?;
+        if let Some(item) = items.get_mut(&env.dedup_key) {
+            item.1 = Some(at);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryQueue {
+    pub sent: Mutex<Vec<String>>,
+    pub down: bool,
+}
+
+impl Forwarder for MemoryQueue {
+    async fn forward(&self, env: &Envelope) -> Result<(), DownstreamError> {
+        if self.down {
+            return Err(DownstreamError::new("send", "down"));
+        }
+        let json = serde_json::to_string(env).map_err(|e| DownstreamError::new("send", e))?;
+        self.sent
+            .lock()
+            .map_err(|_| DownstreamError::new("send", "poisoned"))?
+            .push(json);
+        Ok(())
+    }
+}
+
+/// The API Gateway (REST v1) event the input describes.
+pub fn event_json(input: &[u8]) -> String {
+    let (head, body) = input.split_at(input.len().min(3));
+    let [a, b, _] = [0, 1, 2].map(|i| head.get(i).copied().unwrap_or(0));
+    let method = ["POST", "POST", "GET", "PUT"][usize::from(a & 3)];
+    let base64 = a & 4 != 0;
+    let path =
+        ["/iugu/invoices", "/iugu/events", "/iugu/invoices/extra", ""][usize::from((a >> 3) & 3)];
+    let content_type = [
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        "application/json",
+        "",
+    ][usize::from(b & 3)];
+    let (query, auth) = match (b >> 2) & 3 {
+        0 => (Some(TOKEN), None),
+        1 => (None, Some(format!("Bearer {TOKEN}"))),
+        2 => (Some(TOKEN), Some("Bearer wrong".to_owned())),
+        _ => (None, None),
+    };
+    let body = String::from_utf8_lossy(body);
+    let mut headers = serde_json::Map::new();
+    if !content_type.is_empty() {
+        headers.insert("Content-Type".into(), content_type.into());
+    }
+    if let Some(auth) = auth {
+        headers.insert("Authorization".into(), auth.into());
+    }
+    serde_json::json!({
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "queryStringParameters": query.map(|t| serde_json::json!({ "token": t })),
+        "multiValueQueryStringParameters": query.map(|t| serde_json::json!({ "token": [t] })),
+        "requestContext": { "identity": { "sourceIp": "54.207.210.151" }, "httpMethod": method },
+        "body": body,
+        "isBase64Encoded": base64
+    })
+    .to_string()
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime")
+    })
+}
+
+/// Runs one input through the request path and checks what every answer must satisfy.
+/// Returns the status.
+pub fn check(input: &[u8]) -> u16 {
+    let json = event_json(input);
+    let mut event: lambda_http::request::LambdaRequest =
+        serde_json::from_str(&json).expect("the harness builds valid events");
+    shared::screen::screen(&mut event);
+    let request: lambda_http::Request = event.into();
+    let flags = input.get(2).copied().unwrap_or(0);
+    let app = App {
+        route: Route::All,
+        token: Token::new(Some(TOKEN)),
+        allowed_sources: SourceAllowList::default(),
+        store: MemoryStore {
+            down: flags & 1 != 0,
+            ..MemoryStore::default()
+        },
+        forwarder: MemoryQueue {
+            down: flags & 2 != 0,
+            ..MemoryQueue::default()
+        },
+    };
+    let response = runtime().block_on(app.handle(request));
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        lambda_http::Body::Text(text) => text.clone(),
+        other => panic!("every answer is JSON text, got {other:?}"),
+    };
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("every answer is JSON");
+    let stored = app.store.items.lock().expect("lock").len();
+    let sent = app.forwarder.sent.lock().expect("lock").len();
+    match status {
+        200 => {
+            assert_eq!((stored, sent), (1, 1), "200 only once stored and forwarded");
+            assert!(answer["dedup_key"].is_string());
+        }
+        503 => assert_eq!(sent, 0, "a 503 here means nothing was forwarded"),
+        400 | 401 | 404 | 405 | 413 | 415 | 422 => {
+            assert_eq!((stored, sent), (0, 0), "a refusal changes nothing");
+            assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()));
+            assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+        other => panic!("undocumented status {other}: {body}"),
+    }
+    status
+}
