@@ -32,13 +32,15 @@ impl<'a> Path<'a> {
     }
 
     fn push(&mut self, part: Segment<'a>) -> Result<(), ParseError> {
-        let slot = self
-            .parts
-            .get_mut(self.len)
-            .ok_or(ParseError::TooDeep { max: MAX_DEPTH })?;
-        *slot = part;
+        self.try_push(part)
+            .ok_or(ParseError::TooDeep { max: MAX_DEPTH })
+    }
+
+    /// `None` when the name is too deep.
+    fn try_push(&mut self, part: Segment<'a>) -> Option<()> {
+        *self.parts.get_mut(self.len)? = part;
         self.len += 1;
-        Ok(())
+        Some(())
     }
 
     pub(super) fn as_slice(&self) -> &[Segment<'a>] {
@@ -108,7 +110,17 @@ pub(super) fn split_raw(raw: &str) -> Option<(Path<'_>, usize)> {
     let mut open = false; // Inside `[...]`.
     let mut closed = false; // Right after a `]`: only `[` or the end may follow.
     let mut i = 0;
-    while let Some(&byte) = bytes.get(i) {
+    loop {
+        // Skip the plain text of a part in one tight loop.
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| NOT_PLAIN[usize::from(b)])
+            .map_or(bytes.len(), |n| i + n);
+        if closed && run > i {
+            return None;
+        }
+        i = run;
+        let Some(&byte) = bytes.get(i) else { break };
         let (bracket, width) = match byte {
             b'[' => (Bracket::Open, 1),
             b']' => (Bracket::Close, 1),
@@ -117,20 +129,15 @@ pub(super) fn split_raw(raw: &str) -> Option<(Path<'_>, usize)> {
                 b"5D" | b"5d" => (Bracket::Close, 3),
                 _ => return None,
             },
-            b'+' => return None,
-            _ if closed => return None,
-            _ => {
-                i += 1;
-                continue;
-            }
+            _ => return None, // `+`
         };
         let text = raw.get(start..i)?;
         match (bracket, open) {
             // The head, before the first `[`, or a `]` right after a `]`.
-            (Bracket::Open, false) if path.len == 0 => path.push(Segment::Name(text)).ok()?,
+            (Bracket::Open, false) if path.len == 0 => path.try_push(Segment::Name(text))?,
             (Bracket::Open, false) if closed => {}
-            (Bracket::Close, true) if text.is_empty() => path.push(Segment::Append).ok()?,
-            (Bracket::Close, true) => path.push(Segment::Name(text)).ok()?,
+            (Bracket::Close, true) if text.is_empty() => path.try_push(Segment::Append)?,
+            (Bracket::Close, true) => path.try_push(Segment::Name(text))?,
             _ => return None,
         }
         // An empty head, or `[]` anywhere but at the end: the general way says which.
@@ -154,10 +161,20 @@ pub(super) fn split_raw(raw: &str) -> Option<(Path<'_>, usize)> {
         if raw.is_empty() {
             return None;
         }
-        path.push(Segment::Name(raw)).ok()?;
+        path.try_push(Segment::Name(raw))?;
     }
     Some((path, raw.len() - 2 * escapes))
 }
+
+/// The bytes [`split_raw`] stops at: brackets, escapes and `+`.
+static NOT_PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'[' as usize] = true;
+    table[b']' as usize] = true;
+    table[b'%' as usize] = true;
+    table[b'+' as usize] = true;
+    table
+};
 
 #[cfg(test)]
 mod tests {
