@@ -76,7 +76,7 @@ impl Envelope {
         };
         let entity = entity::resolve(&event, Some(&data), &dedup_key)?;
         fields.remove("event");
-        fields.retain(|name, _| !DELIVERY_FIELDS.contains(&name.as_str()));
+        fields.retain(|name, _| !DELIVERY_FIELDS.contains(&name));
         Ok(Envelope::new(
             provider,
             event,

@@ -52,7 +52,11 @@ impl Family {
     /// The family of an event name, from its prefix (the part before the first `.`), so that
     /// an event iugu adds later (`invoice.something_new`) still lands with its kin.
     pub fn of_event(name: &str) -> Family {
-        let prefix = name.split_once('.').map_or(name, |(p, _)| p);
+        // A byte scan: event names are short, and this runs a few times per notification.
+        let prefix = name
+            .bytes()
+            .position(|b| b == b'.')
+            .map_or(name, |dot| &name[..dot]);
         match prefix {
             "invoice" => Family::Invoices,
             "subscription" => Family::Subscriptions,

@@ -1,6 +1,6 @@
 //! The crate every function shares.
 //!
-//! The domain core knows nothing of AWS: [`form`] (body → nested fields), [`event`] (names and
+//! The domain core knows nothing of AWS: [`form`] (body → nested [`fields`]), [`event`] (names and
 //! families), [`entity`] (which id a notification is stored under), [`dedup`] (the
 //! de-duplication key), [`status`] and [`typed`] (typed views of documented fields), [`envelope`] (the
 //! normalised notification consumers read) and [`ingest`] (store once, forward once, over two
@@ -13,6 +13,7 @@ pub mod entity;
 pub mod envelope;
 pub mod error;
 pub mod event;
+pub mod fields;
 pub mod form;
 pub mod ingest;
 pub mod status;
@@ -34,4 +35,4 @@ pub mod source_ip;
 pub use envelope::{Envelope, Provider};
 pub use error::{ErrorClass, ParseError};
 pub use event::{EventName, Family};
-pub use form::{Fields, Node};
+pub use fields::{Fields, Node};
