@@ -36,6 +36,9 @@ pub fn envelope_from_item(item: &Item) -> Result<Envelope, RecoverError> {
     let envelope = match field("provider")? {
         "iugu" => Envelope::from_iugu_form(raw_body.as_bytes(), received_at)
             .map_err(|e| refuse(format!("its raw body no longer parses: {e}")))?,
+        // iPag names the event in a header, not the body: the item's `event` is that header.
+        "ipag" => Envelope::from_ipag_json(raw_body.as_bytes(), Some(field("event")?), received_at)
+            .map_err(|e| refuse(format!("its raw body no longer parses: {e}")))?,
         other => return Err(refuse(format!("unknown provider `{other}`"))),
     };
     if envelope.dedup_key != field("dedup_key")? || envelope.entity_key != pk {

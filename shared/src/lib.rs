@@ -4,7 +4,8 @@
 //! families), [`entity`] (which id a notification is stored under), [`dedup`] (the
 //! de-duplication key), [`status`] and [`typed`] (typed views of documented fields), [`envelope`] (the
 //! normalised notification consumers read) and [`ingest`] (store once, forward once, over two
-//! ports). With the `lambda` feature come the adapters at the edge: [`aws`] (DynamoDB and SQS),
+//! ports). [`ipag`] is the second gateway's core (JSON bodies); [`gateway`] holds what an
+//! envelope carries that differs by gateway, and [`wire`] reads an envelope back. With the `lambda` feature come the adapters at the edge: [`aws`] (DynamoDB and SQS),
 //! [`auth`], [`source_ip`], [`screen`], [`http`] (the handler) and [`runtime`] (a function's start-up).
 
 pub mod dedup;
@@ -13,9 +14,12 @@ pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod form;
+pub mod gateway;
 pub mod ingest;
+pub mod ipag;
 pub mod status;
 pub mod typed;
+pub mod wire;
 
 #[cfg(feature = "lambda")]
 pub mod auth;
@@ -34,3 +38,4 @@ pub use envelope::{Envelope, Provider};
 pub use error::{ErrorClass, ParseError};
 pub use event::{EventName, Family};
 pub use form::{Fields, Node};
+pub use gateway::{Data, Event, EventFamily};
