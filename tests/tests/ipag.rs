@@ -1,10 +1,7 @@
 //! iPag through the real handler and a local DynamoDB + SQS (moto), as iugu is covered in
-//! `pipeline.rs`, `hostile.rs` and `logs.rs`: every `events/ipag/` file stored once and
-//! forwarded once, resends and real changes, unknown events, `PUT`, each refusal with nothing
-//! written, the optional signature, and logs free of personal data.
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+//! `pipeline.rs` and `hostile.rs`: every `events/ipag/` file stored once and forwarded once,
+//! resends and real changes, unknown events, `PUT`, each refusal with nothing written, and the
+//! optional signature. Logs: `ipag_logs.rs`.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
@@ -520,96 +517,4 @@ async fn the_signature_is_checked_when_a_secret_is_set() {
     // Without a secret (the default) the signature is not looked at.
     let (status, _) = send(&local, with(Some(("X-Ipag-Signature", "whatever")))).await;
     assert_eq!(status, 200);
-}
-
-/// Collects what the log subscriber writes.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-/// Logs say what an operator needs (event, family, pk, outcome) and never the token, the
-/// signature key or the personal data in iPag's bodies (CPF, names, e-mail, card, bank).
-#[tokio::test]
-async fn logs_carry_no_personal_data() {
-    let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(shared::runtime::log_subscriber(capture.clone()));
-    let local = Local::new().await;
-    let mut app = local.app(Route::Ipag);
-    app.ipag_signature = SignatureKey::new(Some(KEY));
-    for name in ["TransactionCaptured", "TransferPaymentFailed"] {
-        let body = std::fs::read_to_string(
-            pipeline_tests::workspace().join(format!("shared/tests/fixtures/ipag/{name}.json")),
-        )
-        .expect("fixture");
-        let signature = SignatureKey::new(Some(KEY))
-            .expect("key")
-            .sign(body.as_bytes());
-        let signed = request(
-            "POST",
-            &body,
-            &[
-                ("Content-Type", "application/json"),
-                ("X-Ipag-Event", name),
-                ("X-Ipag-Signature", &signature),
-            ],
-            Some(TOKEN),
-        );
-        assert_eq!(answer(&app.handle(signed).await).0, 200);
-        // Unsigned, and broken (a personal field cut off mid-value): refused, and logged.
-        assert_eq!(answer(&app.handle(ipag_post(&body, name)).await).0, 401);
-    }
-    let broken = r#"{"id": 1, "attributes": {"customer": {"name": "Fulano da Silva", "cpf_cnpj": "79999338801""#;
-    assert_eq!(
-        send(&local, ipag_post(broken, "TransactionCaptured"))
-            .await
-            .0,
-        400
-    );
-
-    let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("UTF-8");
-    let lines: Vec<Value> = logs
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .filter(|l: &Value| l["fields"]["message"] == "request")
-        .collect();
-    assert_eq!(lines.len(), 5, "{logs}");
-    assert_eq!(lines[0]["fields"]["event"], "TransactionCaptured");
-    assert_eq!(lines[0]["fields"]["family"], "transactions");
-    assert_eq!(lines[0]["fields"]["pk"], "ipag-transaction#3012161");
-    assert_eq!(lines[0]["fields"]["outcome"], "stored");
-    assert_eq!(lines[1]["fields"]["outcome"], "invalid_signature");
-    assert_eq!(lines[2]["fields"]["pk"], "ipag-transfer#5");
-    assert_eq!(lines[4]["fields"]["outcome"], "invalid_json");
-    for secret in [
-        TOKEN,
-        KEY,
-        "79999338801",
-        "Fulano da Silva",
-        "FULANO DA SILVA",
-        "fulano@mail.me",
-        "411111******1111",
-        "1927794",
-        "AV CYRO BUENO",
-    ] {
-        assert!(
-            !logs.contains(secret),
-            "`{secret}` appears in the logs:\n{logs}"
-        );
-    }
 }
