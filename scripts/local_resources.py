@@ -256,6 +256,7 @@ DEFAULT_FUNCTIONS = {
     "advancements": "/iugu/advancements",
     "payment-requests": "/iugu/payment-requests",
     "all-events": "/iugu/events",
+    "ipag": "/ipag/events",
 }
 
 

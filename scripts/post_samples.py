@@ -4,10 +4,11 @@
     .venv/bin/python scripts/post_samples.py [--full] [--all-events] [--urls FILE] [EVENT.json ...]
 
 Reads .local/urls.json (written by a running scripts/local.sh). For each API Gateway event
-under events/iugu/ (or only the files given), it POSTs the event's body (base64-decoded if
-isBase64Encoded) with its Content-Type (and Authorization, if any) header and its query
-string (the token) to the function that serves the event's route (path/rawPath; an unknown
-route goes to all-events; with --all-events every event goes there), and prints:
+under events/iugu/ and events/ipag/ (or only the files given), it POSTs the event's body
+(base64-decoded if isBase64Encoded) with its Content-Type (and Authorization, X-Ipag-Event,
+X-Ipag-Signature, if any) headers and its query string (the token) to the function that serves
+the event's route (path/rawPath; an unknown route goes to all-events; with --all-events every
+iugu event goes there; iPag's always go to ipag), and prints:
 
   - the file, the HTTP status and the answer;
   - the DynamoDB items stored under the notification's pk (found through the answer's
@@ -77,7 +78,7 @@ def request_of(event):
         else:
             query = urllib.parse.urlencode(single or {})
     headers = {}
-    for name in ("Content-Type", "Authorization"):
+    for name in ("Content-Type", "Authorization", "X-Ipag-Event", "Ipag-Event", "X-Ipag-Signature"):
         value = header(event.get("headers"), name)
         if value is not None:
             headers[name] = value
@@ -170,9 +171,11 @@ def main():
     ap.add_argument(
         "--all-events",
         action="store_true",
-        help=f"send every event to {DEFAULT_FUNCTION} (/iugu/events) instead of its family's route",
+        help=f"send every iugu event to {DEFAULT_FUNCTION} (/iugu/events) instead of its family's route",
     )
-    ap.add_argument("events", nargs="*", help="event files (default: events/iugu/**/*.json)")
+    ap.add_argument(
+        "events", nargs="*", help="event files (default: events/iugu/**/*.json, events/ipag/*.json)"
+    )
     args = ap.parse_args()
 
     try:
@@ -184,9 +187,9 @@ def main():
     files = args.events or sorted(
         glob.glob(os.path.join(ROOT, "events", "iugu", "**", "*.json"), recursive=True),
         key=lambda p: (p.count(os.sep), p),  # the good samples first, then the subfolders
-    )
+    ) + sorted(glob.glob(os.path.join(ROOT, "events", "ipag", "*.json")))
     if not files:
-        sys.exit("post_samples: no events/iugu/**/*.json")
+        sys.exit("post_samples: no events/iugu/**/*.json or events/ipag/*.json")
 
     session = boto3.session.Session(
         aws_access_key_id="test", aws_secret_access_key="test", region_name=urls["region"]
@@ -202,7 +205,10 @@ def main():
         with open(path, encoding="utf-8") as f:
             event = json.load(f)
         route, query, headers, data = request_of(event)
-        function = DEFAULT_FUNCTION if args.all_events else by_route.get(route, DEFAULT_FUNCTION)
+        if args.all_events and route.startswith("/iugu/"):
+            function = DEFAULT_FUNCTION
+        else:
+            function = by_route.get(route, DEFAULT_FUNCTION)
         base = urls["functions"][function]["url"].split("?", 1)[0]
         url = base + ("?" + query if query else "")
         try:

@@ -36,6 +36,9 @@ pub fn envelope_from_item(item: &Item) -> Result<Envelope, RecoverError> {
     let envelope = match field("provider")? {
         "iugu" => Envelope::from_iugu_form(raw_body.as_bytes(), received_at)
             .map_err(|e| refuse(format!("its raw body no longer parses: {e}")))?,
+        // iPag names the event in a header, not the body: the item's `event` is that header.
+        "ipag" => Envelope::from_ipag_json(raw_body.as_bytes(), Some(field("event")?), received_at)
+            .map_err(|e| refuse(format!("its raw body no longer parses: {e}")))?,
         other => return Err(refuse(format!("unknown provider `{other}`"))),
     };
     if envelope.dedup_key != field("dedup_key")? || envelope.entity_key != pk {
@@ -285,6 +288,40 @@ mod tests {
         bare.remove("raw_body");
         let err = envelope_from_item(&bare).expect_err("no body");
         assert!(err.to_string().contains("no `raw_body`"), "{err}");
+    }
+
+    /// iPag's event name comes from a header: the item's `event` attribute carries it back.
+    #[test]
+    fn an_ipag_envelope_is_rebuilt_from_its_body_and_event() {
+        let received_at = datetime!(2026-11-20 10:00:26.398562 UTC);
+        let body = r#"{"id":3012161,"uuid":"178dea199ac2071615afc44551baf794","resource":"transactions","attributes":{"status":{"code":8,"message":"CAPTURED"}}}"#;
+        let original =
+            Envelope::from_ipag_json(body.as_bytes(), Some("TransactionCaptured"), received_at)
+                .expect("parses");
+        let key = shared::aws::dynamo::event_key(&original);
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let mut stored = Item::from([
+            ("pk".to_owned(), s(&key.pk)),
+            ("sk".to_owned(), s(&key.sk)),
+            ("provider".to_owned(), s("ipag")),
+            ("event".to_owned(), s("TransactionCaptured")),
+            ("raw_body".to_owned(), s(body)),
+            ("received_at".to_owned(), s(&key.received_at)),
+            ("dedup_key".to_owned(), s(&original.dedup_key)),
+        ]);
+        assert_eq!(key.pk, "ipag-transaction#3012161");
+        let rebuilt = envelope_from_item(&stored).expect("replayable");
+        assert_eq!(
+            serde_json::to_string(&rebuilt).expect("json"),
+            serde_json::to_string(&original).expect("json")
+        );
+        // Another event name is another notification (another key): refused, not resent.
+        stored.insert("event".to_owned(), s("TransactionDenied"));
+        let err = envelope_from_item(&stored).expect_err("other key");
+        assert!(err.to_string().contains("another key"), "{err}");
+        stored.remove("event");
+        let err = envelope_from_item(&stored).expect_err("no event");
+        assert!(err.to_string().contains("no `event`"), "{err}");
     }
 
     #[test]

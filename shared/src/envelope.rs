@@ -6,8 +6,9 @@ use time::OffsetDateTime;
 use crate::dedup::{dedup_key, DELIVERY_FIELDS};
 use crate::entity::{self, EntityRef};
 use crate::error::ParseError;
-use crate::event::{EventName, Family};
+use crate::event::EventName;
 use crate::form::{self, Fields, Node};
+use crate::gateway::{Data, Event, EventFamily};
 use crate::typed::TypedEvent;
 
 /// The gateway a notification came from.
@@ -15,22 +16,27 @@ use crate::typed::TypedEvent;
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Iugu,
+    Ipag,
 }
 
 impl Provider {
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Iugu => "iugu",
+            Provider::Ipag => "ipag",
         }
     }
 }
 
 /// A parsed, validated notification. Serialised, it is the message forwarded to the queue.
+/// Read back (by consumers' tests, say) through [`crate::wire::WireEnvelope`], which decides
+/// by `provider` how `event`, `family` and `data` are to be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "crate::wire::WireEnvelope")]
 pub struct Envelope {
     pub provider: Provider,
-    pub event: EventName,
-    pub family: Family,
+    pub event: Event,
+    pub family: EventFamily,
     pub entity_type: String,
     pub entity_id: String,
     /// `<entity_type>#<entity_id>`: the storage partition and the FIFO message group.
@@ -42,9 +48,9 @@ pub struct Envelope {
     pub dedup_key: String,
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
-    /// Everything under `data[...]`, nested.
-    pub data: Fields,
-    /// Other top-level fields, if iugu sends any, but not delivery counters such as
+    /// iugu: everything under `data[...]`, nested. iPag: the JSON body as received.
+    pub data: Data,
+    /// Other top-level fields, if iugu sends any (never for iPag), but not delivery counters such as
     /// `retry_count`: they differ between deliveries of the same notification.
     #[serde(default, skip_serializing_if = "Fields::is_empty")]
     pub extra: Fields,
@@ -88,6 +94,16 @@ impl Envelope {
         ))
     }
 
+    /// Parses, identifies and normalises an iPag notification: its JSON body and the event
+    /// name from its `X-Ipag-Event` header (see [`crate::ipag::parse`]).
+    pub fn from_ipag_json(
+        body: &[u8],
+        event_header: Option<&str>,
+        received_at: OffsetDateTime,
+    ) -> Result<Self, ParseError> {
+        crate::ipag::parse::parse(body, event_header, received_at)
+    }
+
     fn new(
         provider: Provider,
         event: EventName,
@@ -100,22 +116,26 @@ impl Envelope {
         let text = |name: &str| data.get(name).and_then(Node::as_text).map(str::to_owned);
         Envelope {
             provider,
-            family: event.family(),
+            family: EventFamily::Iugu(event.family()),
             entity_key: entity.key(),
             entity_type: entity.kind,
             entity_id: entity.id,
             account_id: text("account_id"),
             status: text("status"),
-            event,
+            event: Event::Iugu(event),
             dedup_key,
             received_at,
-            data,
+            data: Data::Form(data),
             extra,
         }
     }
 
     /// The documented fields, typed; computed on demand so the hot path does not pay for it.
+    /// iPag's events have no typed view yet: [`TypedEvent::Other`].
     pub fn typed(&self) -> TypedEvent<'_> {
-        TypedEvent::from_data(&self.event, &self.data)
+        match (&self.event, &self.data) {
+            (Event::Iugu(event), Data::Form(data)) => TypedEvent::from_data(event, data),
+            _ => TypedEvent::Other,
+        }
     }
 }

@@ -32,6 +32,12 @@ pub enum ParseError {
     ConflictingKey { key: String },
     #[error("the body has no `{field}` field")]
     MissingEvent { field: &'static str },
+    #[error("the body is not JSON (at line {line}, column {column})")]
+    InvalidJson { line: usize, column: usize },
+    #[error("the body is JSON {found}, not an object")]
+    NotAnObject { found: &'static str },
+    #[error("no event name: no `{header}` header, and no `event` field in the body")]
+    MissingEventName { header: &'static str },
     #[error("the event name is invalid: {why}")]
     InvalidEvent { why: &'static str },
     #[error("event `{event}` needs `{field}`, the id it is stored under, and the body has none")]
@@ -61,6 +67,7 @@ impl ParseError {
         match self {
             BodyTooLarge { .. } | TooManyFields { .. } => ErrorClass::TooLarge,
             MissingEvent { .. }
+            | MissingEventName { .. }
             | InvalidEvent { .. }
             | MissingEntityId { .. }
             | InvalidEntityId { .. } => ErrorClass::Unprocessable,
@@ -72,7 +79,9 @@ impl ParseError {
             | MalformedKey { .. }
             | TooDeep { .. }
             | DuplicateKey { .. }
-            | ConflictingKey { .. } => ErrorClass::Malformed,
+            | ConflictingKey { .. }
+            | InvalidJson { .. }
+            | NotAnObject { .. } => ErrorClass::Malformed,
         }
     }
 
@@ -91,7 +100,9 @@ impl ParseError {
             TooDeep { .. } => "too_deep",
             DuplicateKey { .. } => "duplicate_key",
             ConflictingKey { .. } => "conflicting_key",
-            MissingEvent { .. } => "missing_event",
+            MissingEvent { .. } | MissingEventName { .. } => "missing_event",
+            InvalidJson { .. } => "invalid_json",
+            NotAnObject { .. } => "not_an_object",
             InvalidEvent { .. } => "invalid_event",
             MissingEntityId { .. } => "missing_entity_id",
             InvalidEntityId { .. } => "invalid_entity_id",

@@ -4,18 +4,19 @@
 //! | status | `error` | when |
 //! |---|---|---|
 //! | 200 | — | stored (`"status":"stored"`) or already stored (`"status":"duplicate"`) |
-//! | 400 | the parse error's code, `invalid_base64` | the body is not a well-formed notification |
+//! | 400 | the parse error's code, `invalid_base64` | the body is not a well-formed notification (iPag: `invalid_json`, `not_an_object`, ...) |
 //! | 401 | `unauthorized` | no token, a wrong token, or no token configured |
+//! | 401 | `invalid_signature` | iPag only, with `IPAG_WEBHOOK_SECRET` set: no or a wrong `X-Ipag-Signature` |
 //! | 403 | `forbidden` | `ALLOWED_SOURCE_IPS` is set and the source address is not in it |
 //! | 404 | `not_found` | the path is not one of the routes (extra segments, say) |
-//! | 405 | `method_not_allowed` | not a POST |
+//! | 405 | `method_not_allowed` | not a POST (iPag: not a POST or a PUT) |
 //! | 413 | `body_too_large`, `too_many_fields` | over a size bound |
-//! | 415 | `unsupported_media_type` | not `application/x-www-form-urlencoded` |
+//! | 415 | `unsupported_media_type` | iugu: not `application/x-www-form-urlencoded`; iPag: not `application/json` |
 //! | 422 | `wrong_route`, `missing_event`, `missing_entity_id`, ... | another family's event, or no id |
 //! | 503 | `store_failed`, `forward_failed`, `timeout` | DynamoDB or SQS failed or hung: the gateway should retry |
 //!
-//! Checks run in order of cost (405, 404, 403, 401, 415, then the body): nothing is stored
-//! unless every check passed.
+//! Checks run in order of cost (405, 404, 403, 401, 415, the iPag signature, then the body):
+//! nothing is stored unless every check passed.
 
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,11 @@ use time::OffsetDateTime;
 use crate::auth::Token;
 use crate::envelope::Envelope;
 use crate::event::Family;
+use crate::gateway::EventFamily;
 use crate::ingest::{ingest, EventStore, Forwarder, IngestError};
+use crate::ipag::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
+use crate::ipag::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
+use crate::ipag::SignatureKey;
 use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64};
 use crate::source_ip::SourceAllowList;
 
@@ -37,18 +42,37 @@ use crate::source_ip::SourceAllowList;
 pub enum Route {
     /// One family's events: `invoices` takes `invoice.*`.
     Family(Family),
-    /// Every event, known or not (`all-events`).
+    /// Every iugu event, known or not (`all-events`).
     All,
+    /// Every iPag event, known or not (`ipag`): JSON bodies, `POST` or `PUT`.
+    Ipag,
 }
 
 impl Route {
-    fn accepts(self, family: Family) -> bool {
+    fn accepts(self, family: EventFamily) -> bool {
+        match (self, family) {
+            (Route::All, EventFamily::Iugu(_)) | (Route::Ipag, EventFamily::Ipag(_)) => true,
+            (Route::Family(f), EventFamily::Iugu(family)) => f == family,
+            _ => false,
+        }
+    }
+
+    fn allows(self, method: &Method) -> bool {
+        // iPag's webhook registration lets the merchant choose `POST` or `PUT` (`http_method`).
+        method == Method::POST || (self == Route::Ipag && method == Method::PUT)
+    }
+
+    /// The one media type the route's gateway sends.
+    fn media_type(self) -> &'static str {
         match self {
-            Route::All => true,
-            Route::Family(f) => f == family,
+            Route::Ipag => "application/json",
+            Route::Family(_) | Route::All => "application/x-www-form-urlencoded",
         }
     }
 }
+
+/// The route (path) that serves iPag's events.
+pub const IPAG_ROUTE: &str = "/ipag/events";
 
 /// The route (path) that serves a family's events.
 pub fn route_path(family: Family) -> &'static str {
@@ -67,7 +91,7 @@ pub fn route_path(family: Family) -> &'static str {
 /// Every route this product serves. A request whose path does not end in one of them (after
 /// any stage or base-path prefix) is refused: API Gateway only routes these exact paths, so
 /// anything else reached the function through a misconfiguration.
-const ROUTES: [&str; 8] = [
+const ROUTES: [&str; 9] = [
     "/iugu/invoices",
     "/iugu/subscriptions",
     "/iugu/payment-methods",
@@ -76,6 +100,7 @@ const ROUTES: [&str; 8] = [
     "/iugu/advancements",
     "/iugu/payment-requests",
     "/iugu/events",
+    IPAG_ROUTE,
 ];
 
 /// The most a request may spend on DynamoDB and SQS together before it is answered 503 (the
@@ -88,6 +113,9 @@ pub struct App<S, F> {
     pub route: Route,
     pub token: Token,
     pub allowed_sources: SourceAllowList,
+    /// iPag's signature key (`IPAG_WEBHOOK_SECRET`): when set, the `ipag` route checks
+    /// `X-Ipag-Signature` on every request. Other routes ignore it.
+    pub ipag_signature: Option<SignatureKey>,
     pub store: S,
     pub forwarder: F,
 }
@@ -143,7 +171,7 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
     }
 
     async fn answer(&self, request: &Request, log: &mut LogFields) -> Answer {
-        if request.method() != Method::POST {
+        if !self.route.allows(request.method()) {
             return refuse(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -154,7 +182,7 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             return refuse(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "no route here: POST to one of the /iugu/... URLs the deployment printed",
+                "no route here: POST to one of the URLs the deployment printed",
             );
         }
         if !self.allowed_sources.allows(source_ip(request)) {
@@ -174,7 +202,7 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             tracing::warn!(reason = why.message(), "refused: not authentic");
             return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why.message());
         }
-        if let Err(message) = check_content_type(request.headers()) {
+        if let Err(message) = check_content_type(request.headers(), self.route.media_type()) {
             return refuse(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -194,7 +222,32 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             );
         }
         let body: &[u8] = request.body().as_ref();
-        let envelope = match Envelope::from_iugu_form(body, now()) {
+        if let (Route::Ipag, Some(key)) = (self.route, &self.ipag_signature) {
+            let headers = request.headers();
+            let signatures = headers
+                .get_all(SIGNATURE_HEADER)
+                .iter()
+                .chain(headers.get_all(SIGNATURE_HEADER_PLAIN).iter())
+                .map(|v| v.as_bytes());
+            if let Err(why) = key.verify(body, signatures) {
+                tracing::warn!(reason = why.message(), "refused: iPag signature");
+                return refuse(StatusCode::UNAUTHORIZED, "invalid_signature", why.message());
+            }
+        }
+        let parsed = match self.route {
+            Route::Ipag => {
+                let headers = request.headers();
+                let names = headers
+                    .get_all(EVENT_HEADER)
+                    .iter()
+                    .chain(headers.get_all(EVENT_HEADER_PLAIN).iter())
+                    .map(|v| v.as_bytes());
+                crate::ipag::event_from_headers(names)
+                    .and_then(|event| Envelope::from_ipag_json(body, event, now()))
+            }
+            Route::Family(_) | Route::All => Envelope::from_iugu_form(body, now()),
+        };
+        let envelope = match parsed {
             Ok(envelope) => envelope,
             Err(e) => {
                 let status = match e.class() {
@@ -214,12 +267,16 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "wrong_route",
                 match envelope.family {
-                    Family::Other => format!(
+                    EventFamily::Ipag(_) => format!(
+                        "event `{}` is iPag's: send it to {IPAG_ROUTE}",
+                        envelope.event
+                    ),
+                    EventFamily::Iugu(Family::Other) => format!(
                         "event `{}` belongs to no known family: send it to {}",
                         envelope.event,
                         route_path(Family::Other)
                     ),
-                    family => format!(
+                    EventFamily::Iugu(family) => format!(
                         "event `{}` belongs to the {family} family: send it to {} (or to {})",
                         envelope.event,
                         route_path(family),
@@ -228,8 +285,8 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                 },
             );
         }
-        // The form parser has checked the body is UTF-8 once percent-decoded, which a body
-        // with any non-UTF-8 byte is not; this cannot fail, but never panic on a request.
+        // Both parsers have checked the body is UTF-8 (the form parser once percent-decoded,
+        // which a body with any non-UTF-8 byte is not); this cannot fail, but never panic.
         let Ok(raw_body) = std::str::from_utf8(body) else {
             return refuse(
                 StatusCode::BAD_REQUEST,
@@ -300,11 +357,12 @@ fn now() -> OffsetDateTime {
     t.replace_microsecond(t.microsecond()).unwrap_or(t)
 }
 
-/// iugu sends `application/x-www-form-urlencoded`; parameters such as `charset` are fine.
-fn check_content_type(headers: &HeaderMap) -> Result<(), String> {
+/// iugu sends `application/x-www-form-urlencoded`, iPag `application/json` (`expected`);
+/// parameters such as `charset` are fine.
+fn check_content_type(headers: &HeaderMap, expected: &str) -> Result<(), String> {
     let mut values = headers.get_all(header::CONTENT_TYPE).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
-        return Err("send exactly one Content-Type: application/x-www-form-urlencoded".into());
+        return Err(format!("send exactly one Content-Type: {expected}"));
     };
     let media_type = value
         .to_str()
@@ -313,11 +371,11 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), String> {
         .next()
         .unwrap_or("")
         .trim();
-    if media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+    if media_type.eq_ignore_ascii_case(expected) {
         Ok(())
     } else {
         Err(format!(
-            "the body must be application/x-www-form-urlencoded, not `{}`",
+            "the body must be {expected}, not `{}`",
             clip(media_type)
         ))
     }

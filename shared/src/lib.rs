@@ -4,9 +4,11 @@
 //! families), [`entity`] (which id a notification is stored under), [`dedup`] (the
 //! de-duplication key), [`status`] and [`typed`] (typed views of documented fields), [`envelope`] (the
 //! normalised notification consumers read) and [`ingest`] (store once, forward once, over two
-//! ports). The `http` feature adds the handler and what it checks: [`auth`], [`source_ip`],
-//! [`screen`], [`http`]; `lambda` adds the adapters at the edge: [`aws`] (DynamoDB and SQS) and
-//! [`runtime`] (a function's start-up).
+//! ports). [`ipag`] is the second gateway's core (JSON bodies); [`gateway`] holds what an
+//! envelope carries that differs by gateway, and [`wire`] reads an envelope back. The `http`
+//! feature adds the handler and what it checks: [`auth`], [`source_ip`], [`screen`], [`http`];
+//! `lambda` adds the adapters at the edge: [`aws`] (DynamoDB and SQS) and [`runtime`] (a
+//! function's start-up).
 
 pub mod dedup;
 pub mod entity;
@@ -15,9 +17,12 @@ pub mod error;
 pub mod event;
 pub mod fields;
 pub mod form;
+pub mod gateway;
 pub mod ingest;
+pub mod ipag;
 pub mod status;
 pub mod typed;
+pub mod wire;
 
 #[cfg(feature = "http")]
 pub mod auth;
@@ -36,3 +41,4 @@ pub use envelope::{Envelope, Provider};
 pub use error::{ErrorClass, ParseError};
 pub use event::{EventName, Family};
 pub use fields::{Fields, Node};
+pub use gateway::{Data, Event, EventFamily};

@@ -13,6 +13,7 @@ use lambda_http::{service_fn, Adapter, Request};
 use crate::auth::Token;
 use crate::aws::{DynamoStore, SqsForwarder};
 use crate::http::{App, Route};
+use crate::ipag::SignatureKey;
 use crate::source_ip::SourceAllowList;
 
 // Every function allocates a few dozen small strings per request; mimalloc serves those
@@ -27,6 +28,9 @@ pub struct Config {
     pub queue_url: String,
     pub token: Token,
     pub allowed_sources: SourceAllowList,
+    /// `IPAG_WEBHOOK_SECRET`: iPag's signature key, if its check is wanted (see
+    /// `ipag::signature`).
+    pub ipag_signature: Option<SignatureKey>,
 }
 
 impl Config {
@@ -44,6 +48,7 @@ impl Config {
             allowed_sources: std::env::var("ALLOWED_SOURCE_IPS")
                 .unwrap_or_default()
                 .parse()?,
+            ipag_signature: SignatureKey::new(std::env::var("IPAG_WEBHOOK_SECRET").ok().as_deref()),
         })
     }
 }
@@ -86,6 +91,7 @@ pub async fn app(route: Route, config: Config) -> App<DynamoStore, SqsForwarder>
         route,
         token: config.token,
         allowed_sources: config.allowed_sources,
+        ipag_signature: config.ipag_signature,
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared), config.table),
         forwarder: SqsForwarder::new(aws_sdk_sqs::Client::new(&shared), config.queue_url),
     }

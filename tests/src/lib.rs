@@ -262,6 +262,7 @@ impl Local {
             route,
             token,
             allowed_sources: SourceAllowList::default(),
+            ipag_signature: None,
             store: DynamoStore::new(self.dynamo.clone(), &self.table),
             forwarder: SqsForwarder::new(self.sqs.clone(), queue_url),
         }
@@ -281,6 +282,7 @@ impl Local {
             route,
             token: Token::new(Some(TOKEN)),
             allowed_sources: SourceAllowList::default(),
+            ipag_signature: None,
             store: DynamoStore::new(dynamo, &self.table),
             forwarder: SqsForwarder::new(sqs, &self.queue_url),
         }

@@ -3,7 +3,9 @@
 //! by `tests/tests/request_fuzz_seeds.rs`, which runs the seeds on stable in `cargo test`.
 //!
 //! Input layout: byte 0 picks the method, base64 flag and path; byte 1 the token and content
-//! type; byte 2 whether the store or the queue fails; the rest is the body.
+//! type; byte 2 whether the store or the queue fails, and whether the request goes to the iPag
+//! function (JSON, an `X-Ipag-Event` header, a signature) instead of `all-events`; the rest is
+//! the body.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -11,11 +13,14 @@ use std::sync::{Mutex, OnceLock};
 use shared::auth::Token;
 use shared::http::{App, Route};
 use shared::ingest::{Claim, DownstreamError, EventStore, Forwarder, Stored};
+use shared::ipag::signature::SignatureKey;
 use shared::source_ip::SourceAllowList;
 use shared::Envelope;
 use time::OffsetDateTime;
 
 pub const TOKEN: &str = "fuzz-token-0123456789abcdef";
+/// The iPag signature secret (the fuzzed iPag function checks it when byte 2 asks).
+pub const SIGNATURE_SECRET: &str = "fuzz-ipag-secret";
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -83,17 +88,22 @@ impl Forwarder for MemoryQueue {
 /// The API Gateway (REST v1) event the input describes.
 pub fn event_json(input: &[u8]) -> String {
     let (head, body) = input.split_at(input.len().min(3));
-    let [a, b, _] = [0, 1, 2].map(|i| head.get(i).copied().unwrap_or(0));
+    let [a, b, c] = [0, 1, 2].map(|i| head.get(i).copied().unwrap_or(0));
+    let ipag = c & 4 != 0;
     let method = ["POST", "POST", "GET", "PUT"][usize::from(a & 3)];
     let base64 = a & 4 != 0;
     let path =
         ["/iugu/invoices", "/iugu/events", "/iugu/invoices/extra", ""][usize::from((a >> 3) & 3)];
-    let content_type = [
+    let path = match path {
+        "/iugu/invoices" | "/iugu/events" if ipag => "/ipag/events",
+        other => other,
+    };
+    let (form, json) = (
         "application/x-www-form-urlencoded",
-        "application/x-www-form-urlencoded; charset=UTF-8",
-        "application/json",
-        "",
-    ][usize::from(b & 3)];
+        "application/json; charset=utf-8",
+    );
+    let (expected, other) = if ipag { (json, form) } else { (form, json) };
+    let content_type = [expected, "application/json", other, ""][usize::from(b & 3)];
     let (query, auth) = match (b >> 2) & 3 {
         0 => (Some(TOKEN), None),
         1 => (None, Some(format!("Bearer {TOKEN}"))),
@@ -107,6 +117,21 @@ pub fn event_json(input: &[u8]) -> String {
     }
     if let Some(auth) = auth {
         headers.insert("Authorization".into(), auth.into());
+    }
+    if ipag {
+        let names = [
+            "TransactionCaptured",
+            "SubscriptionPaymentFailed",
+            "SomethingNew",
+            "",
+        ];
+        let name = names[usize::from((c >> 3) & 3)];
+        if !name.is_empty() {
+            headers.insert("X-Ipag-Event".into(), name.into());
+        }
+        if let (true, Some(key)) = (c & 0x20 != 0, SignatureKey::new(Some(SIGNATURE_SECRET))) {
+            headers.insert("X-Ipag-Signature".into(), key.sign(body.as_bytes()).into());
+        }
     }
     serde_json::json!({
         "resource": path,
@@ -141,8 +166,13 @@ pub fn check(input: &[u8]) -> u16 {
     shared::screen::screen(&mut event);
     let request: lambda_http::Request = event.into();
     let flags = input.get(2).copied().unwrap_or(0);
+    let ipag = flags & 4 != 0;
     let app = App {
-        route: Route::All,
+        route: if ipag { Route::Ipag } else { Route::All },
+        ipag_signature: match ipag && flags & 0x40 != 0 {
+            true => SignatureKey::new(Some(SIGNATURE_SECRET)),
+            false => None,
+        },
         token: Token::new(Some(TOKEN)),
         allowed_sources: SourceAllowList::default(),
         store: MemoryStore {

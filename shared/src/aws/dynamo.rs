@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 
 use crate::envelope::Envelope;
 use crate::form::{Fields, Node};
+use crate::gateway::Data;
 use crate::ingest::{Claim, DownstreamError, EventStore, Stored};
 
 /// Arrival times in keys and items: RFC 3339, UTC, microseconds, always the same width, so
@@ -110,6 +111,46 @@ pub fn fields_to_attribute(fields: &Fields) -> AttributeValue {
     )
 }
 
+/// An envelope's `data`: iugu's fields as above, iPag's JSON as [`json_to_attribute`].
+pub fn data_to_attribute(data: &Data) -> AttributeValue {
+    match data {
+        Data::Form(fields) => fields_to_attribute(fields),
+        Data::Json(value) => json_to_attribute(value),
+    }
+}
+
+/// JSON as DynamoDB's own types: objects maps, arrays lists, `null` NULL, booleans BOOL.
+/// Numbers are numbers (N) when DynamoDB can hold them (at most 38 digits, magnitude within
+/// 1e-130..1e125); any other is kept as its text (S) rather than fail the write on every retry.
+/// `raw_body` keeps the exact JSON regardless.
+pub fn json_to_attribute(value: &serde_json::Value) -> AttributeValue {
+    use serde_json::Value;
+    match value {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Number(n) => {
+            let text = n.to_string();
+            let fits = match n.as_f64() {
+                _ if n.is_i64() || n.is_u64() => true,
+                Some(f) => f == 0.0 || (1e-130..1e125).contains(&f.abs()),
+                None => false,
+            };
+            if fits {
+                AttributeValue::N(text)
+            } else {
+                AttributeValue::S(text)
+            }
+        }
+        Value::String(v) => s(v.as_str()),
+        Value::Array(items) => AttributeValue::L(items.iter().map(json_to_attribute).collect()),
+        Value::Object(map) => AttributeValue::M(
+            map.iter()
+                .map(|(k, v)| (k.clone(), json_to_attribute(v)))
+                .collect(),
+        ),
+    }
+}
+
 fn node_to_attribute(node: &Node) -> AttributeValue {
     match node {
         Node::Text(v) => s(v.as_str()),
@@ -144,7 +185,7 @@ fn event_item(
         ),
         ("dedup_key".to_owned(), s(envelope.dedup_key.as_str())),
         ("raw_body".to_owned(), s(raw_body)),
-        ("data".to_owned(), fields_to_attribute(&envelope.data)),
+        ("data".to_owned(), data_to_attribute(&envelope.data)),
     ]);
     if let Some(account) = &envelope.account_id {
         item.insert("account_id".to_owned(), s(account.as_str()));

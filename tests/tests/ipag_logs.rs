@@ -1,0 +1,144 @@
+//! What the `ipag` function logs: one JSON line per request with the event, family, pk and
+//! outcome, and never the token, the signature key or the personal data in iPag's bodies.
+//!
+//! Its own test binary, as `logs.rs` is: a scoped log subscriber in a binary whose other tests
+//! run at the same time on other threads can miss lines (tracing caches a call site's interest
+//! from whichever thread reaches it first).
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use lambda_http::Request;
+use pipeline_tests::{answer, through_runtime, Local, TOKEN};
+use serde_json::{json, Value};
+use shared::http::Route;
+use shared::ipag::SignatureKey;
+
+const KEY: &str = "merchant-ipag-api-key";
+
+/// A JSON POST to /ipag/events as the HTTP API (payload 2.0) delivers it, with the token.
+fn request(body: &str, headers: &[(&str, &str)]) -> Request {
+    let mut all = serde_json::Map::new();
+    for (name, value) in headers {
+        all.insert(name.to_ascii_lowercase(), json!(value));
+    }
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "POST /ipag/events",
+        "rawPath": "/ipag/events",
+        "rawQueryString": format!("token={TOKEN}"),
+        "headers": all,
+        "queryStringParameters": { "token": TOKEN },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "domainName": "local",
+            "domainPrefix": "local",
+            "http": { "method": "POST", "path": "/ipag/events", "protocol": "HTTP/1.1",
+                      "sourceIp": "52.73.203.226", "userAgent": "iPag-Webhook" },
+            "requestId": "test-request", "routeKey": "POST /ipag/events", "stage": "$default",
+            "time": "17/Jun/2024:12:00:00 +0000", "timeEpoch": 1718625600000u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    });
+    through_runtime(&event.to_string())
+}
+
+fn ipag_post(body: &str, event: &str) -> Request {
+    request(
+        body,
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Ipag-Event", event),
+        ],
+    )
+}
+
+/// Collects what the log subscriber writes.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
+/// Logs say what an operator needs (event, family, pk, outcome) and never the token, the
+/// signature key or the personal data in iPag's bodies (CPF, names, e-mail, card, bank).
+#[tokio::test]
+async fn logs_carry_no_personal_data() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(shared::runtime::log_subscriber(capture.clone()));
+    let local = Local::new().await;
+    let mut app = local.app(Route::Ipag);
+    app.ipag_signature = SignatureKey::new(Some(KEY));
+    for name in ["TransactionCaptured", "TransferPaymentFailed"] {
+        let body = std::fs::read_to_string(
+            pipeline_tests::workspace().join(format!("shared/tests/fixtures/ipag/{name}.json")),
+        )
+        .expect("fixture");
+        let signature = SignatureKey::new(Some(KEY))
+            .expect("key")
+            .sign(body.as_bytes());
+        let signed = request(
+            &body,
+            &[
+                ("Content-Type", "application/json"),
+                ("X-Ipag-Event", name),
+                ("X-Ipag-Signature", &signature),
+            ],
+        );
+        assert_eq!(answer(&app.handle(signed).await).0, 200);
+        // Unsigned: refused, and logged.
+        assert_eq!(answer(&app.handle(ipag_post(&body, name)).await).0, 401);
+    }
+    // Broken (a personal field cut off mid-value): refused, and logged.
+    let broken = r#"{"id": 1, "attributes": {"customer": {"name": "Fulano da Silva", "cpf_cnpj": "79999338801""#;
+    let unsigned = local.app(Route::Ipag);
+    let refused = unsigned
+        .handle(ipag_post(broken, "TransactionCaptured"))
+        .await;
+    assert_eq!(answer(&refused).0, 400);
+
+    let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("UTF-8");
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .filter(|l: &Value| l["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(lines.len(), 5, "{logs}");
+    assert_eq!(lines[0]["fields"]["event"], "TransactionCaptured");
+    assert_eq!(lines[0]["fields"]["family"], "transactions");
+    assert_eq!(lines[0]["fields"]["pk"], "ipag-transaction#3012161");
+    assert_eq!(lines[0]["fields"]["outcome"], "stored");
+    assert_eq!(lines[1]["fields"]["outcome"], "invalid_signature");
+    assert_eq!(lines[2]["fields"]["pk"], "ipag-transfer#5");
+    assert_eq!(lines[4]["fields"]["outcome"], "invalid_json");
+    for secret in [
+        TOKEN,
+        KEY,
+        "79999338801",
+        "Fulano da Silva",
+        "FULANO DA SILVA",
+        "fulano@mail.me",
+        "411111******1111",
+        "1927794",
+        "AV CYRO BUENO",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "`{secret}` appears in the logs:\n{logs}"
+        );
+    }
+}
