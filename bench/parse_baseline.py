@@ -4,17 +4,23 @@
 Does what a straightforward Python receiver would do with one iugu notification body:
 parse the form (urllib.parse.parse_qsl), nest the Rails-style bracketed names into dicts,
 check the event name, find the entity id, hash a canonical JSON of the fields (SHA-256) as
-the de-duplication key and build the envelope dict. Serialising the envelope for the queue
-is left out on both sides: the measure is parse + type + key + envelope.
+the de-duplication key, build the envelope dict, and type the documented fields as the Rust
+loop does with `envelope.typed()` (for invoice events, the fields of
+`shared::typed::InvoiceView`: statuses and payment method as enums with an unknown case,
+timestamps, dates, integers and booleans parsed, a value that does not parse kept raw).
+Serialising the envelope for the queue is left out on both sides: the measure is
+parse + type + key + envelope.
 
 usage: parse_baseline.py [BODY_FILE] [ITERATIONS]   (prints "ns/body N" last)
 """
 
+import enum
 import hashlib
 import json
 import re
 import sys
 import time
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -41,6 +47,75 @@ ENTITY = {
     "deposits": ("deposit", "deposit_id"),
     "payment-requests": ("payment_request", "payment_request_id"),
 }
+
+
+InvoiceStatus = enum.Enum("InvoiceStatus", [(s, s) for s in (
+    "pending", "paid", "canceled", "partially_paid", "externally_paid", "refunded",
+    "expired", "authorized", "in_protest", "chargeback")])
+BankSlipStatus = enum.Enum("BankSlipStatus", [(s, s) for s in (
+    "processing", "registered", "canceled", "none", "error")])
+PaymentMethod = enum.Enum("PaymentMethod", [(s, s) for s in (
+    "iugu_bank_slip", "iugu_credit_card", "iugu_pix")])
+
+
+def known(kind):
+    """A status parser: the enum member, or ("unknown", raw) as the Rust Unknown(raw)."""
+    members = {m.value: m for m in kind}
+    return lambda raw: members.get(raw) or ("unknown", raw)
+
+
+def lenient(parse):
+    """A typed parser that keeps the raw string when the value does not parse."""
+    def typed(raw):
+        try:
+            return parse(raw)
+        except ValueError:
+            return raw
+    return typed
+
+
+def parse_bool(raw):
+    if raw in ("true", "false"):
+        return raw == "true"
+    raise ValueError(raw)
+
+
+# field -> (view field, parser), as shared/src/typed.rs `invoice`.
+INVOICE_FIELDS = {
+    "id": ("id", str),
+    "account_id": ("account_id", str),
+    "status": ("status", known(InvoiceStatus)),
+    "payment_method": ("payment_method", known(PaymentMethod)),
+    "subscription_id": ("subscription_id", str),
+    "payment_booklet_id": ("payment_booklet_id", str),
+    "order_id": ("order_id", str),
+    "external_reference": ("external_reference", str),
+    "async_charged": ("async_charged", lenient(parse_bool)),
+    "paid_at": ("paid_at", lenient(datetime.fromisoformat)),
+    "paid_cents": ("paid_cents", lenient(int)),
+    "amount_cents": ("amount_cents", lenient(int)),
+    "total_cents": ("total_cents", lenient(int)),
+    "installment": ("installment", lenient(int)),
+    "number_of_installments": ("number_of_installments", lenient(int)),
+    "occurrence_date": ("occurrence_date", lenient(date.fromisoformat)),
+    "pix_end_to_end_id": ("pix_end_to_end_id", str),
+    "recipient_account_id": ("recipient_account_id", str),
+    "lr": ("lr", str),
+    "action": ("action", str),
+}
+SLIP_STATUS = ("bank_slip_status", known(BankSlipStatus))
+
+
+def typed_invoice(event, data):
+    slip = event == "invoice.bank_slip_status"
+    view = {}
+    for name, raw in data.items():
+        if not isinstance(raw, str):
+            continue
+        field = SLIP_STATUS if (slip and name == "status") else INVOICE_FIELDS.get(name)
+        if field is not None:
+            view[field[0]] = field[1](raw)
+    return view
 
 
 def split_key(name):
@@ -118,6 +193,9 @@ def envelope(body):
     extra = {k: v for k, v in fields.items() if k not in DELIVERY_FIELDS}
     if extra:
         env["extra"] = extra
+    # The typed view (the Rust loop's `envelope.typed()`); only invoice events are typed here,
+    # which is what the benchmark's body is.
+    env["typed"] = typed_invoice(event, data) if family == "invoices" else None
     return env
 
 
