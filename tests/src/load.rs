@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared::http::Route;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -140,6 +142,14 @@ pub async fn run(local: &Local, plan: Plan) -> Report {
     let (bodies, expected) = schedule(plan, &samples);
     let app = Arc::new(local.app(Route::All));
     let slots = Arc::new(Semaphore::new(plan.concurrency));
+    // A consumer reads the queue while the deliveries go in, as the customer's would; it also
+    // keeps the local server's queue short (moto's SQS costs O(queue length) per send).
+    let sending = Arc::new(AtomicBool::new(true));
+    let consumer = tokio::spawn(consume(
+        local.sqs.clone(),
+        local.queue_url.clone(),
+        Arc::clone(&sending),
+    ));
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for body in bodies {
@@ -180,10 +190,12 @@ pub async fn run(local: &Local, plan: Plan) -> Report {
     }
     let elapsed = started.elapsed();
     latencies.sort();
+    sending.store(false, Ordering::SeqCst);
+    let mut messages = consumer.await.expect("the consumer does not panic");
+    messages.extend(local.drain_all().await);
 
     let events = local.events().await;
     let stored_keys: Vec<String> = events.iter().map(|e| text(e, "dedup_key")).collect();
-    let messages = local.drain_all().await;
     let sent_keys: Vec<String> = messages
         .iter()
         .map(|m| {
@@ -215,5 +227,45 @@ pub async fn run(local: &Local, plan: Plan) -> Report {
         forwarded: sent_set.len(),
         lost,
         doubled,
+    }
+}
+
+/// Receives and deletes messages until `sending` is over and the queue is empty.
+async fn consume(
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    sending: Arc<AtomicBool>,
+) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut all = Vec::new();
+    loop {
+        let still_sending = sending.load(Ordering::SeqCst);
+        let batch = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive")
+            .messages
+            .unwrap_or_default();
+        if batch.is_empty() {
+            if still_sending {
+                continue;
+            }
+            return all;
+        }
+        let mut delete = sqs.delete_message_batch().queue_url(&queue_url);
+        for (i, m) in batch.iter().enumerate() {
+            delete = delete.entries(
+                aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .build()
+                    .expect("entry"),
+            );
+        }
+        delete.send().await.expect("delete batch");
+        all.extend(batch);
     }
 }
