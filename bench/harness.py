@@ -232,9 +232,11 @@ def invoice_templates():
 
 def answer_status(kind, body):
     if kind != "response":
-        return f"error: {body[:200]!r}"
+        return "runtime error"
     answer = json.loads(body)
     status = answer.get("statusCode")
+    if status != 200:
+        return str(status)
     inner = answer.get("body") or ""
     try:
         inner = json.loads(inner).get("status", inner)
@@ -280,6 +282,19 @@ def cold_starts(impls, env, runs, logs):
     }
 
 
+def purge(moto_url, queue_url):
+    """Empties the queue: moto's SQS scans the whole queue on every FIFO send, so each run
+    starts from an empty one (the scan is moto's time, subtracted, but it slows the run)."""
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    sqs.purge_queue(QueueUrl=queue_url)
+
+
 def load(name, command, env, proxy, requests, tag, logs):
     """`requests` new notifications through one process: own time per request and memory."""
     api = RuntimeApi()
@@ -293,16 +308,24 @@ def load(name, command, env, proxy, requests, tag, logs):
         proxy.take()
         for i in range(requests):
             event = event_with_id(templates[i % len(templates)], f"{tag}{i:030X}")
-            c0 = cpu_ns(proc.pid)
-            kind, body, window = api.invoke(f"{tag}-{i}", event)
-            cpu.append((cpu_ns(proc.pid) - c0) / 1e3)
-            status = answer_status(kind, body)
-            if not status.startswith("200 "):
+            # As the gateway does, a 5xx is retried with the same notification (up to 5 times).
+            # On this shared machine moto can answer slower than the SDK's timeouts allow.
+            # Every answer is counted; only the one that got a 200 is timed.
+            for attempt in range(5):
+                c0 = cpu_ns(proc.pid)
+                kind, body, window = api.invoke(f"{tag}-{i}-{attempt}", event)
+                c1 = cpu_ns(proc.pid)
+                status = answer_status(kind, body)
+                # A call that timed out after it took effect, then retried, finds the
+                # notification stored: "200 duplicate".
+                answers[status] = answers.get(status, 0) + 1
+                calls = proxy.take()
+                if status.startswith("200 "):
+                    break
+            else:
                 raise RuntimeError(f"{name} request {i}: {status}")
-            # Under heavy load a call can time out after it took effect; the SDK's retry then
-            # finds the notification stored ("duplicate"): counted, not fatal.
-            answers[status] = answers.get(status, 0) + 1
-            wait = sum(ns for _, ns in proxy.take())
+            cpu.append((c1 - c0) / 1e3)
+            wait = sum(ns for _, ns in calls)
             own.append((window - wait) / 1e3)
             waited.append(wait / 1e3)
             if (i + 1) % 1000 == 0:
@@ -420,6 +443,7 @@ def main():
         tag = f"{run_tag}{n:02d}"
         result["round_trips"][name] = round_trips(name, command, env, proxy, a.moto, local["env"]["EVENTS_TABLE"], tag, logs)
         if a.requests:
+            purge(a.moto, local["env"]["EVENTS_QUEUE_URL"])
             result["load"][name] = load(name, command, env, proxy, a.requests, tag, logs)
             result["load"][name]["loadavg_after"] = os.getloadavg()
     print(json.dumps(result, indent=1))
