@@ -63,13 +63,23 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// also caps a whole request at [`crate::http::REQUEST_DEADLINE`]). DynamoDB and SQS answer in
 /// milliseconds; these bounds only ever bite on a fault. Tests build their clients with this
 /// too, so the fault tests exercise the production settings.
+///
+/// The HTTPS client is rustls on ring, built here because the SDK's default client uses
+/// aws-lc-rs (a larger binary; bench/README.md). It loads the trusted roots when it first
+/// connects, not at start-up, and does not read `HTTPS_PROXY` (a Lambda reaches DynamoDB and
+/// SQS directly or through VPC endpoints).
 pub fn sdk_settings(loader: ConfigLoader) -> ConfigLoader {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
         .operation_timeout(OPERATION_TIMEOUT)
         .build();
     loader
+        .http_client(https)
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
 }
