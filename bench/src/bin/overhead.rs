@@ -155,6 +155,7 @@ fn main() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let app = std::sync::Arc::new(App {
         route: Route::Family(Family::Invoices),
+        ipag_signature: None,
         token: Token::new(Some(TOKEN)),
         allowed_sources: "54.207.210.151/32".parse()?,
         store: MemoryStore::default(),
