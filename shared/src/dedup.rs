@@ -26,21 +26,27 @@ pub fn dedup_key(provider: &str, fields: &Fields) -> String {
     let counted = |(name, _): &(&String, &Node)| !DELIVERY_FIELDS.contains(&name.as_str());
     let len = fields.iter().filter(counted).count();
     put_map(&mut out, len, fields.iter().filter(counted));
+    sha256_hex(&out)
+}
+
+/// The SHA-256 of `bytes` as 64 lowercase hex characters (every provider's key is one).
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     let mut key = String::with_capacity(64);
-    for byte in Sha256::digest(&out) {
+    for byte in Sha256::digest(bytes) {
         key.push(char::from(HEX[usize::from(byte >> 4)]));
         key.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
     key
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+/// A string, prefixed by its length.
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_len(out, s.len());
     out.extend_from_slice(s.as_bytes());
 }
 
 /// A length as LEB128: one byte below 128, so short strings do not pay for 8.
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
+pub(crate) fn put_len(out: &mut Vec<u8>, mut n: usize) {
     loop {
         let low = (n & 0x7f) as u8;
         n >>= 7;

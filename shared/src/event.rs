@@ -139,23 +139,30 @@ events! {
     PaymentRequestStatusChanged => "payment_request.status_changed",
 }
 
+/// What every gateway's event name must be: not blank, not over [`MAX_EVENT_BYTES`],
+/// printable ASCII without spaces.
+pub(crate) fn check_event_name(raw: &str) -> Result<(), ParseError> {
+    if raw.is_empty() {
+        return Err(ParseError::InvalidEvent { why: "it is empty" });
+    }
+    if raw.len() > MAX_EVENT_BYTES {
+        return Err(ParseError::InvalidEvent {
+            why: "it is longer than 100 bytes",
+        });
+    }
+    if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ParseError::InvalidEvent {
+            why: "it has characters other than printable ASCII",
+        });
+    }
+    Ok(())
+}
+
 impl EventName {
     /// Validates the raw `event` value: not blank, not over [`MAX_EVENT_BYTES`], printable
     /// ASCII without spaces. Anything else is not an event name but a broken body.
     pub fn parse(raw: &str) -> Result<EventName, ParseError> {
-        if raw.is_empty() {
-            return Err(ParseError::InvalidEvent { why: "it is empty" });
-        }
-        if raw.len() > MAX_EVENT_BYTES {
-            return Err(ParseError::InvalidEvent {
-                why: "it is longer than 100 bytes",
-            });
-        }
-        if !raw.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ParseError::InvalidEvent {
-                why: "it has characters other than printable ASCII",
-            });
-        }
+        check_event_name(raw)?;
         Ok(EventName::from_name(raw))
     }
 

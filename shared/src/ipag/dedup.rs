@@ -10,9 +10,8 @@
 //! iPag sends no delivery counter in the body, so every field counts.
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+use crate::dedup::{put_len, put_str, sha256_hex};
 
 /// A 64-character lowercase hex SHA-256: also a valid SQS `MessageDeduplicationId`.
 pub fn dedup_key(provider: &str, event: &str, body: &Value) -> String {
@@ -20,30 +19,7 @@ pub fn dedup_key(provider: &str, event: &str, body: &Value) -> String {
     put_str(&mut out, provider);
     put_str(&mut out, event);
     put_value(&mut out, body);
-    let mut key = String::with_capacity(64);
-    for byte in Sha256::digest(&out) {
-        key.push(char::from(HEX[usize::from(byte >> 4)]));
-        key.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
-    key
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_len(out, s.len());
-    out.extend_from_slice(s.as_bytes());
-}
-
-/// A length as LEB128.
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let low = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(low);
-            return;
-        }
-        out.push(low | 0x80);
-    }
+    sha256_hex(&out)
 }
 
 /// Each value is tagged and each string and composite length-prefixed: prefix-free, so two

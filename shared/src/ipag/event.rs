@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::error::ParseError;
-use crate::event::MAX_EVENT_BYTES;
+use crate::event::check_event_name;
 
 /// The resource an iPag event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,21 +125,9 @@ ipag_events! {
 
 impl IpagEvent {
     /// Validates a raw event name as iugu's are validated: not blank, at most
-    /// [`MAX_EVENT_BYTES`], printable ASCII without spaces.
+    /// [`crate::event::MAX_EVENT_BYTES`], printable ASCII without spaces.
     pub fn parse(raw: &str) -> Result<IpagEvent, ParseError> {
-        if raw.is_empty() {
-            return Err(ParseError::InvalidEvent { why: "it is empty" });
-        }
-        if raw.len() > MAX_EVENT_BYTES {
-            return Err(ParseError::InvalidEvent {
-                why: "it is longer than 100 bytes",
-            });
-        }
-        if !raw.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ParseError::InvalidEvent {
-                why: "it has characters other than printable ASCII",
-            });
-        }
+        check_event_name(raw)?;
         Ok(IpagEvent::from_name(raw))
     }
 
