@@ -111,19 +111,36 @@ pub async fn app(route: Route, config: Config) -> App<DynamoStore, SqsForwarder>
 /// (default `info`), written to `writer`. The request line (see `http`) carries the event,
 /// family, pk, de-duplication key, outcome and latency, never the body, the token or
 /// personal data; `tests/tests/logs.rs` checks that.
+///
+/// `RUST_LOG` takes a level and `target=level` directives (`warn,aws_smithy_runtime=debug`);
+/// targets it does not name log at `info` unless it gives a level, and a value it cannot read
+/// means `info`. That is `tracing_subscriber`'s `Targets` filter, not
+/// `EnvFilter`: EnvFilter's span and field directives need a regex engine, which cost the
+/// arm64 binary about 0.5 MB (bench/README.md).
 pub fn log_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync + 'static
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    let parsed = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_default();
+    // Targets a directive does not name log at its default level, `info` unless it gives one.
+    let filter = match parsed.default_level() {
+        Some(_) => parsed,
+        None => parsed.with_default(LevelFilter::INFO),
+    };
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        // The filter above decides; the builder's own default would stop everything below info.
+        .with_max_level(LevelFilter::TRACE)
         .with_current_span(false)
         .without_time()
         .with_writer(writer)
         .finish()
+        .with(filter)
 }
 
 /// Installs [`log_subscriber`] on standard output for the whole process.
