@@ -52,7 +52,7 @@ overhead_load="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== local server (moto) and the Runtime API runs" >&2
 port="$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$py" bench/moto_server.py "$port" >"$out/moto.log" 2>&1 &
+"$py" scripts/moto_server.py "$port" >"$out/moto.log" 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do

@@ -4,7 +4,7 @@
 #   bash scripts/local.sh          (from any directory; Ctrl-C stops everything it started)
 #
 # 1. installs/refreshes the dev venv (.venv: moto, cargo-lambda) and builds the functions;
-# 2. starts moto_server (local DynamoDB + SQS) on a free loopback port;
+# 2. starts moto's server (scripts/moto_server.py: local DynamoDB + SQS) on a free loopback port;
 # 3. creates the table and the FIFO queue (+ dead-letter queue) as template.yaml defines them
 #    (scripts/local_resources.py);
 # 4. serves every function with `cargo lambda watch` on 127.0.0.1 (default port 9000), as
@@ -132,7 +132,7 @@ trap 'exit 129' HUP
 moto_port="$(free_port)"
 moto="http://127.0.0.1:$moto_port"
 set -m
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" </dev/null >"$state/moto.log" 2>&1 &
+"$venv/bin/python" "$root/scripts/moto_server.py" "$moto_port" </dev/null >"$state/moto.log" 2>&1 &
 moto_pid=$!
 set +m
 groups+=("$moto_pid")

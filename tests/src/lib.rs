@@ -39,63 +39,9 @@ pub struct Moto {
     _process: Child,
 }
 
-/// Runs moto's server and exits when standard input closes, i.e. when the test process ends.
-///
-/// One change to moto: its `transact_write_items` deep-copies every table a transaction
-/// touches, to roll back on failure. That costs O(table) per write, and the load test's
-/// 10,000 notifications (two transactions each) would take hours. Here the tables are not
-/// copied; the items the transaction touches are, and a failed transaction puts those back.
-/// The semantics (conditions, ALL_OLD, cancellation reasons) are moto's own.
-const MOTO_WRAPPER: &str = r#"
-import copy, os, sys, threading
-def watch_parent():
-    sys.stdin.read()
-    os._exit(0)
-threading.Thread(target=watch_parent, daemon=True).start()
-
-import types
-import moto.dynamodb.models as ddb
-from moto.dynamodb.models.table import Table
-
-_deepcopy = copy.deepcopy
-ddb.copy = types.SimpleNamespace(deepcopy=lambda x, *a: x if isinstance(x, Table) else _deepcopy(x, *a))
-_transact = ddb.DynamoDBBackend.transact_write_items
-
-def transact_write_items(self, transact_items):
-    before = []
-    for entry in transact_items:
-        _, op = next(iter(entry.items()))
-        name = op.get("TableName")
-        if name not in self.tables:
-            continue
-        table = self.tables[name]
-        if "Key" in op:
-            key = op["Key"]
-        else:
-            key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
-            if table.range_key_attr is not None:
-                key[table.range_key_attr] = op["Item"][table.range_key_attr]
-        item = self.get_item(name, key)
-        before.append((name, key, _deepcopy(item.to_json()["Attributes"]) if item else None))
-    try:
-        return _transact(self, transact_items)
-    except Exception:
-        for name, key, attrs in reversed(before):
-            if attrs is None:
-                try:
-                    self.delete_item(name, key)
-                except Exception:
-                    pass
-            else:
-                self.tables[name].put_item(attrs)
-        raise
-
-ddb.DynamoDBBackend.transact_write_items = transact_write_items
-
-from moto.server import main
-main(["-H", "127.0.0.1", "-p", sys.argv[1]])
-"#;
-
+/// Runs `scripts/moto_server.py` (moto's server, with transactions that copy the items they
+/// touch instead of whole tables; the reason is in that file) and exits when standard input
+/// closes, i.e. when the test process ends.
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(start_moto)
@@ -116,7 +62,8 @@ fn start_moto() -> Moto {
         .expect("a free loopback port")
         .port();
     let mut process = Command::new(&python)
-        .args(["-c", MOTO_WRAPPER, &port.to_string()])
+        .arg(workspace().join("scripts/moto_server.py"))
+        .args([&port.to_string(), "--exit-with-stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -1,22 +1,35 @@
 #!/usr/bin/env python3
-"""moto's server with tests/src/lib.rs's one change (MOTO_WRAPPER), for the benchmark runs.
+"""moto's server (local DynamoDB + SQS) with one change, for the tests, the benchmarks and the
+load run. The one copy of that change: `tests/src/lib.rs` and `bench/run.sh` both start this file.
 
 Stock moto deep-copies every table a transaction touches (to roll back on failure): O(table)
-per TransactWriteItems, so 10,000 notifications would slow to seconds per call and the
-"waiting on DynamoDB" part would swamp everything. Here only the touched items are copied and
-put back on failure; the semantics (conditions, ALL_OLD, cancellation reasons) are moto's.
+per TransactWriteItems, so thousands of notifications would slow to seconds per call. Here only
+the touched items are copied and put back on failure; the semantics (conditions, ALL_OLD,
+cancellation reasons) are moto's.
 
-usage: moto_server.py PORT
+usage: moto_server.py PORT [--exit-with-stdin]
+
+--exit-with-stdin: exit when standard input closes, so a test process that dies (or is killed)
+never leaves a server behind; the tests hold the pipe.
 """
 
 import copy
+import os
 import sys
+import threading
 import types
 
 import moto.dynamodb.models as ddb
 from moto.dynamodb.models.table import Table
 
+
+def exit_with_stdin():
+    sys.stdin.read()
+    os._exit(0)
+
+
 _deepcopy = copy.deepcopy
+# Transactions deep-copy the tables they touch; a table is left as is (see the docstring).
 ddb.copy = types.SimpleNamespace(deepcopy=lambda x, *a: x if isinstance(x, Table) else _deepcopy(x, *a))
 _transact = ddb.DynamoDBBackend.transact_write_items
 
@@ -53,6 +66,9 @@ def transact_write_items(self, transact_items):
 
 ddb.DynamoDBBackend.transact_write_items = transact_write_items
 
-from moto.server import main  # noqa: E402
+if __name__ == "__main__":
+    if "--exit-with-stdin" in sys.argv[2:]:
+        threading.Thread(target=exit_with_stdin, daemon=True).start()
+    from moto.server import main
 
-main(["-H", "127.0.0.1", "-p", sys.argv[1]])
+    main(["-H", "127.0.0.1", "-p", sys.argv[1]])
