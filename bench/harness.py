@@ -73,6 +73,7 @@ class RuntimeApi:
         self.pid = None
         self.init_cpu_ns = self.init_faults = None
         self.ready = threading.Event()  # the process asked for its first event
+        self.spawned = threading.Event()  # self.pid is known
         self.events = queue.Queue()  # (request id, event bytes), None to stop
         self.answers = queue.Queue()  # (request id, kind, body, time received)
         self.sent = {}
@@ -84,7 +85,9 @@ class RuntimeApi:
                     return self.reply(404)
                 if api.first_next is None:
                     api.first_next = now()
-                    if api.pid:  # the process waits for this answer: its CPU time stands still
+                    # A fast process asks before Popen has returned its pid; it waits for this
+                    # answer meanwhile, so its CPU time stands still.
+                    if api.spawned.wait(10):
                         api.init_cpu_ns, api.init_faults = cpu_ns(api.pid), page_faults(api.pid)
                     api.ready.set()
                 item = api.events.get()
@@ -186,6 +189,7 @@ def spawn(command, api, env, log_path):
     out = open(log_path, "ab")
     proc = subprocess.Popen(command, env=full, stdout=out, stderr=out, close_fds=False)
     api.pid = proc.pid
+    api.spawned.set()
     return proc, out
 
 

@@ -36,6 +36,8 @@ pub mod runtime;
 pub mod screen;
 #[cfg(feature = "http")]
 pub mod source_ip;
+#[cfg(feature = "lambda")]
+pub mod trust;
 
 pub use envelope::{Envelope, Provider};
 pub use error::{ErrorClass, ParseError};

@@ -65,13 +65,14 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// too, so the fault tests exercise the production settings.
 ///
 /// The HTTPS client is rustls on ring, built here because the SDK's default client uses
-/// aws-lc-rs (a larger binary; bench/README.md). It loads the trusted roots when it first
-/// connects, not at start-up, and does not read `HTTPS_PROXY` (a Lambda reaches DynamoDB and
-/// SQS directly or through VPC endpoints).
+/// aws-lc-rs (a larger binary; bench/README.md). It trusts Amazon Trust Services' roots
+/// (`trust`), and does not read `HTTPS_PROXY` (a Lambda reaches DynamoDB and SQS directly or
+/// through VPC endpoints).
 pub fn sdk_settings(loader: ConfigLoader) -> ConfigLoader {
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(crate::trust::tls_context())
         .build_https();
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
