@@ -26,17 +26,49 @@ fn lambda_timeout() -> Duration {
     Duration::from_secs(seconds)
 }
 
-/// Sets up a function whose DynamoDB client goes through one proxy and SQS through another.
-async fn behind_proxies() -> (Local, FaultyProxy, FaultyProxy) {
+type App = shared::http::App<shared::aws::DynamoStore, shared::aws::SqsForwarder>;
+
+/// A function (the invoices route) whose DynamoDB client goes through one proxy and SQS through
+/// another, so a test can break either.
+struct BehindProxies {
+    local: Local,
+    dynamo: FaultyProxy,
+    sqs: FaultyProxy,
+    app: App,
+}
+
+async fn behind_proxies() -> BehindProxies {
     let local = Local::new().await;
     let dynamo = FaultyProxy::start(&moto().endpoint).await;
     let sqs = FaultyProxy::start(&moto().endpoint).await;
-    (local, dynamo, sqs)
+    let app = local
+        .app_via(
+            Route::Family(Family::Invoices),
+            &dynamo.endpoint(),
+            &sqs.endpoint(),
+        )
+        .await;
+    BehindProxies {
+        local,
+        dynamo,
+        sqs,
+        app,
+    }
 }
 
-async fn deliver(
-    app: &shared::http::App<shared::aws::DynamoStore, shared::aws::SqsForwarder>,
-) -> (u16, serde_json::Value, Duration) {
+/// A delivery to a hung service: 503 with `error`, well before the Lambda timeout.
+async fn assert_503_well_before_the_timeout(app: &App, error: &str, what: &str) {
+    let (status, body, elapsed) = deliver(app).await;
+    eprintln!("hung {what}: answered {status} after {elapsed:?}");
+    assert_eq!((status, body["error"].as_str()), (503, Some(error)));
+    assert!(
+        elapsed < lambda_timeout() / 2,
+        "answered after {elapsed:?}, the Lambda timeout is {:?}",
+        lambda_timeout()
+    );
+}
+
+async fn deliver(app: &App) -> (u16, serde_json::Value, Duration) {
     let started = Instant::now();
     let response = app.handle(form_post(BODY)).await;
     let elapsed = started.elapsed();
@@ -60,113 +92,65 @@ async fn assert_stored_once_and_forwarded_once(local: &Local) {
 
 #[tokio::test]
 async fn dynamodb_unreachable_answers_503_sends_nothing_and_the_retry_stores_once() {
-    let (local, dynamo, sqs) = behind_proxies().await;
-    let app = local
-        .app_via(
-            Route::Family(Family::Invoices),
-            &dynamo.endpoint(),
-            &sqs.endpoint(),
-        )
-        .await;
-    dynamo.set(Fault::Refuse);
-    let (status, body, _) = deliver(&app).await;
+    let f = behind_proxies().await;
+    f.dynamo.set(Fault::Refuse);
+    let (status, body, _) = deliver(&f.app).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (503, Some("store_failed"))
     );
-    assert!(local.items().await.is_empty());
-    assert!(local.drain().await.is_empty());
+    assert!(f.local.items().await.is_empty());
+    assert!(f.local.drain().await.is_empty());
 
-    dynamo.set(Fault::None);
-    let (status, body, _) = deliver(&app).await;
+    f.dynamo.set(Fault::None);
+    let (status, body, _) = deliver(&f.app).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("stored")));
-    assert_stored_once_and_forwarded_once(&local).await;
+    assert_stored_once_and_forwarded_once(&f.local).await;
 }
 
 #[tokio::test]
 async fn sqs_unreachable_after_the_store_answers_503_and_the_retry_forwards_once() {
-    let (local, dynamo, sqs) = behind_proxies().await;
-    let app = local
-        .app_via(
-            Route::Family(Family::Invoices),
-            &dynamo.endpoint(),
-            &sqs.endpoint(),
-        )
-        .await;
-    sqs.set(Fault::Refuse);
-    let (status, body, _) = deliver(&app).await;
+    let f = behind_proxies().await;
+    f.sqs.set(Fault::Refuse);
+    let (status, body, _) = deliver(&f.app).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (503, Some("forward_failed"))
     );
-    let events = local.events().await;
+    let events = f.local.events().await;
     assert_eq!(events.len(), 1, "stored before the send failed");
     assert!(text(&events[0], "forwarded_at").is_empty());
-    assert!(local.drain().await.is_empty());
+    assert!(f.local.drain().await.is_empty());
 
-    sqs.set(Fault::None);
-    let (status, body, _) = deliver(&app).await;
+    f.sqs.set(Fault::None);
+    let (status, body, _) = deliver(&f.app).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
-    assert_stored_once_and_forwarded_once(&local).await;
+    assert_stored_once_and_forwarded_once(&f.local).await;
 }
 
 #[tokio::test]
 async fn a_hung_dynamodb_answers_503_well_before_the_lambda_timeout() {
-    let (local, dynamo, sqs) = behind_proxies().await;
-    let app = local
-        .app_via(
-            Route::Family(Family::Invoices),
-            &dynamo.endpoint(),
-            &sqs.endpoint(),
-        )
-        .await;
-    dynamo.set(Fault::Hang);
-    let (status, body, elapsed) = deliver(&app).await;
-    eprintln!("hung DynamoDB: answered {status} after {elapsed:?}");
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (503, Some("store_failed"))
-    );
-    assert!(
-        elapsed < lambda_timeout() / 2,
-        "answered after {elapsed:?}, the Lambda timeout is {:?}",
-        lambda_timeout()
-    );
-    assert!(local.drain().await.is_empty());
+    let f = behind_proxies().await;
+    f.dynamo.set(Fault::Hang);
+    assert_503_well_before_the_timeout(&f.app, "store_failed", "DynamoDB").await;
+    assert!(f.local.drain().await.is_empty());
 
-    dynamo.set(Fault::None);
-    let (status, _, _) = deliver(&app).await;
+    f.dynamo.set(Fault::None);
+    let (status, _, _) = deliver(&f.app).await;
     assert_eq!(status, 200);
-    assert_stored_once_and_forwarded_once(&local).await;
+    assert_stored_once_and_forwarded_once(&f.local).await;
 }
 
 #[tokio::test]
 async fn a_hung_sqs_answers_503_well_before_the_lambda_timeout() {
-    let (local, dynamo, sqs) = behind_proxies().await;
-    let app = local
-        .app_via(
-            Route::Family(Family::Invoices),
-            &dynamo.endpoint(),
-            &sqs.endpoint(),
-        )
-        .await;
-    sqs.set(Fault::Hang);
-    let (status, body, elapsed) = deliver(&app).await;
-    eprintln!("hung SQS: answered {status} after {elapsed:?}");
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (503, Some("forward_failed"))
-    );
-    assert!(
-        elapsed < lambda_timeout() / 2,
-        "answered after {elapsed:?}, the Lambda timeout is {:?}",
-        lambda_timeout()
-    );
+    let f = behind_proxies().await;
+    f.sqs.set(Fault::Hang);
+    assert_503_well_before_the_timeout(&f.app, "forward_failed", "SQS").await;
 
-    sqs.set(Fault::None);
-    let (status, body, _) = deliver(&app).await;
+    f.sqs.set(Fault::None);
+    let (status, body, _) = deliver(&f.app).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
-    assert_stored_once_and_forwarded_once(&local).await;
+    assert_stored_once_and_forwarded_once(&f.local).await;
 }
 
 #[tokio::test]
