@@ -393,7 +393,7 @@ def round_trips(name, command, env, proxy, moto_url, table, tag, logs):
             kind, body, _ = api.invoke(f"{tag}-trip-{n}", event)
             status = answer_status(kind, body)
             if status != expected:
-                raise RuntimeError(f"{name} {outcome}: {status}")
+                raise RuntimeError(f"{name} {outcome}: {status}: {body[:600]!r}")
             calls = [op for op, _ in proxy.take()]
             counts[outcome] = {"calls": len(calls), "operations": calls}
     finally:

@@ -159,7 +159,7 @@ def handler(event, context):
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
     try:
-        env = parse_envelope(body)
+        env = parse_envelope(body, typed=False)
     except ValueError as e:
         return _answer(400, {"error": "invalid_body", "message": str(e)})
     env["received_at"] = _now()
