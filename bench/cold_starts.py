@@ -30,23 +30,11 @@ def main():
         impls[name] = shlex.split(command)
     scratch = Path(tempfile.mkdtemp(prefix="cold-starts-"))
     (scratch / "home").mkdir()
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(scratch / "home"),  # empty, as in Lambda
-        "LANG": "C.UTF-8",
-        "AWS_LAMBDA_FUNCTION_NAME": "bench",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "WEBHOOK_TOKEN": harness.TOKEN,
-        "EVENTS_TABLE": "events",
-        "EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/events.fifo",
-    }
+    env = harness.lambda_env(
+        scratch / "home",
+        EVENTS_TABLE="events",
+        EVENTS_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/events.fifo",
+    )
     before = os.getloadavg()
     result = harness.cold_starts(impls, env, runs, scratch)
     print(f"{runs} runs each; load average before {before[0]:.2f}, after {os.getloadavg()[0]:.2f}")

@@ -184,6 +184,27 @@ class Proxy:
 # --- one function process -----------------------------------------------------------------
 
 
+def lambda_env(home, **extra):
+    """A function's environment as Lambda gives it (its variables, dummy credentials, an empty
+    HOME: no ~/.aws files to read) plus the token and `extra`."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "WEBHOOK_TOKEN": TOKEN,
+        **extra,
+    }
+
+
 def spawn(command, api, env, log_path):
     full = dict(env, AWS_LAMBDA_RUNTIME_API=api.address)
     out = open(log_path, "ab")
@@ -433,25 +454,12 @@ def main():
     proxy = Proxy(a.moto)
     home = logs / "home"
     home.mkdir(exist_ok=True)
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),  # empty, as in Lambda: no ~/.aws files to read
-        "LANG": "C.UTF-8",
-        # the variables Lambda sets, with dummy credentials; no AWS config files
-        "AWS_LAMBDA_FUNCTION_NAME": "bench",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_ENDPOINT_URL": proxy.endpoint,
-        "WEBHOOK_TOKEN": TOKEN,
-        "ALLOWED_SOURCE_IPS": "54.207.210.151/32",
+    env = lambda_env(
+        home,
+        AWS_ENDPOINT_URL=proxy.endpoint,
+        ALLOWED_SOURCE_IPS="54.207.210.151/32",
         **local["env"],
-    }
+    )
     result = {"uptime_before": os.getloadavg()}
     result["cold_start"] = cold_starts(impls, env, a.cold, logs)
     result["uptime_after_cold"] = os.getloadavg()
