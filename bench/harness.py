@@ -307,19 +307,24 @@ def cold_starts(impls, env, runs, logs):
     }
 
 
+def moto_client(service, moto_url):
+    """A boto3 client of the local server, for the harness's own calls (never timed)."""
+    return boto3.client(
+        service,
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 def queue_drainer(moto_url, queue_url):
     """A function that empties the queue, as the customer's consumer would. moto's SQS scans
     the whole queue on every FIFO send (27 ms per send with 300 messages queued, 97 ms with
     1,000, measured here), so the load run drains it every 50 requests, between invocations:
     that time is moto's and subtracted anyway, but 10,000 requests would otherwise take hours.
     (PurgeQueue is limited to once a minute.)"""
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    sqs = moto_client("sqs", moto_url)
 
     def drain():
         while True:
@@ -392,13 +397,7 @@ def round_trips(name, command, env, proxy, moto_url, table, tag, logs):
     """Calls per outcome: new, duplicate of a forwarded one, duplicate of a stored one whose
     forwarding never completed (its items' `forwarded_at` removed, as a crash after the store
     leaves them)."""
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    dynamodb = moto_client("dynamodb", moto_url)
     api = RuntimeApi()
     proc, out = spawn(command, api, env, logs / f"{name}.trips.log")
     counts = {}

@@ -4,7 +4,7 @@
 //! families), [`entity`] (which id a notification is stored under), [`dedup`] (the
 //! de-duplication key), [`status`] and [`typed`] (typed views of documented fields), [`envelope`] (the
 //! normalised notification consumers read) and [`ingest`] (store once, forward once, over two
-//! ports). [`ipag`] is the second gateway's core (JSON bodies); [`gateway`] holds what an
+//! ports; [`memory`] has both in memory). [`ipag`] is the second gateway's core (JSON bodies); [`gateway`] holds what an
 //! envelope carries that differs by gateway, and [`wire`] reads an envelope back. The `http`
 //! feature adds the handler and what it checks: [`auth`], [`source_ip`], [`screen`], [`http`];
 //! `lambda` adds the adapters at the edge: [`aws`] (DynamoDB and SQS) and [`runtime`] (a
@@ -20,6 +20,7 @@ pub mod form;
 pub mod gateway;
 pub mod ingest;
 pub mod ipag;
+pub mod memory;
 pub mod status;
 pub mod typed;
 pub mod wire;

@@ -12,7 +12,6 @@
 //! was preempted by other processes, on a shared machine the bulk of the wall time's tail; the
 //! two clock reads add about a microsecond to it).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -22,54 +21,15 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::{service_fn, Adapter, Request, Service};
 use shared::auth::Token;
 use shared::http::{App, Route};
-use shared::ingest::{Claim, DownstreamError, EventStore, Forwarder, Stored};
+use shared::ingest::{DownstreamError, Forwarder};
+use shared::memory::MemoryStore;
 use shared::{Envelope, Family};
-use time::OffsetDateTime;
 
 const TOKEN: &str = "local-dev-token-0123456789";
 const WARM_UP: usize = 500;
 
-/// The store: a map from de-duplication key to (first arrival, forwarded at).
-type Items = HashMap<String, (OffsetDateTime, Option<OffsetDateTime>)>;
-
-#[derive(Default)]
-struct MemoryStore(Mutex<Items>);
-
-impl EventStore for MemoryStore {
-    async fn claim(&self, env: &Envelope, _raw: &str) -> Result<Claim, DownstreamError> {
-        let mut items = self
-            .0
-            .lock()
-            .map_err(|_| DownstreamError::new("claim", "poisoned"))?;
-        Ok(match items.get(&env.dedup_key) {
-            Some(&(first, forwarded)) => Claim::Duplicate(Stored {
-                first_received_at: first,
-                forwarded_at: forwarded,
-            }),
-            None => {
-                items.insert(env.dedup_key.clone(), (env.received_at, None));
-                Claim::New
-            }
-        })
-    }
-
-    async fn mark_forwarded(
-        &self,
-        env: &Envelope,
-        at: OffsetDateTime,
-    ) -> Result<(), DownstreamError> {
-        let mut items = self
-            .0
-            .lock()
-            .map_err(|_| DownstreamError::new("mark", "poisoned"))?;
-        if let Some(item) = items.get_mut(&env.dedup_key) {
-            item.1 = Some(at);
-        }
-        Ok(())
-    }
-}
-
-/// The queue: counts messages; the body is serialised as SqsForwarder does.
+/// The queue: counts messages; the body is serialised as SqsForwarder does, then dropped, so
+/// that the timed loop does not keep 10,000 bodies alive (shared::memory::MemoryQueue does).
 #[derive(Default)]
 struct MemoryQueue(Mutex<usize>);
 

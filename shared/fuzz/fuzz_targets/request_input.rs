@@ -7,83 +7,17 @@
 //! function (JSON, an `X-Ipag-Event` header, a signature) instead of `all-events`; the rest is
 //! the body.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use shared::auth::Token;
 use shared::http::{App, Route};
-use shared::ingest::{Claim, DownstreamError, EventStore, Forwarder, Stored};
 use shared::ipag::signature::SignatureKey;
+use shared::memory::{MemoryQueue, MemoryStore};
 use shared::source_ip::SourceAllowList;
-use shared::Envelope;
-use time::OffsetDateTime;
 
 pub const TOKEN: &str = "fuzz-token-0123456789abcdef";
 /// The iPag signature secret (the fuzzed iPag function checks it when byte 2 asks).
 pub const SIGNATURE_SECRET: &str = "fuzz-ipag-secret";
-
-#[derive(Default)]
-pub struct MemoryStore {
-    pub items: Mutex<HashMap<String, (OffsetDateTime, Option<OffsetDateTime>)>>,
-    pub down: bool,
-}
-
-impl EventStore for MemoryStore {
-    async fn claim(&self, env: &Envelope, _raw: &str) -> Result<Claim, DownstreamError> {
-        if self.down {
-            return Err(DownstreamError::new("claim", "down"));
-        }
-        let mut items = self
-            .items
-            .lock()
-            .map_err(|_| DownstreamError::new("claim", "poisoned"))?;
-        Ok(match items.get(&env.dedup_key) {
-            Some((first, forwarded)) => Claim::Duplicate(Stored {
-                first_received_at: *first,
-                forwarded_at: *forwarded,
-            }),
-            None => {
-                items.insert(env.dedup_key.clone(), (env.received_at, None));
-                Claim::New
-            }
-        })
-    }
-
-    async fn mark_forwarded(
-        &self,
-        env: &Envelope,
-        at: OffsetDateTime,
-    ) -> Result<(), DownstreamError> {
-        let mut items = self
-            .items
-            .lock()
-            .map_err(|_| DownstreamError::new("mark", "poisoned"))?;
-        if let Some(item) = items.get_mut(&env.dedup_key) {
-            item.1 = Some(at);
-        }
-        Ok(())
-    }
-}
-
-#[derive(Default)]
-pub struct MemoryQueue {
-    pub sent: Mutex<Vec<String>>,
-    pub down: bool,
-}
-
-impl Forwarder for MemoryQueue {
-    async fn forward(&self, env: &Envelope) -> Result<(), DownstreamError> {
-        if self.down {
-            return Err(DownstreamError::new("send", "down"));
-        }
-        let json = serde_json::to_string(env).map_err(|e| DownstreamError::new("send", e))?;
-        self.sent
-            .lock()
-            .map_err(|_| DownstreamError::new("send", "poisoned"))?
-            .push(json);
-        Ok(())
-    }
-}
 
 /// The API Gateway (REST v1) event the input describes.
 pub fn event_json(input: &[u8]) -> String {
