@@ -423,12 +423,24 @@ def round_trips(name, command, env, proxy, moto_url, table, tag, logs):
 
 
 def unforward(dynamodb, table, event_pk):
-    """Removes `forwarded_at` from a notification's two items: stored, never marked."""
-    events = dynamodb.query(
+    """Makes a stored notification look stored but never forwarded, as a crash after the store
+    leaves it. Our functions: the entity's head goes back to `forwarded_sequence` 0 (see
+    shared/src/aws/table.rs). The baseline handlers' layout: `forwarded_at` off both items."""
+    items = dynamodb.query(
         TableName=table,
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": event_pk}},
     )["Items"]
+    heads = [i for i in items if i.get("kind", {}).get("S") == "head"]
+    if heads:
+        dynamodb.update_item(
+            TableName=table,
+            Key={"pk": heads[0]["pk"], "sk": heads[0]["sk"]},
+            UpdateExpression="SET forwarded_sequence = :zero",
+            ExpressionAttributeValues={":zero": {"N": "0"}},
+        )
+        return
+    events = [i for i in items if i.get("kind", {}).get("S") == "event"]
     if len(events) != 1:
         raise RuntimeError(f"expected one event item for {event_pk}, found {len(events)}")
     dedup = {"pk": {"S": "dedup#" + events[0]["dedup_key"]["S"]}, "sk": {"S": "dedup"}}

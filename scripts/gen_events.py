@@ -59,9 +59,13 @@ ROUTES = {
     "customer_payment_method": "/iugu/payment-methods",
     "transfer": "/iugu/transfers",
     "transfer_request": "/iugu/transfers",
+    "withdraw_request": "/iugu/transfers",
     "deposit": "/iugu/deposits",
     "advancement_request": "/iugu/advancements",
     "payment_request": "/iugu/payment-requests",
+    # No family route of their own: the all-events route takes them.
+    "automatic_pix": "/iugu/events",
+    "referrals": "/iugu/events",
 }
 
 

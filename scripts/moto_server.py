@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
-"""moto's server (local DynamoDB + SQS) with one change, for the tests, the benchmarks and the
-load run. The one copy of that change: `tests/src/lib.rs` and `bench/run.sh` both start this file.
+"""moto's server (local DynamoDB + SQS) with two changes, for the tests, the benchmarks and the
+load run. The one copy of those changes: `tests/src/lib.rs`, `bench/run.sh` and
+`scripts/local.sh` all start this file.
 
-Stock moto deep-copies every table a transaction touches (to roll back on failure): O(table)
-per TransactWriteItems, so thousands of notifications would slow to seconds per call. Here only
-the touched items are copied and put back on failure; the semantics (conditions, ALL_OLD,
-cancellation reasons) are moto's.
+1. Serializable (DynamoDB). Stock moto checks a condition and then writes, without a lock: two requests
+   on two server threads can both pass `attribute_not_exists` and both write, which DynamoDB
+   never allows. Here every DynamoDB operation runs under one lock, so conditions hold as on
+   DynamoDB, and a race test tests the product's code, not moto's.
+2. Transactions copy what they touch, not whole tables. Stock moto deep-copies every table a
+   transaction touches (to roll back on failure): O(table) per TransactWriteItems, so thousands
+   of notifications would slow to seconds per call. Here only the touched items are copied and
+   put back on failure; the semantics (conditions, ALL_OLD, cancellation reasons) are moto's.
+3. FIFO de-duplication as SQS does it. Stock moto compares a message's de-duplication id only
+   with the messages still in the queue, so once a consumer deleted a message, a second send
+   with its id gets through. SQS drops any send whose id it saw in the last 5 minutes, deleted
+   or not; here too.
 
 usage: moto_server.py PORT [--exit-with-stdin]
 
@@ -65,6 +74,48 @@ def transact_write_items(self, transact_items):
 
 
 ddb.DynamoDBBackend.transact_write_items = transact_write_items
+
+# One lock around the whole DynamoDB backend (change 1 in the docstring). Re-entrant: backend
+# methods call one another.
+_BACKEND_LOCK = threading.RLock()
+
+
+def _serialized(method):
+    def locked(*args, **kwargs):
+        with _BACKEND_LOCK:
+            return method(*args, **kwargs)
+
+    locked.__name__ = method.__name__
+    locked.__doc__ = method.__doc__
+    return locked
+
+
+for _name, _method in list(vars(ddb.DynamoDBBackend).items()):
+    if callable(_method) and not _name.startswith("_"):
+        setattr(ddb.DynamoDBBackend, _name, _serialized(_method))
+
+# Change 3: every FIFO queue remembers the de-duplication ids sent in the last 5 minutes.
+import moto.sqs.models as sqs_models  # noqa: E402
+
+_add_message = sqs_models.Queue.add_message
+_DEDUP_LOCK = threading.Lock()
+
+
+def add_message(self, message):
+    if self.fifo_queue and message.deduplication_id:
+        window_ms = sqs_models.DEDUPLICATION_TIME_IN_SECONDS * 1000
+        now = message.sent_timestamp
+        with _DEDUP_LOCK:
+            seen = self.__dict__.setdefault("_sent_dedup_ids", {})
+            for old in [k for k, at in seen.items() if now - at >= window_ms]:
+                del seen[old]
+            if message.deduplication_id in seen:
+                return None
+            seen[message.deduplication_id] = now
+    return _add_message(self, message)
+
+
+sqs_models.Queue.add_message = add_message
 
 if __name__ == "__main__":
     if "--exit-with-stdin" in sys.argv[2:]:

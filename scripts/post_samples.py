@@ -17,8 +17,11 @@ iugu event goes there; iPag's always go to ipag), and prints:
     entity_key) and the count so far. It consumes them (receives and deletes them), so that
     later messages of the same FIFO group are not held back behind them.
 
-Run it twice to see the duplicate path: every good sample answers "duplicate", nothing new is
-stored, and nothing new is queued. stdlib + boto3 (in .venv) only.
+Run it twice to see the de-duplication rule (README, "Delivery semantics"): a sample whose
+entity received nothing else since its first delivery answers "duplicate" (a retry: nothing
+stored, nothing queued); one whose entity got other samples in between (the samples share ids)
+answers "repeat" (a new occurrence: stored and queued with `repeat_of`). stdlib + boto3 (in
+.venv) only.
 """
 
 import argparse
@@ -160,7 +163,7 @@ def drain(sqs, queue_url):
 def short(item, full):
     if full:
         return json.dumps(item, ensure_ascii=False, sort_keys=True)
-    keep = ["sk", "kind", "event", "status", "received_at", "forwarded_at"]
+    keep = ["sk", "kind", "event", "status", "sequence", "received_at", "last_sequence", "forwarded_sequence"]
     return "  ".join(f"{k}={item[k]}" for k in keep if k in item)
 
 

@@ -13,11 +13,14 @@ use crate::windows::{parse_date, MAX_WINDOW_DAYS};
     version,
     about = "Recover missed iugu notifications: resend from iugu, replay to the queue, reconcile against iugu.",
     long_about = "Recover missed iugu notifications.\n\n\
-        Every command is safe to run as often as you like: the functions store each \
-        notification once and forward it once, so a resend or a replay never doubles anything.",
+        resend records its request in the events table before asking iugu, so the functions \
+        take each resent notification for what it is (stored already: not forwarded again). \
+        replay sends stored notifications to the queue again: the queue drops a copy within \
+        5 minutes of the first; after that the consumer receives it again, with the same \
+        sequence.",
     after_help = "Environment:\n  \
         IUGU_API_TOKEN    iugu API token (resend, reconcile); sent as HTTP Basic user, never printed\n  \
-        EVENTS_TABLE      the DynamoDB events table (replay, reconcile)\n  \
+        EVENTS_TABLE      the DynamoDB events table (resend, replay, reconcile)\n  \
         EVENTS_QUEUE_URL  the SQS queue the functions forward to (replay)\n  \
         IUGU_API_URL      iugu's API base (default https://api.iugu.com/v1)\n  \
         AWS_REGION, AWS credentials, AWS_ENDPOINT_URL as for any AWS tool\n\n\

@@ -1,24 +1,26 @@
-//! Reading the events table (layout: `shared/src/aws/dynamo.rs`). This tool only reads it.
+//! Reading the events table, in the layout of `shared::aws::table` (the one definition), and
+//! the few writes `recover` makes there: an entity's `forwarded_sequence` after a replay, and
+//! the resend requests the functions' de-duplication rule reads.
+//!
+//! Items past their `expires_at` (the retention period) are never returned, whether or not
+//! DynamoDB has deleted them yet. Items stored before sequences ("legacy") are returned with
+//! the others: by entity from the entity's partition, by period from the legacy day index.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
+use shared::aws::error_text;
+use shared::aws::table::{self, attr};
+use shared::aws::DynamoStore;
+use shared::delivery::{EntityHead, ResendRequest};
+use time::OffsetDateTime;
 
 use crate::error::RecoverError;
 
-pub type Item = HashMap<String, AttributeValue>;
+pub type Item = table::Item;
 
-/// The index over `received_day` (`YYYY-MM-DD`, UTC) and `sk` (template.yaml says why).
-pub const RECEIVED_DAY_INDEX: &str = "by_received_day";
-
-/// A string attribute, if the item has one.
-pub fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => Some(s.as_str()),
-        _ => None,
-    }
-}
+pub use shared::aws::table::text;
 
 /// What we last stored about an invoice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,76 +33,162 @@ pub enum StoredStatus {
     Latest(String),
 }
 
+/// Most keys per `BatchGetItem`.
+const BATCH: usize = 100;
+
 pub struct EventTable {
-    client: Client,
-    table: String,
+    store: DynamoStore,
+}
+
+fn aws(operation: &'static str) -> impl Fn(shared::ingest::DownstreamError) -> RecoverError {
+    move |e| RecoverError::aws(operation, error_text(&e))
 }
 
 impl EventTable {
     pub fn new(client: Client, table: impl Into<String>) -> EventTable {
         EventTable {
-            client,
-            table: table.into(),
+            store: DynamoStore::new(client, table),
         }
     }
 
-    /// Every notification stored under one entity key, in arrival order.
-    pub async fn events_of(&self, pk: &str) -> Result<Vec<Item>, RecoverError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| RecoverError::aws("DynamoDB Query", aws_message(&e)))?;
-            items.extend(
-                page.items
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|i| text(i, "kind") == Some("event")),
-            );
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+    /// The store, for what the functions' own code does with it (forwarding in order).
+    pub fn store(&self) -> &DynamoStore {
+        &self.store
     }
 
-    /// The notifications that arrived on `day` with `from_sk <= sk < to_sk`, in arrival order
-    /// (`sk` starts with the arrival time, fixed width, so string order is time order).
+    /// Every live notification stored under one entity key, legacy ones first (in arrival
+    /// order), then in `sequence` order.
+    pub async fn events_of(
+        &self,
+        pk: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Item>, RecoverError> {
+        let items = self
+            .store
+            .query_range(pk, None)
+            .await
+            .map_err(aws("DynamoDB Query"))?;
+        Ok(items
+            .into_iter()
+            .filter(|i| table::is_event(i) && !table::is_expired(i, now))
+            .collect())
+    }
+
+    /// The entity's counters, if it has any (legacy entities have none).
+    pub async fn head(&self, pk: &str) -> Result<Option<EntityHead>, RecoverError> {
+        let key = HashMap::from([
+            (attr::PK.to_owned(), table::s(pk)),
+            (attr::SK.to_owned(), table::s(table::HEAD_SK)),
+        ]);
+        let items = self
+            .store
+            .get_many(vec![key])
+            .await
+            .map_err(aws("DynamoDB BatchGetItem"))?;
+        items
+            .first()
+            .map(|item| table::head(item).map_err(|why| RecoverError::aws("reading a head", why)))
+            .transpose()
+    }
+
+    /// The live notifications that first arrived on `day` (`YYYY-MM-DD`, UTC) in
+    /// `[since, until)`, in arrival order: the new ones through the `by_arrival` index (keys
+    /// only, then the items themselves), the legacy ones through `by_received_day`.
     pub async fn events_of_day(
         &self,
         day: &str,
-        from_sk: &str,
-        to_sk: &str,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Item>, RecoverError> {
+        let (from, to) = (table::format_time(since), table::format_time(until));
+        let keys = self
+            .query_index(
+                table::ARRIVAL_INDEX,
+                "#day = :day AND #at BETWEEN :from AND :to",
+                [("#day", attr::ARRIVAL_DAY), ("#at", attr::RECEIVED_AT)],
+                day,
+                (&from, &to),
+            )
+            .await?;
+        let mut items = Vec::new();
+        for chunk in keys.chunks(BATCH) {
+            let keys = chunk
+                .iter()
+                .map(|k| {
+                    [attr::PK, attr::SK]
+                        .iter()
+                        .filter_map(|name| Some(((*name).to_owned(), k.get(*name)?.clone())))
+                        .collect::<HashMap<_, _>>()
+                })
+                .collect();
+            items.extend(
+                self.store
+                    .get_many(keys)
+                    .await
+                    .map_err(aws("DynamoDB BatchGetItem"))?,
+            );
+        }
+        // Legacy items: `sk` starts with the arrival time. `to` is an arrival time, which no
+        // key equals (every key goes on with `#<dedup_key>`).
+        items.extend(
+            self.query_index(
+                table::LEGACY_DAY_INDEX,
+                "#day = :day AND #sk BETWEEN :from AND :to",
+                [("#day", attr::RECEIVED_DAY), ("#sk", attr::SK)],
+                day,
+                (&from, &to),
+            )
+            .await?,
+        );
+        // BETWEEN includes its upper end: `until` is excluded here.
+        items.retain(|i| {
+            table::is_event(i)
+                && !table::is_expired(i, now)
+                && text(i, attr::RECEIVED_AT).is_some_and(|at| *at < *to)
+        });
+        items.sort_by(|a, b| {
+            let key = |i: &Item| {
+                (
+                    text(i, attr::RECEIVED_AT).unwrap_or_default().to_owned(),
+                    text(i, attr::PK).unwrap_or_default().to_owned(),
+                    text(i, attr::SK).unwrap_or_default().to_owned(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        Ok(items)
+    }
+
+    async fn query_index(
+        &self,
+        index: &'static str,
+        condition: &str,
+        names: [(&str, &str); 2],
+        day: &str,
+        (from, to): (&str, &str),
     ) -> Result<Vec<Item>, RecoverError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let page = self
-                .client
+            let mut query = self
+                .store
+                .client()
                 .query()
-                .table_name(&self.table)
-                .index_name(RECEIVED_DAY_INDEX)
-                .key_condition_expression("received_day = :day AND sk BETWEEN :from AND :to")
+                .table_name(self.store.table())
+                .index_name(index)
+                .key_condition_expression(condition)
                 .expression_attribute_values(":day", AttributeValue::S(day.to_owned()))
-                .expression_attribute_values(":from", AttributeValue::S(from_sk.to_owned()))
-                .expression_attribute_values(":to", AttributeValue::S(to_sk.to_owned()))
-                .set_exclusive_start_key(start)
+                .expression_attribute_values(":from", AttributeValue::S(from.to_owned()))
+                .expression_attribute_values(":to", AttributeValue::S(to.to_owned()))
+                .set_exclusive_start_key(start);
+            for (placeholder, name) in names {
+                query = query.expression_attribute_names(placeholder, name);
+            }
+            let page = query
                 .send()
                 .await
-                .map_err(|e| {
-                    RecoverError::aws("DynamoDB Query (by_received_day)", aws_message(&e))
-                })?;
-            // BETWEEN includes its upper end; `to_sk` is an arrival time, which no key equals
-            // (every key goes on with `#<dedup_key>`), so nothing at `to_sk` itself slips in.
+                .map_err(|e| RecoverError::aws("DynamoDB Query (day index)", error_text(&e)))?;
             items.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {
@@ -116,57 +204,39 @@ impl EventTable {
     pub async fn latest_invoice_status(
         &self,
         invoice_id: &str,
+        now: OffsetDateTime,
     ) -> Result<StoredStatus, RecoverError> {
-        let mut seen = false;
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(
-                    ":pk",
-                    AttributeValue::S(format!("invoice#{invoice_id}")),
-                )
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| RecoverError::aws("DynamoDB Query", aws_message(&e)))?;
-            for item in page.items.unwrap_or_default() {
-                if text(&item, "kind") != Some("event") {
-                    continue;
-                }
-                seen = true;
-                if text(&item, "event") == Some("invoice.bank_slip_status") {
-                    continue;
-                }
-                if let Some(status) = text(&item, "status") {
-                    return Ok(StoredStatus::Latest(status.to_owned()));
-                }
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(if seen {
-                    StoredStatus::NoStatus
-                } else {
-                    StoredStatus::Never
-                });
-            }
+        // Sequenced items sort after legacy ones: newest first is the reverse order.
+        let items = self
+            .events_of(&format!("invoice#{invoice_id}"), now)
+            .await?;
+        if items.is_empty() {
+            return Ok(StoredStatus::Never);
         }
+        Ok(items
+            .iter()
+            .rev()
+            .filter(|i| text(i, attr::EVENT) != Some("invoice.bank_slip_status"))
+            .find_map(|i| text(i, attr::STATUS))
+            .map_or(StoredStatus::NoStatus, |s| {
+                StoredStatus::Latest(s.to_owned())
+            }))
+    }
+
+    /// Keeps a resend request where the functions read it (see `shared::delivery`).
+    pub async fn record_resend(
+        &self,
+        request: &ResendRequest,
+        now: OffsetDateTime,
+    ) -> Result<(), RecoverError> {
+        self.store
+            .record_resend("iugu", request, now)
+            .await
+            .map_err(aws("DynamoDB PutItem"))
     }
 }
 
 /// The SDK's `Display` of an error is often just "service error"; its source says what.
 pub fn aws_message(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    message
+    error_text(err)
 }

@@ -83,7 +83,8 @@ fn table(env: &dyn Env, config: &aws_config::SdkConfig) -> Result<EventTable, Re
     let name = required(
         env,
         "EVENTS_TABLE",
-        "the DynamoDB table the functions store into",
+        "the DynamoDB table the functions store into (resend records its request there, so \
+         the functions know the resent notifications for what they are)",
     )?;
     Ok(EventTable::new(aws_sdk_dynamodb::Client::new(config), name))
 }
@@ -128,6 +129,11 @@ async fn resend_command(
             return Err(RecoverError::Refused("--invoice is empty".to_owned()));
         }
         let api = iugu(env, RetryPolicy::STANDARD)?;
+        let config = aws().await;
+        let table = table(env, &config)?;
+        table
+            .record_resend(&resend::request_for_invoice(&invoice, now), now)
+            .await?;
         let mut progress = Progress::new(None);
         let outcomes =
             resend::resend_invoice(&api, &invoice, Which::Undelivered, &mut progress).await?;
@@ -148,6 +154,16 @@ async fn resend_command(
             .map_err(|e| RecoverError::Refused(format!("--event `{event}`: {e}")))?;
     }
     let api = iugu(env, RetryPolicy::STANDARD)?;
+    let config = aws().await;
+    let table = table(env, &config)?;
+    // Recorded before iugu is asked, so that no resent delivery arrives before the functions
+    // can tell it is one.
+    table
+        .record_resend(
+            &resend::request_for_period(period, args.event.as_deref(), now),
+            now,
+        )
+        .await?;
     let mut progress = Progress::new(Some(windows.len() as u64));
     let outcomes =
         resend::resend_windows(&api, &windows, args.event.as_deref(), &mut progress).await?;
@@ -186,8 +202,15 @@ async fn replay_command(
     let table = table(env, &config)?;
     let forwarder = SqsForwarder::new(aws_sdk_sqs::Client::new(&config), queue_url);
     let mut progress = Progress::new(None);
-    let replayed =
-        replay::replay(&table, &forwarder, &selection, args.dry_run, &mut progress).await?;
+    let replayed = replay::replay(
+        &table,
+        &forwarder,
+        &selection,
+        args.dry_run,
+        &mut progress,
+        now,
+    )
+    .await?;
     progress.finish();
     print!("{}", replay::replay_table(&replayed, args.dry_run));
     Ok(failed_if(replay::any_failed(&replayed)))
@@ -210,6 +233,7 @@ async fn reconcile_command(
         args.page_size,
         args.fix,
         &mut progress,
+        now,
     )
     .await?;
     progress.finish();

@@ -77,6 +77,7 @@ pub async fn reconcile<A: IuguApi>(
     page_size: u32,
     fix: bool,
     progress: &mut Progress,
+    now: OffsetDateTime,
 ) -> Result<Reconciled, RecoverError> {
     let (invoices, pages) = changed_invoices(api, period, page_size).await?;
     progress.note(&format!(
@@ -92,7 +93,7 @@ pub async fn reconcile<A: IuguApi>(
     };
     for invoice in invoices {
         let iugu_status = invoice.status.clone().unwrap_or_default();
-        let ours = table.latest_invoice_status(&invoice.id).await?;
+        let ours = table.latest_invoice_status(&invoice.id, now).await?;
         let in_step = match &ours {
             StoredStatus::Latest(status) => *status == iugu_status,
             StoredStatus::Never | StoredStatus::NoStatus => false,
@@ -106,6 +107,10 @@ pub async fn reconcile<A: IuguApi>(
             continue;
         }
         let fix = if fix {
+            // Recorded first, as `recover resend --invoice` does (see `resend`).
+            table
+                .record_resend(&crate::resend::request_for_invoice(&invoice.id, now), now)
+                .await?;
             let mut quiet = Progress::hidden();
             Some(
                 match resend_invoice(api, &invoice.id, Which::All, &mut quiet).await {

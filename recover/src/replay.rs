@@ -1,13 +1,22 @@
 //! `recover replay`: send stored notifications to the queue again, for a consumer that lost
 //! messages. Each message is the one the first forward sent: the envelope is rebuilt from the
-//! stored raw body and arrival time, and sent by the functions' own forwarder (same JSON body,
-//! same attributes, FIFO group = the entity key, de-duplication id = the notification's key).
+//! stored raw body, arrival time, sequence and `repeat_of`, and sent by the functions' own
+//! forwarder (same JSON body, same attributes, FIFO group = the entity key, de-duplication id =
+//! the notification's key and sequence).
+//!
+//! The functions' order rule holds here too: no notification is sent while an earlier one of
+//! its entity is stored but not forwarded. Those are sent first, in sequence order, and the
+//! entity's `forwarded_sequence` moves up; after a failed send, nothing more of that entity is.
 //!
 //! SQS drops a FIFO message whose de-duplication id it saw in the last 5 minutes: a replay
 //! sooner than that after the first forward (or another replay) is silently dropped by the
-//! queue. That is the exactly-once promise holding, not a failure.
+//! queue. After that the consumer receives it again, with the same `sequence`.
 
-use shared::ingest::Forwarder;
+use std::collections::{HashMap, HashSet};
+
+use shared::aws::table::{self, attr};
+use shared::ingest::{EventStore, Forwarder, Mark};
+use shared::stored::StoredNotification;
 use shared::Envelope;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -16,37 +25,19 @@ use crate::error::RecoverError;
 use crate::event_table::{text, EventTable, Item};
 use crate::report::{Progress, Table};
 
-/// Rebuilds the envelope the first forward sent, from a stored `event` item.
-///
-/// The one place that knows how each provider's raw body becomes an envelope: a new provider
-/// is one more arm of the `match`. The rebuilt envelope must have the stored key and entity,
-/// or the item is refused: a replay never sends a message the first forward did not.
+/// Rebuilds the envelope the first forward sent, from a stored `event` item (see
+/// `shared::stored`): the rebuilt envelope must have the stored key and entity, or the item is
+/// refused. A replay never sends a message the first forward did not.
 pub fn envelope_from_item(item: &Item) -> Result<Envelope, RecoverError> {
-    let pk = text(item, "pk").unwrap_or_default();
-    let sk = text(item, "sk").unwrap_or_default();
     let refuse = |why: String| RecoverError::Unreplayable {
-        pk: pk.to_owned(),
-        sk: sk.to_owned(),
+        pk: text(item, attr::PK).unwrap_or_default().to_owned(),
+        sk: text(item, attr::SK).unwrap_or_default().to_owned(),
         why,
     };
-    let field = |name: &str| text(item, name).ok_or_else(|| refuse(format!("it has no `{name}`")));
-    let raw_body = field("raw_body")?;
-    let received_at = OffsetDateTime::parse(field("received_at")?, &Rfc3339)
-        .map_err(|e| refuse(format!("`received_at` is not RFC 3339: {e}")))?;
-    let envelope = match field("provider")? {
-        "iugu" => Envelope::from_iugu_form(raw_body.as_bytes(), received_at)
-            .map_err(|e| refuse(format!("its raw body no longer parses: {e}")))?,
-        // iPag names the event in a header, not the body: the item's `event` is that header.
-        "ipag" => Envelope::from_ipag_json(raw_body.as_bytes(), Some(field("event")?), received_at)
-            .map_err(|e| refuse(format!("its raw body no longer parses: {e}")))?,
-        other => return Err(refuse(format!("unknown provider `{other}`"))),
-    };
-    if envelope.dedup_key != field("dedup_key")? || envelope.entity_key != pk {
-        return Err(refuse(
-            "its raw body now parses to another key or entity than it was stored under".to_owned(),
-        ));
-    }
-    Ok(envelope)
+    table::stored_notification(item)
+        .map_err(&refuse)?
+        .envelope()
+        .map_err(refuse)
 }
 
 /// Which stored notifications to replay.
@@ -83,14 +74,14 @@ impl Selection {
         if since >= until {
             return Err(RecoverError::Refused(format!(
                 "--since {} is not before --until {}: nothing to replay",
-                shared::aws::dynamo::format_time(since),
-                shared::aws::dynamo::format_time(until)
+                table::format_time(since),
+                table::format_time(until)
             )));
         }
         if since > now {
             return Err(RecoverError::Refused(format!(
                 "--since {} is in the future: nothing arrived there yet",
-                shared::aws::dynamo::format_time(since)
+                table::format_time(since)
             )));
         }
         Ok(Selection::Period { since, until })
@@ -122,37 +113,48 @@ pub enum Sent {
 #[derive(Debug, Clone)]
 pub struct Replayed {
     pub pk: String,
+    pub sequence: Option<u64>,
     pub received_at: String,
     pub event: String,
     pub dedup_key: String,
+    /// Not selected, but sent first: stored and never forwarded, before a selected one.
+    pub waited: bool,
     pub result: Sent,
 }
 
-/// Replays the selection, in arrival order, through `forwarder`; with `dry_run`, only says
-/// what it would send.
+/// Replays the selection, in order, through `forwarder`; with `dry_run`, only says what it
+/// would send. `now` decides which items are past their retention.
 pub async fn replay<F: Forwarder>(
     table: &EventTable,
     forwarder: &F,
     selection: &Selection,
     dry_run: bool,
     progress: &mut Progress,
+    now: OffsetDateTime,
 ) -> Result<Vec<Replayed>, RecoverError> {
-    let mut replayed = Vec::new();
+    let mut run = Run {
+        table,
+        forwarder,
+        dry_run,
+        forwarded: HashMap::new(),
+        blocked: HashSet::new(),
+        out: Vec::new(),
+    };
     match selection {
         Selection::Entity(pk) => {
-            let items = table.events_of(pk).await?;
-            send_all(&items, forwarder, dry_run, progress, &mut replayed).await;
+            for item in table.events_of(pk, now).await? {
+                run.send(&item, progress, now).await?;
+            }
         }
         Selection::Period { since, until } => {
-            let from_sk = shared::aws::dynamo::format_time(*since);
-            let to_sk = shared::aws::dynamo::format_time(*until);
             // One query per UTC day, days in order: arrival order overall.
             let mut day = since.to_offset(time::UtcOffset::UTC).date();
             let last = until.to_offset(time::UtcOffset::UTC).date();
             while day <= last {
                 let key = crate::windows::format_date(day);
-                let items = table.events_of_day(&key, &from_sk, &to_sk).await?;
-                send_all(&items, forwarder, dry_run, progress, &mut replayed).await;
+                for item in table.events_of_day(&key, *since, *until, now).await? {
+                    run.send(&item, progress, now).await?;
+                }
                 match day.checked_add(Duration::DAY) {
                     Some(next) => day = next,
                     None => break,
@@ -160,31 +162,130 @@ pub async fn replay<F: Forwarder>(
             }
         }
     }
-    Ok(replayed)
+    Ok(run.out)
 }
 
-async fn send_all<F: Forwarder>(
-    items: &[Item],
-    forwarder: &F,
+struct Run<'a, F> {
+    table: &'a EventTable,
+    forwarder: &'a F,
     dry_run: bool,
-    progress: &mut Progress,
-    out: &mut Vec<Replayed>,
-) {
-    for item in items {
-        let attr = |name: &str| text(item, name).unwrap_or("?").to_owned();
-        let result = match envelope_from_item(item) {
-            Err(e) => Sent::Failed(e.to_string()),
-            Ok(_) if dry_run => Sent::WouldSend,
-            Ok(envelope) => match forwarder.forward(&envelope).await {
-                Ok(()) => Sent::Sent,
-                Err(e) => Sent::Failed(crate::event_table::aws_message(&e)),
+    /// Each entity's `forwarded_sequence`, read once, moved up as this run sends.
+    forwarded: HashMap<String, u64>,
+    /// Entities with a failed send: nothing more of theirs is sent (order).
+    blocked: HashSet<String>,
+    out: Vec<Replayed>,
+}
+
+impl<F: Forwarder> Run<'_, F> {
+    async fn send(
+        &mut self,
+        item: &Item,
+        progress: &mut Progress,
+        now: OffsetDateTime,
+    ) -> Result<(), RecoverError> {
+        let pk = text(item, attr::PK).unwrap_or("?").to_owned();
+        let sequence = table::number(item, attr::SEQUENCE);
+        if let Some(n) = sequence {
+            let forwarded = match self.forwarded.get(&pk) {
+                Some(f) => *f,
+                None => {
+                    let f = self
+                        .table
+                        .head(&pk)
+                        .await?
+                        .map_or(0, |h| h.forwarded_sequence);
+                    self.forwarded.insert(pk.clone(), f);
+                    f
+                }
+            };
+            if n > forwarded + 1 {
+                let waiting = self
+                    .table
+                    .store()
+                    .stored_range(&pk, forwarded + 1, n - 1)
+                    .await
+                    .map_err(|e| RecoverError::aws("DynamoDB Query", e))?;
+                for stored in waiting {
+                    let envelope = stored.envelope().map_err(|why| RecoverError::Unreplayable {
+                        pk: pk.clone(),
+                        sk: table::event_sk(stored.sequence.unwrap_or_default()),
+                        why,
+                    });
+                    self.forward(&pk, envelope, describe(&stored), true, progress, now)
+                        .await?;
+                }
+            }
+        }
+        let stored = table::stored_notification(item);
+        let described = match &stored {
+            Ok(s) => describe(s),
+            Err(_) => Described {
+                sequence,
+                received_at: text(item, attr::RECEIVED_AT).unwrap_or("?").to_owned(),
+                event: text(item, attr::EVENT).unwrap_or("?").to_owned(),
+                dedup_key: text(item, attr::DEDUP_KEY).unwrap_or("?").to_owned(),
             },
         };
+        let envelope = envelope_from_item(item);
+        self.forward(&pk, envelope, described, false, progress, now)
+            .await
+    }
+
+    /// Sends one notification unless its entity is blocked; moves the entity's
+    /// `forwarded_sequence` up when it was not yet there.
+    async fn forward(
+        &mut self,
+        pk: &str,
+        envelope: Result<Envelope, RecoverError>,
+        described: Described,
+        waited: bool,
+        progress: &mut Progress,
+        now: OffsetDateTime,
+    ) -> Result<(), RecoverError> {
+        let result = if self.blocked.contains(pk) {
+            Sent::Failed(
+                "not sent: an earlier notification of this entity failed (order)".to_owned(),
+            )
+        } else {
+            match envelope {
+                Err(e) => Sent::Failed(e.to_string()),
+                Ok(_) if self.dry_run => Sent::WouldSend,
+                Ok(envelope) => match self.forwarder.forward(&envelope).await {
+                    Ok(()) => Sent::Sent,
+                    Err(e) => Sent::Failed(crate::event_table::aws_message(&e)),
+                },
+            }
+        };
+        match (&result, described.sequence) {
+            (Sent::Failed(_), Some(_)) => {
+                self.blocked.insert(pk.to_owned());
+            }
+            (Sent::Sent, Some(n)) if self.forwarded.get(pk).is_some_and(|f| n > *f) => {
+                let mark = Mark {
+                    entity_key: pk.to_owned(),
+                    through: Some(n),
+                    answered: None,
+                };
+                self.table
+                    .store()
+                    .mark(&mark, now)
+                    .await
+                    .map_err(|e| RecoverError::aws("DynamoDB UpdateItem", e))?;
+                self.forwarded.insert(pk.to_owned(), n);
+            }
+            (Sent::WouldSend, Some(n)) if self.forwarded.get(pk).is_some_and(|f| n > *f) => {
+                // A dry run counts as if sent, so what it lists is what a real run would send.
+                self.forwarded.insert(pk.to_owned(), n);
+            }
+            _ => {}
+        }
         let entry = Replayed {
-            pk: attr("pk"),
-            received_at: attr("received_at"),
-            event: attr("event"),
-            dedup_key: attr("dedup_key"),
+            pk: pk.to_owned(),
+            sequence: described.sequence,
+            received_at: described.received_at,
+            event: described.event,
+            dedup_key: described.dedup_key,
+            waited,
             result,
         };
         progress.step(&format!(
@@ -192,29 +293,59 @@ async fn send_all<F: Forwarder>(
             entry.received_at,
             entry.pk,
             entry.event,
-            result_text(&entry.result)
+            result_text(&entry)
         ));
-        out.push(entry);
+        self.out.push(entry);
+        Ok(())
     }
 }
 
-fn result_text(result: &Sent) -> String {
-    match result {
+struct Described {
+    sequence: Option<u64>,
+    received_at: String,
+    event: String,
+    dedup_key: String,
+}
+
+fn describe(stored: &StoredNotification) -> Described {
+    Described {
+        sequence: stored.sequence,
+        received_at: table::format_time(stored.received_at),
+        event: stored.event.clone(),
+        dedup_key: stored.dedup_key.clone(),
+    }
+}
+
+fn result_text(entry: &Replayed) -> String {
+    let text = match &entry.result {
         Sent::Sent => "sent".to_owned(),
         Sent::WouldSend => "would send (dry run)".to_owned(),
         Sent::Failed(why) => format!("FAILED: {why}"),
+    };
+    if entry.waited && !matches!(entry.result, Sent::Failed(_)) {
+        format!("{text} first: stored, never forwarded")
+    } else {
+        text
     }
 }
 
 pub fn replay_table(replayed: &[Replayed], dry_run: bool) -> String {
-    let mut table = Table::new(&["received_at", "pk", "event", "dedup_key", "result"]);
+    let mut table = Table::new(&[
+        "received_at",
+        "pk",
+        "sequence",
+        "event",
+        "dedup_key",
+        "result",
+    ]);
     for r in replayed {
         table.row(vec![
             r.received_at.clone(),
             r.pk.clone(),
+            r.sequence.map_or_else(|| "-".to_owned(), |n| n.to_string()),
             r.event.clone(),
             r.dedup_key.clone(),
-            result_text(&r.result),
+            result_text(r),
         ]);
     }
     let failed = replayed
@@ -241,87 +372,33 @@ pub fn any_failed(replayed: &[Replayed]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_dynamodb::types::AttributeValue;
     use time::macros::datetime;
 
     const PAID: &str = "event=invoice.status_changed&data%5Bid%5D=84F982E1A10F4FF1B483B829F4762C2C&data%5Bstatus%5D=paid";
 
-    fn item(body: &str, provider: &str) -> Item {
-        let received_at = datetime!(2026-11-20 10:00:26.398562 UTC);
-        let envelope = Envelope::from_iugu_form(body.as_bytes(), received_at).expect("parses");
-        let key = shared::aws::dynamo::event_key(&envelope);
-        let s = |v: &str| AttributeValue::S(v.to_owned());
-        Item::from([
-            ("pk".to_owned(), s(&key.pk)),
-            ("sk".to_owned(), s(&key.sk)),
-            ("provider".to_owned(), s(provider)),
-            ("raw_body".to_owned(), s(body)),
-            ("received_at".to_owned(), s(&key.received_at)),
-            ("dedup_key".to_owned(), s(&envelope.dedup_key)),
-        ])
-    }
-
+    /// The rebuilding itself is `shared::stored`'s (tested there); here, that an item that
+    /// cannot be rebuilt is refused with its keys, and one that can is rebuilt.
     #[test]
-    fn the_envelope_is_rebuilt_exactly() {
+    fn an_item_is_rebuilt_or_refused_with_its_keys() {
         let received_at = datetime!(2026-11-20 10:00:26.398562 UTC);
-        let original = Envelope::from_iugu_form(PAID.as_bytes(), received_at).expect("parses");
-        let rebuilt = envelope_from_item(&item(PAID, "iugu")).expect("replayable");
-        assert_eq!(rebuilt, original);
+        let mut original = Envelope::from_iugu_form(PAID.as_bytes(), received_at).expect("parses");
+        original.sequence = Some(2);
+        let mut item = table::event_item(&original, PAID, received_at + Duration::days(90));
+        assert_eq!(envelope_from_item(&item).expect("replayable"), original);
+        item.insert(attr::PROVIDER.to_owned(), table::s("stripe"));
+        let err = envelope_from_item(&item).expect_err("unknown provider");
         assert_eq!(
-            serde_json::to_string(&rebuilt).expect("json"),
-            serde_json::to_string(&original).expect("json")
+            err.to_string(),
+            RecoverError::Unreplayable {
+                pk: "invoice#84F982E1A10F4FF1B483B829F4762C2C".to_owned(),
+                sk: table::event_sk(2),
+                why: "unknown provider `stripe`".to_owned(),
+            }
+            .to_string()
         );
-    }
-
-    #[test]
-    fn an_unknown_provider_or_a_changed_key_is_refused() {
-        let err = envelope_from_item(&item(PAID, "stripe")).expect_err("unknown provider");
-        assert!(
-            err.to_string().contains("unknown provider `stripe`"),
-            "{err}"
-        );
-        let mut tampered = item(PAID, "iugu");
-        tampered.insert("dedup_key".to_owned(), AttributeValue::S("0".repeat(64)));
-        let err = envelope_from_item(&tampered).expect_err("other key");
-        assert!(err.to_string().contains("another key"), "{err}");
-        let mut bare = item(PAID, "iugu");
-        bare.remove("raw_body");
-        let err = envelope_from_item(&bare).expect_err("no body");
+        item.remove(attr::RAW_BODY);
+        let err = envelope_from_item(&item).expect_err("no body");
         assert!(err.to_string().contains("no `raw_body`"), "{err}");
-    }
-
-    /// iPag's event name comes from a header: the item's `event` attribute carries it back.
-    #[test]
-    fn an_ipag_envelope_is_rebuilt_from_its_body_and_event() {
-        let received_at = datetime!(2026-11-20 10:00:26.398562 UTC);
-        let body = r#"{"id":3012161,"uuid":"178dea199ac2071615afc44551baf794","resource":"transactions","attributes":{"status":{"code":8,"message":"CAPTURED"}}}"#;
-        let original =
-            Envelope::from_ipag_json(body.as_bytes(), Some("TransactionCaptured"), received_at)
-                .expect("parses");
-        let key = shared::aws::dynamo::event_key(&original);
-        let s = |v: &str| AttributeValue::S(v.to_owned());
-        let mut stored = Item::from([
-            ("pk".to_owned(), s(&key.pk)),
-            ("sk".to_owned(), s(&key.sk)),
-            ("provider".to_owned(), s("ipag")),
-            ("event".to_owned(), s("TransactionCaptured")),
-            ("raw_body".to_owned(), s(body)),
-            ("received_at".to_owned(), s(&key.received_at)),
-            ("dedup_key".to_owned(), s(&original.dedup_key)),
-        ]);
-        assert_eq!(key.pk, "ipag-transaction#3012161");
-        let rebuilt = envelope_from_item(&stored).expect("replayable");
-        assert_eq!(
-            serde_json::to_string(&rebuilt).expect("json"),
-            serde_json::to_string(&original).expect("json")
-        );
-        // Another event name is another notification (another key): refused, not resent.
-        stored.insert("event".to_owned(), s("TransactionDenied"));
-        let err = envelope_from_item(&stored).expect_err("other key");
-        assert!(err.to_string().contains("another key"), "{err}");
-        stored.remove("event");
-        let err = envelope_from_item(&stored).expect_err("no event");
-        assert!(err.to_string().contains("no `event`"), "{err}");
     }
 
     #[test]

@@ -1,10 +1,66 @@
-//! `recover resend`: ask iugu to deliver notifications again. Every resend is harmless: the
-//! functions store each notification once and forward it once, whatever arrives twice.
+//! `recover resend`: ask iugu to deliver notifications again.
+//!
+//! A resent notification has the same content as the one first delivered, and so has a real
+//! new occurrence (a subscription suspended again): the functions cannot tell them apart by
+//! content. So before asking iugu, `recover` records the request ([`request_for_period`],
+//! [`request_for_invoice`]) where the functions' de-duplication rule reads it
+//! (`shared::delivery`): while it is open ([`RESEND_HORIZON`]), a delivery whose content
+//! matches a notification the request covers is taken as its resend, once per notification,
+//! and not forwarded again.
+
+use time::{Duration, OffsetDateTime};
+
+use shared::delivery::ResendRequest;
 
 use crate::error::RecoverError;
 use crate::iugu_api::{IuguApi, WebhookLog};
 use crate::report::{Progress, Table};
-use crate::windows::Window;
+use crate::windows::{Window, IUGU_OFFSET};
+
+/// How long after a resend request its deliveries are expected: iugu queues a period's
+/// resend "para processamento" and delivers it over the following minutes to hours.
+pub const RESEND_HORIZON: Duration = Duration::hours(24);
+
+/// A request id: when it was made, this process (two operators at once differ) and a count
+/// (one run records several: `reconcile --fix`, one per invoice).
+fn request_id(now: OffsetDateTime) -> String {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{}-{n}", now.unix_timestamp_nanos(), std::process::id())
+}
+
+/// The request for a resend of `period` (São Paulo dates, both ends included), of `event`
+/// only if given.
+pub fn request_for_period(
+    period: Window,
+    event: Option<&str>,
+    now: OffsetDateTime,
+) -> ResendRequest {
+    let midnight = |d: time::Date| d.midnight().assume_offset(IUGU_OFFSET);
+    ResendRequest {
+        id: request_id(now),
+        from: midnight(period.from),
+        until: period
+            .to
+            .next_day()
+            .map_or(OffsetDateTime::now_utc(), midnight),
+        event: event.map(str::to_owned),
+        entity_key: None,
+        expires_at: now + RESEND_HORIZON,
+    }
+}
+
+/// The request for a retry of one invoice's deliveries: any of its notifications, any time.
+pub fn request_for_invoice(invoice_id: &str, now: OffsetDateTime) -> ResendRequest {
+    ResendRequest {
+        id: request_id(now),
+        from: OffsetDateTime::UNIX_EPOCH,
+        until: now,
+        event: None,
+        entity_key: Some(format!("invoice#{invoice_id}")),
+        expires_at: now + RESEND_HORIZON,
+    }
+}
 
 /// How one window went.
 #[derive(Debug)]

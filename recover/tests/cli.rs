@@ -8,7 +8,12 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const TOKEN: &str = "cli-secret-token-0123";
 
-fn recover(args: &[&str], api_url: Option<&str>, token: Option<&str>) -> Output {
+fn recover(
+    args: &[&str],
+    api_url: Option<&str>,
+    token: Option<&str>,
+    table: Option<&str>,
+) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_recover"));
     command
         .args(args)
@@ -22,14 +27,32 @@ fn recover(args: &[&str], api_url: Option<&str>, token: Option<&str>) -> Output 
     if let Some(token) = token {
         command.env("IUGU_API_TOKEN", token);
     }
+    if let Some(table) = table {
+        command
+            .env("EVENTS_TABLE", table)
+            .env("AWS_ENDPOINT_URL", &pipeline_tests::moto().endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test");
+    }
     command.output().expect("run recover")
 }
 
 async fn run(args: &[&str], api_url: Option<String>, token: Option<&'static str>) -> Output {
+    run_with_table(args, api_url, token, None).await
+}
+
+/// As [`run`], with EVENTS_TABLE (and the local server) for the commands that record there.
+async fn run_with_table(
+    args: &[&str],
+    api_url: Option<String>,
+    token: Option<&'static str>,
+    table: Option<String>,
+) -> Output {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        recover(&args, api_url.as_deref(), token)
+        recover(&args, api_url.as_deref(), token, table.as_deref())
     })
     .await
     .expect("joined")
@@ -78,7 +101,7 @@ fn every_command_has_help() {
             vec!["--from", "--to", "--fix", "updated_since"],
         ),
     ] {
-        let out = recover(&command, None, None);
+        let out = recover(&command, None, None, None);
         assert!(out.status.success(), "{command:?}");
         let help = text(&out.stdout);
         for needle in needles {
@@ -183,10 +206,12 @@ async fn a_run_prints_plain_progress_then_a_summary_and_never_the_token() {
         .expect(2)
         .mount(&server)
         .await;
-    let out = run(
+    let local = pipeline_tests::Local::new().await;
+    let out = run_with_table(
         &["resend", "--from", "2026-11-01", "--to", "2026-11-05"],
         Some(format!("{}/v1", server.uri())),
         Some(TOKEN),
+        Some(local.table.clone()),
     )
     .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -215,10 +240,12 @@ async fn a_refused_token_fails_the_run_without_printing_it() {
         .expect(1)
         .mount(&server)
         .await;
-    let out = run(
+    let local = pipeline_tests::Local::new().await;
+    let out = run_with_table(
         &["resend", "--from", "2026-11-01", "--to", "2026-11-09"],
         Some(format!("{}/v1", server.uri())),
         Some(TOKEN),
+        Some(local.table.clone()),
     )
     .await;
     assert_eq!(out.status.code(), Some(1));
@@ -240,10 +267,12 @@ async fn a_window_that_keeps_failing_makes_the_exit_code_non_zero() {
         .expect(1)
         .mount(&server)
         .await;
-    let out = run(
+    let local = pipeline_tests::Local::new().await;
+    let out = run_with_table(
         &["resend", "--from", "2026-11-01", "--to", "2026-11-01"],
         Some(format!("{}/v1", server.uri())),
         Some(TOKEN),
+        Some(local.table.clone()),
     )
     .await;
     assert_eq!(out.status.code(), Some(1));
@@ -253,4 +282,55 @@ async fn a_window_that_keeps_failing_makes_the_exit_code_non_zero() {
         "{stdout}"
     );
     assert!(stdout.contains("O maior intervalo permitido"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resend_records_its_request_before_asking_iugu_and_needs_the_table() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/web_hooks/resend"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let url = format!("{}/v1", server.uri());
+    let args = [
+        "resend",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-05",
+        "--event",
+        "invoice.status_changed",
+    ];
+    // Without the table, nothing is asked: the resent notifications would be taken for new
+    // occurrences and forwarded again.
+    let out = run(&args, Some(url.clone()), Some(TOKEN)).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("EVENTS_TABLE is not set"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let local = pipeline_tests::Local::new().await;
+    let out = run_with_table(&args, Some(url), Some(TOKEN), Some(local.table.clone())).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let requests: Vec<_> = local
+        .items()
+        .await
+        .into_iter()
+        .filter(|i| pipeline_tests::text(i, "pk") == "resend#iugu")
+        .collect();
+    assert_eq!(requests.len(), 1);
+    let r = shared::aws::table::resend_request(&requests[0]).expect("a resend request");
+    // São Paulo's 2026-11-01 00:00 to 2026-11-06 00:00 (the last day included).
+    assert_eq!(
+        (r.from, r.until),
+        (
+            time::macros::datetime!(2026-11-01 03:00 UTC),
+            time::macros::datetime!(2026-11-06 03:00 UTC)
+        )
+    );
+    assert_eq!(r.event.as_deref(), Some("invoice.status_changed"));
+    assert_eq!(r.entity_key, None);
 }

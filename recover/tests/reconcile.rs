@@ -102,6 +102,11 @@ async fn stored(local: &Local) {
     .await;
 }
 
+/// The deliveries above are stamped with the system clock; so is the reconciliation.
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
 const PERIOD: Window = Window {
     from: date!(2026 - 11 - 20),
     to: date!(2026 - 11 - 20),
@@ -115,9 +120,17 @@ async fn gaps_are_found_across_pages_and_nothing_is_asked_without_fix() {
     let api = HttpIugu::new(&format!("{}/v1", server.uri()), "tok", NO_WAIT).expect("client");
     let table = EventTable::new(local.dynamo.clone(), &local.table);
 
-    let report = reconcile(&api, &table, PERIOD, 2, false, &mut Progress::hidden())
-        .await
-        .expect("reconciled");
+    let report = reconcile(
+        &api,
+        &table,
+        PERIOD,
+        2,
+        false,
+        &mut Progress::hidden(),
+        now(),
+    )
+    .await
+    .expect("reconciled");
     assert_eq!(report.pages, 3);
     assert_eq!(
         report.checked, 4,
@@ -181,9 +194,17 @@ async fn fix_asks_iugu_to_resend_exactly_the_gap_invoices() {
     let api = HttpIugu::new(&format!("{}/v1", server.uri()), "tok", NO_WAIT).expect("client");
     let table = EventTable::new(local.dynamo.clone(), &local.table);
 
-    let report = reconcile(&api, &table, PERIOD, 2, true, &mut Progress::hidden())
-        .await
-        .expect("reconciled");
+    let report = reconcile(
+        &api,
+        &table,
+        PERIOD,
+        2,
+        true,
+        &mut Progress::hidden(),
+        now(),
+    )
+    .await
+    .expect("reconciled");
     assert_eq!(report.gaps.len(), 2);
     assert!(!report.gaps.iter().any(gap_left), "{:?}", report.gaps);
 
@@ -205,6 +226,19 @@ async fn fix_asks_iugu_to_resend_exactly_the_gap_invoices() {
             "/v1/web_hook_logs/log-b2/retry".to_owned(),
             "/v1/web_hook_logs/log-c1/retry".to_owned(),
         ]
+    );
+    // Each fixed invoice's retry was recorded first, for the functions' rule.
+    let mut recorded: Vec<String> = local
+        .items()
+        .await
+        .iter()
+        .filter(|i| pipeline_tests::text(i, "pk") == "resend#iugu")
+        .map(|i| pipeline_tests::text(i, "entity_key"))
+        .collect();
+    recorded.sort();
+    assert_eq!(
+        recorded,
+        [format!("invoice#{BEHIND}"), format!("invoice#{NEVER_SEEN}")]
     );
     // The expectations above (`expect(1)`) are verified when the server drops.
 }

@@ -1,6 +1,8 @@
 //! `replay` against the local DynamoDB + SQS server (moto): notifications stored and forwarded
 //! by the functions' own code, the queue drained (the consumer "lost" them), then replayed.
-//! The replayed messages must be the first forward's, byte for byte.
+//! The replayed messages must be the first forward's, byte for byte. SQS (and the local server)
+//! drops a message whose de-duplication id it saw in the last 5 minutes, so a replay here goes
+//! to a second queue (`Local::with_another_queue`) instead of waiting 5 minutes.
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use pipeline_tests::{answer, form_post, Local};
@@ -8,6 +10,7 @@ use recover::event_table::EventTable;
 use recover::replay::{replay, Selection, Sent};
 use recover::report::Progress;
 use shared::aws::{DynamoStore, SqsForwarder};
+use shared::clock::ManualClock;
 use shared::http::Route;
 use shared::{Envelope, Family};
 use time::macros::datetime;
@@ -31,17 +34,34 @@ async fn deliver(local: &Local, body: &str) {
     assert_eq!(status, 200, "{json}");
 }
 
-/// Stores and forwards one notification that arrived at `at`, with the functions' own
-/// store-once-forward-once code (the handler stamps the wall clock, a period needs chosen
-/// times).
+/// Stores and forwards one notification that arrived at `at`, through the real handler
+/// with its clock at `at`.
 async fn deliver_at(local: &Local, body: &str, at: OffsetDateTime) {
-    let store = DynamoStore::new(local.dynamo.clone(), &local.table);
-    let forwarder = SqsForwarder::new(local.sqs.clone(), &local.queue_url);
-    let envelope = Envelope::from_iugu_form(body.as_bytes(), at).expect("parses");
-    shared::ingest::ingest(&store, &forwarder, envelope, body, || at)
-        .await
-        .expect("stored and forwarded");
+    let clock = ManualClock::at(at);
+    let app = local.app_at(Route::Family(Family::Invoices), &clock);
+    let (status, json) = answer(&app.handle(form_post(body)).await);
+    assert_eq!(status, 200, "{json}");
 }
+
+/// Stores one notification that arrived at `at` whose forward fails (the queue is down):
+/// stored, never forwarded.
+async fn store_unforwarded(local: &Local, body: &str, at: OffsetDateTime) {
+    let store = DynamoStore::new(local.dynamo.clone(), &local.table);
+    let down = SqsForwarder::new(
+        local.sqs.clone(),
+        format!("{}-missing.fifo", local.queue_url),
+    );
+    let envelope = Envelope::from_iugu_form(body.as_bytes(), at).expect("parses");
+    let err = shared::ingest::store_and_forward(&store, &down, envelope, body, &Default::default())
+        .await
+        .expect_err("the queue is missing");
+    assert!(
+        matches!(err, shared::ingest::IngestError::Forward(_)),
+        "{err}"
+    );
+}
+
+const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
 
 fn table(local: &Local) -> EventTable {
     EventTable::new(local.dynamo.clone(), &local.table)
@@ -74,12 +94,14 @@ async fn an_entity_s_notifications_are_replayed_as_first_forwarded_in_order() {
     let first: Vec<_> = local.drain().await.iter().map(seen).collect();
     assert_eq!(first.len(), 3);
 
+    let again_to = local.with_another_queue().await;
     let replayed = replay(
         &table(&local),
-        &forwarder(&local),
+        &forwarder(&again_to),
         &Selection::entity(&format!("invoice#{A}")).expect("a key"),
         false,
         &mut Progress::hidden(),
+        NOW,
     )
     .await
     .expect("replayed");
@@ -89,7 +111,7 @@ async fn an_entity_s_notifications_are_replayed_as_first_forwarded_in_order() {
         "{replayed:?}"
     );
 
-    let again: Vec<_> = local.drain().await.iter().map(seen).collect();
+    let again: Vec<_> = again_to.drain().await.iter().map(seen).collect();
     let expected: Vec<_> = first
         .iter()
         .filter(|m| m.1 == format!("invoice#{A}"))
@@ -115,6 +137,7 @@ async fn a_dry_run_sends_nothing_and_says_what_it_would_send() {
         &Selection::entity(&format!("invoice#{A}")).expect("a key"),
         true,
         &mut Progress::hidden(),
+        NOW,
     )
     .await
     .expect("dry run");
@@ -140,7 +163,11 @@ async fn a_period_is_replayed_through_the_day_index_in_arrival_order() {
     }
     let first: Vec<_> = local.drain().await.iter().map(seen).collect();
     assert_eq!(first.len(), 4);
-    let now = datetime!(2026-11-23 12:00 UTC);
+    let (day_to, span_to) = (
+        local.with_another_queue().await,
+        local.with_another_queue().await,
+    );
+    let now = NOW;
 
     // One day: since included, until excluded.
     let day = Selection::period(
@@ -151,10 +178,11 @@ async fn a_period_is_replayed_through_the_day_index_in_arrival_order() {
     .expect("a period");
     let replayed = replay(
         &table(&local),
-        &forwarder(&local),
+        &forwarder(&day_to),
         &day,
         false,
         &mut Progress::hidden(),
+        NOW,
     )
     .await
     .expect("replayed");
@@ -165,7 +193,7 @@ async fn a_period_is_replayed_through_the_day_index_in_arrival_order() {
             .collect::<Vec<_>>(),
         ["2026-11-20T00:00:00.000000Z", "2026-11-20T18:00:00.000000Z"]
     );
-    let again: Vec<_> = local.drain().await.iter().map(seen).collect();
+    let again: Vec<_> = day_to.drain().await.iter().map(seen).collect();
     assert_eq!(again, first[1..3].to_vec());
 
     // Three days, in arrival order across them.
@@ -177,26 +205,30 @@ async fn a_period_is_replayed_through_the_day_index_in_arrival_order() {
     .expect("a period");
     replay(
         &table(&local),
-        &forwarder(&local),
+        &forwarder(&span_to),
         &span,
         false,
         &mut Progress::hidden(),
+        NOW,
     )
     .await
     .expect("replayed");
-    let again: Vec<_> = local.drain().await.iter().map(seen).collect();
+    let again: Vec<_> = span_to.drain().await.iter().map(seen).collect();
     assert_eq!(again, first);
 }
 
+/// An item that cannot be rebuilt is reported; the ones after it in its entity are not sent
+/// (order), and say why.
 #[tokio::test]
-async fn a_stored_item_that_cannot_be_rebuilt_is_reported_and_the_rest_sent() {
+async fn a_stored_item_that_cannot_be_rebuilt_stops_its_entity_there() {
     let local = Local::new().await;
     deliver(&local, &body(A, "invoice.created", "pending")).await;
     deliver(&local, &body(A, "invoice.status_changed", "paid")).await;
+    deliver(&local, &body(A, "invoice.status_changed", "refunded")).await;
     local.drain().await;
-    // A provider this build does not know (e.g. written by a newer function).
+    // A provider this build does not know (e.g. written by a newer function), on number 2.
     let events = local.events().await;
-    let mut foreign = events[0].clone();
+    let mut foreign = events[1].clone();
     foreign.insert(
         "provider".to_owned(),
         aws_sdk_dynamodb::types::AttributeValue::S("elsewhere".to_owned()),
@@ -210,21 +242,35 @@ async fn a_stored_item_that_cannot_be_rebuilt_is_reported_and_the_rest_sent() {
         .await
         .expect("put");
 
+    let again_to = local.with_another_queue().await;
     let replayed = replay(
         &table(&local),
-        &forwarder(&local),
+        &forwarder(&again_to),
         &Selection::entity(&format!("invoice#{A}")).expect("a key"),
         false,
         &mut Progress::hidden(),
+        NOW,
     )
     .await
     .expect("replayed");
-    let failed: Vec<_> = replayed
+    let results: Vec<_> = replayed
         .iter()
-        .filter(|r| matches!(&r.result, Sent::Failed(why) if why.contains("unknown provider `elsewhere`")))
+        .map(|r| (r.sequence, r.result.clone()))
         .collect();
-    assert_eq!(failed.len(), 1, "{replayed:?}");
-    assert_eq!(local.drain().await.len(), 1, "the other one was sent");
+    assert_eq!(results[0], (Some(1), Sent::Sent));
+    assert!(
+        matches!(&results[1], (Some(2), Sent::Failed(why)) if why.contains("unknown provider `elsewhere`")),
+        "{results:?}"
+    );
+    assert!(
+        matches!(&results[2], (Some(3), Sent::Failed(why)) if why.contains("an earlier notification of this entity failed")),
+        "{results:?}"
+    );
+    assert_eq!(
+        again_to.drain().await.len(),
+        1,
+        "only the one before it was sent"
+    );
     assert!(recover::replay::any_failed(&replayed));
 }
 
@@ -234,7 +280,8 @@ async fn the_binary_replays_with_the_functions_configuration() {
     deliver(&local, &body(A, "invoice.status_changed", "paid")).await;
     let first: Vec<_> = local.drain().await.iter().map(seen).collect();
     let endpoint = pipeline_tests::moto().endpoint.clone();
-    let (table, queue) = (local.table.clone(), local.queue_url.clone());
+    let again_to = local.with_another_queue().await;
+    let (table, queue) = (local.table.clone(), again_to.queue_url.clone());
     let run = move |dry_run: bool| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_recover"));
         command.args(["replay", "--pk", &format!("invoice#{A}")]);
@@ -269,7 +316,7 @@ async fn the_binary_replays_with_the_functions_configuration() {
         "{stdout}"
     );
     assert!(stdout.contains("invoice.status_changed"), "{stdout}");
-    assert!(local.drain().await.is_empty());
+    assert!(again_to.drain().await.is_empty());
 
     let sent = tokio::task::spawn_blocking(move || run(false))
         .await
@@ -279,6 +326,70 @@ async fn the_binary_replays_with_the_functions_configuration() {
         "{}",
         String::from_utf8_lossy(&sent.stderr)
     );
-    let again: Vec<_> = local.drain().await.iter().map(seen).collect();
+    let again: Vec<_> = again_to.drain().await.iter().map(seen).collect();
     assert_eq!(again, first);
+}
+
+/// The functions' order rule holds for a replay: a notification stored but never forwarded
+/// (the queue was down) goes before a later one of its entity, even when only the later one is
+/// selected, and the entity's `forwarded_sequence` moves up.
+#[tokio::test]
+async fn a_replay_sends_what_waits_before_it_first() {
+    let local = Local::new().await;
+    let monday = datetime!(2026-11-16 10:00 UTC);
+    let tuesday = datetime!(2026-11-17 10:00 UTC);
+    store_unforwarded(&local, &body(A, "invoice.created", "pending"), monday).await;
+    store_unforwarded(&local, &body(A, "invoice.status_changed", "paid"), tuesday).await;
+    assert!(local.drain().await.is_empty());
+    assert_eq!(
+        local.head(&format!("invoice#{A}")).await.forwarded_sequence,
+        0
+    );
+
+    let tuesday_only = Selection::period(
+        datetime!(2026-11-17 00:00 UTC),
+        Some(datetime!(2026-11-18 00:00 UTC)),
+        NOW,
+    )
+    .expect("a period");
+    let replayed = replay(
+        &table(&local),
+        &forwarder(&local),
+        &tuesday_only,
+        false,
+        &mut Progress::hidden(),
+        NOW,
+    )
+    .await
+    .expect("replayed");
+    let rows: Vec<_> = replayed
+        .iter()
+        .map(|r| (r.event.as_str(), r.sequence, r.waited, r.result.clone()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("invoice.created", Some(1), true, Sent::Sent),
+            ("invoice.status_changed", Some(2), false, Sent::Sent),
+        ]
+    );
+    let sent: Vec<Envelope> = local
+        .drain()
+        .await
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap_or_default()).expect("an envelope"))
+        .collect();
+    assert_eq!(
+        sent.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        [Some(1), Some(2)]
+    );
+    assert_eq!(
+        local.head(&format!("invoice#{A}")).await.forwarded_sequence,
+        2
+    );
+    let table_text = recover::replay::replay_table(&replayed, false);
+    assert!(
+        table_text.contains("sent first: stored, never forwarded"),
+        "{table_text}"
+    );
 }

@@ -9,10 +9,29 @@
 //! | transfers | `transfer.debited` | `account` | `data[sender_account_id]` | refused (422) |
 //! | transfers | `transfer.credited` | `account` | `data[receiver_account_id]` | refused (422) |
 //! | transfers | other `transfer.*` | `account` | `data[account_id]` | refused (422) |
+//! | transfers | `withdraw_request.*` | `withdraw_request` | `data[withdraw_request_id]` | refused (422) |
 //! | deposits | `deposit.*` | `deposit` | `data[deposit_id]` | refused (422) |
 //! | payment-requests | `payment_request.*` | `payment_request` | `data[payment_request_id]` | refused (422) |
 //! | advancements | `advancement_request.*` | `account` | `data[account_id]` | `notification`, the de-duplication key |
+//! | other | `automatic_pix.*` | `automatic_pix` | `data[resource_id]` | `notification`, the de-duplication key |
+//! | other | `referrals.*` | `account` | `data[account_id]` | `notification`, the de-duplication key |
 //! | other | any other prefix `p.*` | `p` | `data[id]` | `notification`, the de-duplication key |
+//!
+//! Three prefixes iugu documents beyond the reference's list:
+//! - `withdraw_request.created` and `.status_changed` ("Saque — Mesmo Domicílio Bancário",
+//!   https://dev.iugu.com/docs/saque) carry the withdrawal's id in `data[withdraw_request_id]`,
+//!   with `data[account_id]` and `data[status]`. A withdrawal moves money out of the account
+//!   as a transfer does: the transfers route takes it too.
+//! - `automatic_pix.authorization_changed` and `.payment_changed` ("Pix Automático",
+//!   https://dev.iugu.com/docs/pix-autom%C3%A1tico) carry `data[resource_id]`, the recurrence's
+//!   id at the Central Bank (`RR...`), on the authorization's events and on each payment's: it
+//!   orders a recurrence's authorization and payments together.
+//! - `referrals.verification` (account verification, KYC:
+//!   https://dev.iugu.com/reference/ref-lista-de-gatilhos-kyc.md) carries the verification's
+//!   `data[id]` and the verified account's `data[account_id]`; `referrals.document_status_change`
+//!   (https://dev.iugu.com/reference/criar-e-verificar-subconta.md) is documented without its
+//!   fields. An account's verifications (rejected, then accepted) are ordered by the account,
+//!   with its transfers.
 //!
 //! Transfers between accounts and advancements carry no id of their own; the account they
 //! move money on is what orders them. `advancement_request.simulation_status` carries not even
@@ -59,9 +78,20 @@ fn rule(event: &EventName) -> Rule<'_> {
         field,
         required: true,
     };
+    let lenient = |kind, field| Rule {
+        kind,
+        field,
+        required: false,
+    };
+    let prefix = event.as_str().split_once('.').map(|(p, _)| p);
     match event {
         EventName::TransferDebited => strict("account", "sender_account_id"),
         EventName::TransferCredited => strict("account", "receiver_account_id"),
+        _ if prefix == Some("withdraw_request") => {
+            strict("withdraw_request", "withdraw_request_id")
+        }
+        _ if prefix == Some("automatic_pix") => lenient("automatic_pix", "resource_id"),
+        _ if prefix == Some("referrals") => lenient("account", "account_id"),
         _ => match event.family() {
             Family::Invoices => strict("invoice", "id"),
             Family::Subscriptions => strict("subscription", "id"),
@@ -146,5 +176,56 @@ pub fn resolve(
             kind: "notification".to_owned(),
             id: dedup_key.to_owned(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Envelope;
+    use time::macros::datetime;
+
+    fn entity(body: &str) -> Result<String, String> {
+        Envelope::from_iugu_form(body.as_bytes(), datetime!(2026-11-23 12:00 UTC))
+            .map(|e| format!("{} {}", e.family, e.entity_key))
+            .map_err(|e| format!("{} {e}", e.code()))
+    }
+
+    #[test]
+    fn iugus_newer_events_are_keyed_by_their_own_ids() {
+        assert_eq!(
+            entity("event=withdraw_request.created&data[withdraw_request_id]=W1&data[account_id]=A&data[status]=pending"),
+            Ok("transfers withdraw_request#W1".to_owned())
+        );
+        assert_eq!(
+            entity("event=withdraw_request.status_changed&data[withdraw_request_id]=W1&data[status]=accepted"),
+            Ok("transfers withdraw_request#W1".to_owned())
+        );
+        assert_eq!(
+            entity("event=automatic_pix.payment_changed&data[resource_id]=RR123&data[status]=paid&data[end_to_end_id]=E1"),
+            Ok("other automatic_pix#RR123".to_owned())
+        );
+        assert_eq!(
+            entity("event=automatic_pix.authorization_changed&data[resource_id]=RR123&data[status]=active"),
+            Ok("other automatic_pix#RR123".to_owned())
+        );
+        assert_eq!(
+            entity("event=referrals.verification&data[id]=V1&data[account_id]=A9&data[status]=accepted"),
+            Ok("other account#A9".to_owned())
+        );
+    }
+
+    #[test]
+    fn without_their_id_a_withdrawal_is_refused_and_the_others_stand_alone() {
+        let err = entity("event=withdraw_request.created&data[account_id]=A")
+            .expect_err("no withdrawal id");
+        assert!(err.starts_with("missing_entity_id "), "{err}");
+        assert!(err.contains("data[withdraw_request_id]"), "{err}");
+        for body in [
+            "event=automatic_pix.payment_changed&data[status]=paid",
+            "event=referrals.document_status_change&data[reason]=x",
+        ] {
+            let got = entity(body).expect("stored, never refused");
+            assert!(got.starts_with("other notification#"), "{got}");
+        }
     }
 }

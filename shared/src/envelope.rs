@@ -46,6 +46,17 @@ pub struct Envelope {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     pub dedup_key: String,
+    /// The notification's place among its entity's (1, 2, 3, ...), given when it is stored:
+    /// consumers see order and gaps. `None` only before it is stored (and for notifications
+    /// stored by a version before sequences).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u64>,
+    /// Set when this notification's content equals an earlier one of the same entity and it
+    /// was taken as a new occurrence (a subscription suspended again): which one, and when
+    /// that arrived. README "Delivery semantics".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_of: Option<RepeatOf>,
+    /// When its first delivery arrived.
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     /// iugu: everything under `data[...]`, nested. iPag: the JSON body as received.
@@ -56,7 +67,28 @@ pub struct Envelope {
     pub extra: Fields,
 }
 
+/// The earlier notification a new occurrence repeats (see [`Envelope::repeat_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepeatOf {
+    /// Its sequence; `None` if it was stored by a version before sequences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u64>,
+    /// When it first arrived.
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+}
+
 impl Envelope {
+    /// The queue's de-duplication id for this notification: its content key and its sequence,
+    /// so a new occurrence of the same content (another sequence) is never taken by SQS for a
+    /// copy of the first. A notification stored before sequences keeps its content key.
+    pub fn message_deduplication_id(&self) -> String {
+        match self.sequence {
+            Some(n) => format!("{}-{n}", self.dedup_key),
+            None => self.dedup_key.clone(),
+        }
+    }
+
     /// Parses, types, identifies and normalises an iugu notification body.
     pub fn from_iugu_form(body: &[u8], received_at: OffsetDateTime) -> Result<Self, ParseError> {
         let mut fields = form::parse_form(body)?;
@@ -124,6 +156,8 @@ impl Envelope {
             status: text("status"),
             event: Event::Iugu(event),
             dedup_key,
+            sequence: None,
+            repeat_of: None,
             received_at,
             data: Data::Form(data),
             extra,

@@ -3,7 +3,7 @@
 //!
 //! | status | `error` | when |
 //! |---|---|---|
-//! | 200 | — | stored (`"status":"stored"`) or already stored (`"status":"duplicate"`) |
+//! | 200 | — | stored (`"status":"stored"`), stored as a new occurrence of earlier content (`"status":"repeat"`), or already stored (`"status":"duplicate"`); with `dedup_key` and `sequence` |
 //! | 400 | the parse error's code, `invalid_base64` | the body is not a well-formed notification (iPag: `invalid_json`, `not_an_object`, ...) |
 //! | 401 | `unauthorized` | no token, a wrong token, or no token configured |
 //! | 401 | `invalid_signature` | iPag only, with `IPAG_WEBHOOK_SECRET` set: no or a wrong `X-Ipag-Signature` |
@@ -18,19 +18,21 @@
 //! Checks run in order of cost (405, 404, 403, 401, 415, the iPag signature, then the body):
 //! nothing is stored unless every check passed.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use lambda_http::http::{header, HeaderMap, Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
-use time::OffsetDateTime;
 
 use crate::auth::Token;
+use crate::clock::{Clock, SystemClock};
+use crate::delivery::DeliverySettings;
 use crate::envelope::Envelope;
 use crate::event::Family;
 use crate::gateway::EventFamily;
-use crate::ingest::{ingest, EventStore, Forwarder, IngestError};
+use crate::ingest::{mark, store_and_forward, EventStore, Forwarder, IngestError};
 use crate::ipag::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
 use crate::ipag::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
 use crate::ipag::SignatureKey;
@@ -103,10 +105,53 @@ const ROUTES: [&str; 9] = [
     IPAG_ROUTE,
 ];
 
-/// The most a request may spend on DynamoDB and SQS together before it is answered 503 (the
-/// gateway retries; every step is safe to repeat). Each call is bounded too (see
-/// `runtime::sdk_settings`); this caps their sum well under the Lambda timeout (10 s).
+/// The most a request may spend storing and forwarding (DynamoDB and SQS together) before it
+/// is answered 503 (the gateway retries; every step is safe to repeat). Each call is bounded
+/// too (see `runtime::sdk_settings`); this caps their sum well under the Lambda timeout (10 s).
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(6);
+
+/// The most the mark (after the queue has the notification) may take, retries included. It
+/// is also kept [`ANSWER_MARGIN`] short of the invocation's deadline: the answer is 200
+/// whether or not the mark is recorded, and it must leave before Lambda stops the function.
+pub const MARK_BUDGET: Duration = Duration::from_secs(3);
+/// What is left, at the least, between the end of the mark and the invocation's deadline.
+pub const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+/// Attempts at the mark within its budget.
+pub const MARK_ATTEMPTS: u32 = 4;
+
+/// How deliveries are judged and bounded: the rule's settings, the clock, and the time
+/// budgets. `Default` is production's (a function reads `DEDUP_WINDOW` and `RETENTION_DAYS`
+/// into `settings`).
+#[derive(Clone)]
+pub struct Delivery {
+    pub settings: DeliverySettings,
+    pub clock: Arc<dyn Clock>,
+    /// [`REQUEST_DEADLINE`] in production.
+    pub deadline: Duration,
+    /// [`MARK_BUDGET`] in production.
+    pub mark_budget: Duration,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            settings: DeliverySettings::default(),
+            clock: Arc::new(SystemClock),
+            deadline: REQUEST_DEADLINE,
+            mark_budget: MARK_BUDGET,
+        }
+    }
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("settings", &self.settings)
+            .field("deadline", &self.deadline)
+            .field("mark_budget", &self.mark_budget)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Everything a function needs to answer a request.
 pub struct App<S, F> {
@@ -118,6 +163,7 @@ pub struct App<S, F> {
     pub ipag_signature: Option<SignatureKey>,
     pub store: S,
     pub forwarder: F,
+    pub delivery: Delivery,
 }
 
 /// An answer: status plus the JSON body, and what to log about it.
@@ -142,6 +188,8 @@ struct LogFields {
     family: Option<&'static str>,
     pk: Option<String>,
     dedup_key: Option<String>,
+    sequence: Option<u64>,
+    forwarded: Option<usize>,
 }
 
 impl<S: EventStore, F: Forwarder> App<S, F> {
@@ -156,6 +204,8 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             family = log.family,
             pk = log.pk.as_deref(),
             dedup_key = log.dedup_key.as_deref(),
+            sequence = log.sequence,
+            forwarded = log.forwarded,
             outcome = answer.outcome,
             status = answer.status.as_u16(),
             latency_us = started.elapsed().as_micros() as u64,
@@ -234,6 +284,7 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                 return refuse(StatusCode::UNAUTHORIZED, "invalid_signature", why.message());
             }
         }
+        let now = self.delivery.clock.now();
         let parsed = match self.route {
             Route::Ipag => {
                 let headers = request.headers();
@@ -243,9 +294,9 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                     .chain(headers.get_all(EVENT_HEADER_PLAIN).iter())
                     .map(|v| v.as_bytes());
                 crate::ipag::event_from_headers(names)
-                    .and_then(|event| Envelope::from_ipag_json(body, event, now()))
+                    .and_then(|event| Envelope::from_ipag_json(body, event, now))
             }
-            Route::Family(_) | Route::All => Envelope::from_iugu_form(body, now()),
+            Route::Family(_) | Route::All => Envelope::from_iugu_form(body, now),
         };
         let envelope = match parsed {
             Ok(envelope) => envelope,
@@ -295,27 +346,22 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             );
         };
         let dedup_key = envelope.dedup_key.clone();
-        let work = ingest(&self.store, &self.forwarder, envelope, raw_body, now);
-        match tokio::time::timeout(REQUEST_DEADLINE, work).await {
-            Ok(Ok(accepted)) => {
-                if let Some(e) = accepted.unmarked {
-                    // The queue has it: answering 5xx would make the gateway send it again.
-                    tracing::error!(error = %e, "forwarded, but forwarded_at not recorded");
-                }
-                let outcome = accepted.outcome;
-                Answer {
-                    status: StatusCode::OK,
-                    body: json!({ "status": outcome.status(), "dedup_key": dedup_key }),
-                    outcome: outcome.as_str(),
-                }
-            }
+        let work = store_and_forward(
+            &self.store,
+            &self.forwarder,
+            envelope,
+            raw_body,
+            &self.delivery.settings,
+        );
+        let accepted = match tokio::time::timeout(self.delivery.deadline, work).await {
+            Ok(Ok(accepted)) => accepted,
             Err(_elapsed) => {
-                tracing::error!("downstream calls exceeded the request deadline");
-                refuse(
+                tracing::error!("storing and forwarding exceeded the request deadline");
+                return refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "timeout",
                     "the notification could not be stored and forwarded in time; retry later",
-                )
+                );
             }
             Ok(Err(e)) => {
                 // The SDK's error text names the operation and AWS's reason, never the item.
@@ -324,13 +370,63 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                     IngestError::Store(_) => "store_failed",
                     IngestError::Forward(_) => "forward_failed",
                 };
-                refuse(
+                return refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
                     code,
                     "the notification could not be stored and forwarded; retry later",
-                )
+                );
+            }
+        };
+        log.sequence = accepted.sequence;
+        log.forwarded = Some(accepted.forwarded);
+        // The queue has it: from here on the answer is 200, whatever the mark does (a 5xx
+        // would make the gateway send it again, and after SQS's 5-minute window that doubles).
+        if let Some(to_mark) = &accepted.mark {
+            let budget = self.mark_budget(request);
+            let marking = mark(
+                &self.store,
+                to_mark,
+                self.delivery.clock.as_ref(),
+                MARK_ATTEMPTS,
+            );
+            match tokio::time::timeout(budget, marking).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "forwarded, but not marked forwarded"),
+                Err(_) => tracing::error!(
+                    budget_ms = budget.as_millis() as u64,
+                    "forwarded, but marking it forwarded exceeded its budget"
+                ),
             }
         }
+        let outcome = accepted.outcome;
+        Answer {
+            status: StatusCode::OK,
+            body: json!({
+                "status": outcome.status(),
+                "dedup_key": dedup_key,
+                "sequence": accepted.sequence,
+            }),
+            outcome: outcome.as_str(),
+        }
+    }
+
+    /// The mark's budget: [`Delivery::mark_budget`], but never past the invocation's deadline
+    /// less [`ANSWER_MARGIN`]. A request without a deadline (a test, a bench) gets the whole
+    /// budget.
+    fn mark_budget(&self, request: &Request) -> Duration {
+        let deadline_ms = request
+            .lambda_context_ref()
+            .map(|ctx| ctx.deadline)
+            .filter(|&ms| ms > 0);
+        let Some(deadline_ms) = deadline_ms else {
+            return self.delivery.mark_budget;
+        };
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+        left.saturating_sub(ANSWER_MARGIN)
+            .min(self.delivery.mark_budget)
     }
 }
 
@@ -349,12 +445,6 @@ fn source_ip(request: &Request) -> Option<&str> {
         RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref(),
         _ => None,
     }
-}
-
-/// The arrival time, to the microsecond (what the store keeps).
-fn now() -> OffsetDateTime {
-    let t = OffsetDateTime::now_utc();
-    t.replace_microsecond(t.microsecond()).unwrap_or(t)
 }
 
 /// iugu sends `application/x-www-form-urlencoded`, iPag `application/json` (`expected`);

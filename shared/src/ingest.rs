@@ -1,51 +1,40 @@
-//! Store once, forward once: the rule every function applies to a parsed notification.
+//! Store once, forward once, in order: what every function does with a parsed notification.
 //!
-//! 1. `claim` stores the notification unless its de-duplication key was stored before. That is
-//!    one conditional write, so of any number of deliveries (retries, resends, concurrent
-//!    invocations) exactly one creates the item.
-//! 2. If this delivery stored it, or a previous one stored it but never got it forwarded (its
-//!    `send` failed, or the process died), it is sent to the queue now.
-//! 3. Once the queue accepted it, the stored item is marked `forwarded_at`; a later duplicate
-//!    then costs nothing but the conditional write.
+//! 1. **Judge** ([`crate::delivery`]): read the entity's counters and the latest notification
+//!    with the same content (one round trip), and decide: new, a new occurrence of earlier
+//!    content (`repeat_of`), or a notification we already have (a retry, a resend).
+//! 2. **Store** a new one as the entity's next `sequence`: one transaction, conditional on
+//!    what step 1 read, so of any number of concurrent deliveries exactly one stores each
+//!    notification and sequences are never given twice. A lost race reads again and judges
+//!    again.
+//! 3. **Forward in order**: every notification of the entity stored but not yet forwarded,
+//!    oldest first, then this one. No notification reaches the queue before an earlier one of
+//!    its entity. A retry of a stored notification that never got forwarded forwards it now.
+//! 4. **Mark**: the entity's `forwarded_sequence` moves up to what was sent. This step has its
+//!    own time budget and retries, and its failure is not an error: the queue has the
+//!    notifications, so the gateway must be answered 200 (see [`mark`]).
 //!
-//! A failure to store or to send is an error for the caller (5xx for the gateway, which
-//! retries); no step is skipped on error, so the retry takes up where this delivery stopped.
-//! Two deliveries that both find the item unforwarded both send: a FIFO queue drops the second,
-//! since both carry the de-duplication key as `MessageDeduplicationId` (SQS keeps it for 5
-//! minutes).
-//!
-//! A failure to *mark* is not an error: the queue has the notification, so the gateway must
-//! not retry. A retry would send it again, and if it came after SQS's 5-minute window the
-//! consumer would get it twice. The item stays unmarked; the caller logs it (see
-//! [`Accepted::unmarked`]), and only a later resend of the same notification would send again.
+//! Steps 1 to 3 ([`store_and_forward`]) fail with an [`IngestError`] (5xx for the gateway, which
+//! retries; every step is safe to repeat). Two deliveries that both forward the same stored
+//! notification send the same message: the FIFO queue drops the second within its 5-minute
+//! window (same `MessageDeduplicationId`), and after it the consumer sees the same `sequence`
+//! again.
 //!
 //! This module knows nothing of AWS: [`EventStore`] and [`Forwarder`] are the ports; the
-//! adapters live in `aws`, and tests swap in fakes.
+//! adapters live in `aws`, [`crate::memory`] has both in memory.
 
 use std::future::Future;
 
 use thiserror::Error;
 use time::OffsetDateTime;
 
-use crate::envelope::Envelope;
-
-/// Where a notification's item lives, as found by [`EventStore::claim`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    /// When the first delivery of this notification arrived (it orders the item).
-    pub first_received_at: OffsetDateTime,
-    /// When the queue accepted it, if it has.
-    pub forwarded_at: Option<OffsetDateTime>,
-}
-
-/// What [`EventStore::claim`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// This delivery stored the notification.
-    New,
-    /// An earlier delivery did.
-    Duplicate(Stored),
-}
+use crate::clock::Clock;
+use crate::delivery::{
+    judge, judge_resend, DeliverySettings, FirstLook, PreviousKind, ResendRequest, Snapshot,
+    Verdict,
+};
+use crate::envelope::{Envelope, Provider};
+use crate::stored::StoredNotification;
 
 /// A failure of the store or the queue: worth a retry, never the gateway's fault.
 #[derive(Debug, Error)]
@@ -68,6 +57,17 @@ impl DownstreamError {
     }
 }
 
+/// Why a conditional write did not happen.
+#[derive(Debug, Error)]
+pub enum WriteError {
+    /// What the write was conditional on changed (another delivery of the same entity or
+    /// content wrote first): read again and judge again.
+    #[error("the entity changed since it was read")]
+    Conflict,
+    #[error(transparent)]
+    Failed(#[from] DownstreamError),
+}
+
 /// Which side failed: the store (nothing or not all was recorded) or the queue.
 #[derive(Debug, Error)]
 pub enum IngestError {
@@ -77,21 +77,71 @@ pub enum IngestError {
     Forward(DownstreamError),
 }
 
-/// Keeps notifications, once each.
-pub trait EventStore: Send + Sync {
-    /// Stores the notification and its raw body unless one with the same de-duplication key
-    /// is already stored.
-    fn claim(
-        &self,
-        envelope: &Envelope,
-        raw_body: &str,
-    ) -> impl Future<Output = Result<Claim, DownstreamError>> + Send;
+/// A new notification to store: `envelope` has its `sequence` (and `repeat_of`) set.
+#[derive(Debug)]
+pub struct Append<'a> {
+    pub envelope: &'a Envelope,
+    pub raw_body: &'a str,
+    /// What the decision was made from: the write is conditional on it being unchanged.
+    pub seen: &'a Snapshot,
+    /// When the notification (and its marker) is deleted: arrival + retention.
+    pub expires_at: OffsetDateTime,
+    /// Sequences in the head's `unacked` older than the window: no retry is believed for
+    /// them any more, so they are forgotten.
+    pub forget_unacked: Vec<u64>,
+}
 
-    /// Records that the queue accepted the notification whose first delivery arrived at
-    /// `envelope.received_at`.
-    fn mark_forwarded(
+/// What the forward of this delivery leaves to record (see [`mark`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    pub entity_key: String,
+    /// Every notification up to this sequence is in the queue now.
+    pub through: Option<u64>,
+    /// This notification's own delivery is answered 200 now.
+    pub answered: Option<u64>,
+}
+
+/// Keeps notifications, once each, and each entity's order.
+pub trait EventStore: Send + Sync {
+    /// The entity's counters and the latest notification with `envelope`'s content.
+    fn snapshot(
         &self,
         envelope: &Envelope,
+    ) -> impl Future<Output = Result<Snapshot, DownstreamError>> + Send;
+
+    /// The provider's resend requests that are still open at `now`.
+    fn open_resends(
+        &self,
+        provider: Provider,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<ResendRequest>, DownstreamError>> + Send;
+
+    /// Stores a new notification as its entity's next, if nothing changed since `seen`.
+    fn append(&self, append: Append<'_>) -> impl Future<Output = Result<(), WriteError>> + Send;
+
+    /// Records that resend `request` explained a delivery of `envelope`'s content (of the
+    /// notification `seen` points at), so it explains no second one, if the content's marker
+    /// did not change since.
+    fn use_resend(
+        &self,
+        envelope: &Envelope,
+        seen: &Snapshot,
+        request: &str,
+    ) -> impl Future<Output = Result<(), WriteError>> + Send;
+
+    /// The entity's stored notifications numbered `from..=to`, in order.
+    fn stored_range(
+        &self,
+        entity_key: &str,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<Vec<StoredNotification>, DownstreamError>> + Send;
+
+    /// Records what [`Mark`] says, at `at`. Safe to repeat, and never moves
+    /// `forwarded_sequence` down.
+    fn mark(
+        &self,
+        mark: &Mark,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<(), DownstreamError>> + Send;
 }
@@ -104,79 +154,274 @@ pub trait Forwarder: Send + Sync {
     ) -> impl Future<Output = Result<(), DownstreamError>> + Send;
 }
 
-/// What happened to a delivery that was accepted.
+/// What a delivery was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// First delivery: stored and forwarded.
+    /// A new notification: stored and forwarded.
     Stored,
-    /// Stored before; forwarded now, because no earlier delivery got it forwarded.
-    DuplicateForwarded,
-    /// Stored and forwarded before: nothing to do.
-    Duplicate,
+    /// A new occurrence of earlier content: stored and forwarded with `repeat_of`.
+    Repeat,
+    /// A gateway retry of a stored notification: forwarded now if no delivery had yet.
+    Retry,
+    /// An operator's resend of a stored notification: forwarded now if no delivery had yet.
+    Resend,
 }
 
 impl Outcome {
-    /// The `status` the gateway is answered with: the first delivery or a duplicate.
+    /// The `status` the gateway is answered with.
     pub fn status(self) -> &'static str {
         match self {
             Outcome::Stored => "stored",
-            Outcome::DuplicateForwarded | Outcome::Duplicate => "duplicate",
+            Outcome::Repeat => "repeat",
+            Outcome::Retry | Outcome::Resend => "duplicate",
         }
     }
 
+    /// The log's name for it.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Stored => "stored",
-            Outcome::DuplicateForwarded => "duplicate_forwarded",
-            Outcome::Duplicate => "duplicate",
+            Outcome::Repeat => "repeat",
+            Outcome::Retry => "retry",
+            Outcome::Resend => "resend",
         }
     }
 }
 
-/// A delivery the pipeline took: it is stored and the queue has it.
+/// A delivery the pipeline took: stored, and in the queue with everything before it.
 #[derive(Debug)]
 pub struct Accepted {
     pub outcome: Outcome,
-    /// Why the item could not be marked `forwarded_at`, if it could not (see the module
-    /// documentation): worth a log line, not a retry.
-    pub unmarked: Option<DownstreamError>,
+    /// The notification's sequence (`None` for one stored before sequences).
+    pub sequence: Option<u64>,
+    /// Messages this delivery sent: earlier notifications of the entity that were waiting,
+    /// and this one if no delivery had sent it yet.
+    pub forwarded: usize,
+    /// What is left to record, for [`mark`]; `None` if nothing is.
+    pub mark: Option<Mark>,
 }
 
-/// Stores `envelope` once and forwards it once. `now` stamps `forwarded_at`.
-pub async fn ingest<S: EventStore, F: Forwarder>(
+/// How often a delivery reads and judges again after losing a race to a concurrent one
+/// before it gives up with a 5xx (the gateway retries).
+pub const MAX_ROUNDS: usize = 8;
+
+/// Judges, stores (if new) and forwards in order: steps 1 to 3 of the module documentation.
+/// `envelope.received_at` is this delivery's arrival.
+pub async fn store_and_forward<S: EventStore, F: Forwarder>(
     store: &S,
     forwarder: &F,
     mut envelope: Envelope,
     raw_body: &str,
-    now: impl Fn() -> OffsetDateTime,
+    settings: &DeliverySettings,
 ) -> Result<Accepted, IngestError> {
-    let outcome = match store
-        .claim(&envelope, raw_body)
-        .await
-        .map_err(IngestError::Store)?
-    {
-        Claim::New => Outcome::Stored,
-        Claim::Duplicate(Stored {
-            forwarded_at: Some(_),
-            ..
-        }) => {
+    let now = envelope.received_at;
+    for _ in 0..MAX_ROUNDS {
+        let seen = store
+            .snapshot(&envelope)
+            .await
+            .map_err(IngestError::Store)?;
+        let verdict = match judge(&seen, &envelope, now, settings) {
+            FirstLook::Decided(verdict) => verdict,
+            FirstLook::UnlessResent(previous) => {
+                let open = store
+                    .open_resends(envelope.provider, now)
+                    .await
+                    .map_err(IngestError::Store)?;
+                judge_resend(previous, &envelope, &open, now, settings)
+            }
+        };
+        let (outcome, previous) = match verdict {
+            Verdict::New | Verdict::Repeat(_) => {
+                let sequence = seen.next_sequence();
+                envelope.sequence = Some(sequence);
+                envelope.repeat_of = match &verdict {
+                    Verdict::Repeat(of) => Some(*of),
+                    _ => None,
+                };
+                let append = Append {
+                    envelope: &envelope,
+                    raw_body,
+                    seen: &seen,
+                    expires_at: now + settings.retention,
+                    forget_unacked: stale_unacked(&seen, now, settings),
+                };
+                match store.append(append).await {
+                    Ok(()) => {}
+                    Err(WriteError::Conflict) => continue,
+                    Err(WriteError::Failed(e)) => return Err(IngestError::Store(e)),
+                }
+                let outcome = match verdict {
+                    Verdict::Repeat(_) => Outcome::Repeat,
+                    _ => Outcome::Stored,
+                };
+                let forwarded = forward_through(
+                    store,
+                    forwarder,
+                    &envelope.entity_key,
+                    seen.forwarded_sequence(),
+                    sequence,
+                    Some(&envelope),
+                )
+                .await?;
+                return Ok(Accepted {
+                    outcome,
+                    sequence: Some(sequence),
+                    forwarded,
+                    mark: Some(Mark {
+                        entity_key: envelope.entity_key,
+                        through: Some(sequence),
+                        answered: Some(sequence),
+                    }),
+                });
+            }
+            Verdict::Retry(previous) => (Outcome::Retry, previous),
+            Verdict::Resend { previous, request } => {
+                match store.use_resend(&envelope, &seen, &request).await {
+                    Ok(()) => {}
+                    Err(WriteError::Conflict) => continue,
+                    Err(WriteError::Failed(e)) => return Err(IngestError::Store(e)),
+                }
+                (Outcome::Resend, previous)
+            }
+        };
+        // A notification we have. Forward it (and what waits before it) unless that is done.
+        let (PreviousKind::Sequenced(sequence), true) =
+            (previous.kind, previous.entity_key == envelope.entity_key)
+        else {
+            // Stored and forwarded by a version before sequences (or under another entity
+            // key, by a version with other entity rules): nothing to do.
             return Ok(Accepted {
-                outcome: Outcome::Duplicate,
-                unmarked: None,
-            })
-        }
-        Claim::Duplicate(Stored {
-            first_received_at, ..
-        }) => {
-            // Forward what was stored: the first delivery's arrival, not this retry's.
-            envelope.received_at = first_received_at;
-            Outcome::DuplicateForwarded
-        }
-    };
-    forwarder
-        .forward(&envelope)
-        .await
-        .map_err(IngestError::Forward)?;
-    let unmarked = store.mark_forwarded(&envelope, now()).await.err();
-    Ok(Accepted { outcome, unmarked })
+                outcome,
+                sequence: None,
+                forwarded: 0,
+                mark: None,
+            });
+        };
+        let owed = seen
+            .head
+            .as_ref()
+            .is_some_and(|h| h.unacked.contains_key(&sequence));
+        let (forwarded, through) = if sequence > seen.forwarded_sequence() {
+            let n = forward_through(
+                store,
+                forwarder,
+                &envelope.entity_key,
+                seen.forwarded_sequence(),
+                sequence,
+                None,
+            )
+            .await?;
+            (n, Some(sequence))
+        } else {
+            (0, None)
+        };
+        let answered = owed.then_some(sequence);
+        let mark = (through.is_some() || answered.is_some()).then(|| Mark {
+            entity_key: envelope.entity_key.clone(),
+            through,
+            answered,
+        });
+        return Ok(Accepted {
+            outcome,
+            sequence: Some(sequence),
+            forwarded,
+            mark,
+        });
+    }
+    Err(IngestError::Store(DownstreamError::new(
+        "storing the notification",
+        format!("its entity changed under {MAX_ROUNDS} concurrent deliveries in a row"),
+    )))
 }
+
+/// Unacked sequences older than the window: their retries are no longer believed.
+fn stale_unacked(seen: &Snapshot, now: OffsetDateTime, settings: &DeliverySettings) -> Vec<u64> {
+    seen.head.as_ref().map_or_else(Vec::new, |head| {
+        head.unacked
+            .iter()
+            .filter(|(_, at)| now - **at > settings.window)
+            .map(|(n, _)| *n)
+            .collect()
+    })
+}
+
+/// Forwards the entity's notifications after `forwarded`, through `through`, in order: the
+/// stored ones, then `last` (this delivery's own, already in memory) if given. Returns how
+/// many were sent.
+pub async fn forward_through<S: EventStore, F: Forwarder>(
+    store: &S,
+    forwarder: &F,
+    entity_key: &str,
+    forwarded: u64,
+    through: u64,
+    last: Option<&Envelope>,
+) -> Result<usize, IngestError> {
+    let first = forwarded + 1;
+    let stored_to = if last.is_some() {
+        through.saturating_sub(1)
+    } else {
+        through
+    };
+    let mut sent = 0;
+    if first <= stored_to {
+        let waiting = store
+            .stored_range(entity_key, first, stored_to)
+            .await
+            .map_err(IngestError::Store)?;
+        for stored in &waiting {
+            let envelope = stored.envelope().map_err(|why| {
+                IngestError::Forward(DownstreamError::new(
+                    "rebuilding a stored notification to forward it",
+                    why,
+                ))
+            })?;
+            forwarder
+                .forward(&envelope)
+                .await
+                .map_err(IngestError::Forward)?;
+            sent += 1;
+        }
+    }
+    if let Some(envelope) = last {
+        forwarder
+            .forward(envelope)
+            .await
+            .map_err(IngestError::Forward)?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// Step 4: records `mark`, retrying any failure (throttling, a conflict with a concurrent
+/// transaction, a timeout) with a short backoff until `attempts` are spent. The caller bounds
+/// it in time. Its failure is worth a log line, not a 5xx: the queue has the notifications,
+/// and a gateway retry after SQS's 5-minute window would send them again.
+pub async fn mark<S: EventStore>(
+    store: &S,
+    mark: &Mark,
+    clock: &dyn Clock,
+    attempts: u32,
+) -> Result<(), DownstreamError> {
+    let mut backoff = std::time::Duration::from_millis(25);
+    let mut attempt = 1;
+    loop {
+        match store.mark(mark, clock.now()).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt >= attempts => return Err(e),
+            Err(_) => {
+                pause(backoff).await;
+                backoff *= 2;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+#[cfg(feature = "http")]
+async fn pause(d: std::time::Duration) {
+    tokio::time::sleep(d).await;
+}
+
+/// Without a runtime's timer (the core built alone), retry at once.
+#[cfg(not(feature = "http"))]
+async fn pause(_: std::time::Duration) {}

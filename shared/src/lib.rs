@@ -3,14 +3,18 @@
 //! The domain core knows nothing of AWS: [`form`] (body → nested [`fields`]), [`event`] (names and
 //! families), [`entity`] (which id a notification is stored under), [`dedup`] (the
 //! de-duplication key), [`status`] and [`typed`] (typed views of documented fields), [`envelope`] (the
-//! normalised notification consumers read) and [`ingest`] (store once, forward once, over two
-//! ports; [`memory`] has both in memory). [`ipag`] is the second gateway's core (JSON bodies); [`gateway`] holds what an
+//! normalised notification consumers read), [`delivery`] (the rule that tells a retry or a
+//! resend from a new occurrence), [`stored`] (a stored notification, forwarded again) and
+//! [`ingest`] (store once, forward once, in order, over two ports; [`memory`] has both in
+//! memory; [`clock`] says what time it is). [`ipag`] is the second gateway's core (JSON bodies); [`gateway`] holds what an
 //! envelope carries that differs by gateway, and [`wire`] reads an envelope back. The `http`
 //! feature adds the handler and what it checks: [`auth`], [`source_ip`], [`screen`], [`http`];
 //! `lambda` adds the adapters at the edge: [`aws`] (DynamoDB and SQS) and [`runtime`] (a
 //! function's start-up).
 
+pub mod clock;
 pub mod dedup;
+pub mod delivery;
 pub mod entity;
 pub mod envelope;
 pub mod error;
@@ -22,6 +26,7 @@ pub mod ingest;
 pub mod ipag;
 pub mod memory;
 pub mod status;
+pub mod stored;
 pub mod typed;
 pub mod wire;
 
@@ -40,7 +45,7 @@ pub mod source_ip;
 #[cfg(feature = "lambda")]
 pub mod trust;
 
-pub use envelope::{Envelope, Provider};
+pub use envelope::{Envelope, Provider, RepeatOf};
 pub use error::{ErrorClass, ParseError};
 pub use event::{EventName, Family};
 pub use fields::{Fields, Node};

@@ -1,57 +1,199 @@
-//! The two ports of [`crate::ingest`] in memory, with no AWS: what the request-path fuzz target
-//! (and its seeds in `cargo test`) and the per-request benchmark run the handler against.
-//! `down` makes every call fail, as DynamoDB or SQS unreachable would.
+//! The two ports of [`crate::ingest`] in memory, with no AWS: what the unit tests of the rule,
+//! the request-path fuzz target (and its seeds in `cargo test`) and the per-request benchmark
+//! run the handler against. It keeps what the DynamoDB store keeps, with the same conditions.
+//! `down` makes every call fail, as DynamoDB or SQS unreachable would; `fail_mark` fails only
+//! the mark.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
 
 use time::OffsetDateTime;
 
-use crate::ingest::{Claim, DownstreamError, EventStore, Forwarder, Stored};
-use crate::Envelope;
+use crate::delivery::{EntityHead, Previous, PreviousKind, ResendRequest, Snapshot};
+use crate::envelope::{Envelope, Provider};
+use crate::ingest::{Append, DownstreamError, EventStore, Forwarder, Mark, WriteError};
+use crate::stored::StoredNotification;
 
-/// A store: de-duplication key → (first arrival, forwarded at), as the `dedup` item holds them.
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    pub items: Mutex<HashMap<String, (OffsetDateTime, Option<OffsetDateTime>)>>,
-    pub down: bool,
+/// One entity: its counters and its notifications by sequence.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryEntity {
+    pub head: EntityHead,
+    pub notifications: BTreeMap<u64, StoredNotification>,
 }
 
-impl EventStore for MemoryStore {
-    async fn claim(&self, env: &Envelope, _raw: &str) -> Result<Claim, DownstreamError> {
+#[derive(Debug, Default)]
+pub struct MemoryTables {
+    pub entities: HashMap<String, MemoryEntity>,
+    /// Content key → the latest notification with that content.
+    pub markers: HashMap<String, Previous>,
+    pub resends: Vec<(Provider, ResendRequest)>,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    pub tables: Mutex<MemoryTables>,
+    pub down: bool,
+    pub fail_mark: bool,
+}
+
+impl MemoryStore {
+    fn lock(
+        &self,
+        operation: &'static str,
+    ) -> Result<MutexGuard<'_, MemoryTables>, DownstreamError> {
         if self.down {
-            return Err(DownstreamError::new("claim", "down"));
+            return Err(DownstreamError::new(operation, "down"));
         }
-        let mut items = self
-            .items
+        self.tables
             .lock()
-            .map_err(|_| DownstreamError::new("claim", "poisoned"))?;
-        Ok(match items.get(&env.dedup_key) {
-            Some(&(first, forwarded)) => Claim::Duplicate(Stored {
-                first_received_at: first,
-                forwarded_at: forwarded,
-            }),
-            None => {
-                items.insert(env.dedup_key.clone(), (env.received_at, None));
-                Claim::New
-            }
+            .map_err(|_| DownstreamError::new(operation, "poisoned"))
+    }
+
+    /// How many notifications are stored, over every entity.
+    pub fn stored(&self) -> usize {
+        self.tables.lock().map_or(0, |t| {
+            t.entities.values().map(|e| e.notifications.len()).sum()
         })
     }
 
-    async fn mark_forwarded(
-        &self,
-        env: &Envelope,
-        at: OffsetDateTime,
-    ) -> Result<(), DownstreamError> {
-        let mut items = self
-            .items
+    /// An entity's counters and notifications, if it has any.
+    pub fn entity(&self, entity_key: &str) -> Option<MemoryEntity> {
+        self.tables
             .lock()
-            .map_err(|_| DownstreamError::new("mark", "poisoned"))?;
-        if let Some(item) = items.get_mut(&env.dedup_key) {
-            item.1 = Some(at);
+            .ok()
+            .and_then(|t| t.entities.get(entity_key).cloned())
+    }
+
+    pub fn add_resend(&self, provider: Provider, request: ResendRequest) {
+        if let Ok(mut t) = self.tables.lock() {
+            t.resends.push((provider, request));
+        }
+    }
+}
+
+impl EventStore for MemoryStore {
+    async fn snapshot(&self, envelope: &Envelope) -> Result<Snapshot, DownstreamError> {
+        let t = self.lock("snapshot")?;
+        Ok(Snapshot {
+            head: t.entities.get(&envelope.entity_key).map(|e| e.head.clone()),
+            previous: t.markers.get(&envelope.dedup_key).cloned(),
+        })
+    }
+
+    async fn open_resends(
+        &self,
+        provider: Provider,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ResendRequest>, DownstreamError> {
+        let t = self.lock("open resends")?;
+        Ok(t.resends
+            .iter()
+            .filter(|(p, r)| *p == provider && r.expires_at > now)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+
+    async fn append(&self, append: Append<'_>) -> Result<(), WriteError> {
+        let mut t = self.lock("append")?;
+        let env = append.envelope;
+        let sequence = env
+            .sequence
+            .ok_or_else(|| DownstreamError::new("append", "the envelope has no sequence"))?;
+        let head_now = t
+            .entities
+            .get(&env.entity_key)
+            .map(|e| e.head.last_sequence);
+        let marker_now = t.markers.get(&env.dedup_key).map(|p| p.version.clone());
+        let seen_head = append.seen.head.as_ref().map(|h| h.last_sequence);
+        let seen_marker = append.seen.previous.as_ref().map(|p| p.version.clone());
+        if head_now != seen_head || marker_now != seen_marker {
+            return Err(WriteError::Conflict);
+        }
+        let entity = t.entities.entry(env.entity_key.clone()).or_default();
+        entity.head.last_sequence = sequence;
+        entity.head.unacked.insert(sequence, env.received_at);
+        for old in &append.forget_unacked {
+            entity.head.unacked.remove(old);
+        }
+        entity.notifications.insert(
+            sequence,
+            StoredNotification {
+                provider: env.provider.as_str().to_owned(),
+                event: env.event.as_str().to_owned(),
+                raw_body: append.raw_body.to_owned(),
+                received_at: env.received_at,
+                dedup_key: env.dedup_key.clone(),
+                entity_key: env.entity_key.clone(),
+                sequence: Some(sequence),
+                repeat_of: env.repeat_of,
+            },
+        );
+        t.markers.insert(
+            env.dedup_key.clone(),
+            Previous {
+                entity_key: env.entity_key.clone(),
+                kind: PreviousKind::Sequenced(sequence),
+                received_at: env.received_at,
+                expires_at: Some(append.expires_at),
+                resends_used: Vec::new(),
+                version: version(sequence),
+            },
+        );
+        Ok(())
+    }
+
+    async fn use_resend(
+        &self,
+        envelope: &Envelope,
+        seen: &Snapshot,
+        request: &str,
+    ) -> Result<(), WriteError> {
+        let mut t = self.lock("use resend")?;
+        let seen_version = seen.previous.as_ref().map(|p| p.version.as_str());
+        match t.markers.get_mut(&envelope.dedup_key) {
+            Some(marker) if Some(marker.version.as_str()) == seen_version => {
+                marker.resends_used.push(request.to_owned());
+                Ok(())
+            }
+            _ => Err(WriteError::Conflict),
+        }
+    }
+
+    async fn stored_range(
+        &self,
+        entity_key: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<StoredNotification>, DownstreamError> {
+        let t = self.lock("stored range")?;
+        Ok(t.entities.get(entity_key).map_or_else(Vec::new, |e| {
+            e.notifications
+                .range(from..=to)
+                .map(|(_, n)| n.clone())
+                .collect()
+        }))
+    }
+
+    async fn mark(&self, mark: &Mark, _at: OffsetDateTime) -> Result<(), DownstreamError> {
+        if self.fail_mark {
+            return Err(DownstreamError::new("mark", "down"));
+        }
+        let mut t = self.lock("mark")?;
+        if let Some(entity) = t.entities.get_mut(&mark.entity_key) {
+            if let Some(through) = mark.through {
+                entity.head.forwarded_sequence = entity.head.forwarded_sequence.max(through);
+            }
+            if let Some(answered) = mark.answered {
+                entity.head.unacked.remove(&answered);
+            }
         }
         Ok(())
     }
+}
+
+/// The marker version of notification `sequence` (the DynamoDB store uses its `sk`).
+fn version(sequence: u64) -> String {
+    format!("seq#{sequence:020}")
 }
 
 /// A queue: the message bodies sent, serialised as `aws::SqsForwarder` serialises them.
@@ -59,6 +201,20 @@ impl EventStore for MemoryStore {
 pub struct MemoryQueue {
     pub sent: Mutex<Vec<String>>,
     pub down: bool,
+}
+
+impl MemoryQueue {
+    /// The envelopes sent, in order.
+    pub fn envelopes(&self) -> Vec<Envelope> {
+        self.sent.lock().map_or_else(
+            |_| Vec::new(),
+            |sent| {
+                sent.iter()
+                    .filter_map(|json| serde_json::from_str(json).ok())
+                    .collect()
+            },
+        )
+    }
 }
 
 impl Forwarder for MemoryQueue {

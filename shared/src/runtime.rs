@@ -11,8 +11,9 @@ use aws_config::{BehaviorVersion, ConfigLoader};
 use lambda_http::{service_fn, Adapter, Request};
 
 use crate::auth::Token;
-use crate::aws::{DynamoStore, SqsForwarder};
-use crate::http::{App, Route};
+use crate::aws::{sqs, DynamoStore, SqsForwarder};
+use crate::delivery::DeliverySettings;
+use crate::http::{App, Delivery, Route};
 use crate::ipag::SignatureKey;
 use crate::source_ip::SourceAllowList;
 
@@ -31,6 +32,8 @@ pub struct Config {
     /// `IPAG_WEBHOOK_SECRET`: iPag's signature key, if its check is wanted (see
     /// `ipag::signature`).
     pub ipag_signature: Option<SignatureKey>,
+    /// `DEDUP_WINDOW` and `RETENTION_DAYS` (see `delivery`).
+    pub delivery: DeliverySettings,
 }
 
 impl Config {
@@ -41,14 +44,26 @@ impl Config {
                 .filter(|v| !v.trim().is_empty())
                 .ok_or_else(|| format!("{name} is not set"))
         };
+        let queue_url = required("EVENTS_QUEUE_URL")?;
+        if !sqs::is_fifo(&queue_url) {
+            return Err(format!(
+                "EVENTS_QUEUE_URL `{queue_url}` is not a FIFO queue (its name must end in .fifo): \
+                 per-entity order and de-duplication depend on one"
+            ));
+        }
+        let optional = |name: &str| std::env::var(name).ok();
         Ok(Config {
             table: required("EVENTS_TABLE")?,
-            queue_url: required("EVENTS_QUEUE_URL")?,
+            queue_url,
             token: Token::new(std::env::var("WEBHOOK_TOKEN").ok().as_deref()),
             allowed_sources: std::env::var("ALLOWED_SOURCE_IPS")
                 .unwrap_or_default()
                 .parse()?,
             ipag_signature: SignatureKey::new(std::env::var("IPAG_WEBHOOK_SECRET").ok().as_deref()),
+            delivery: DeliverySettings::from_values(
+                optional("DEDUP_WINDOW").as_deref(),
+                optional("RETENTION_DAYS").as_deref(),
+            )?,
         })
     }
 }
@@ -105,6 +120,10 @@ pub async fn app(route: Route, config: Config) -> App<DynamoStore, SqsForwarder>
         ipag_signature: config.ipag_signature,
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared), config.table),
         forwarder: SqsForwarder::new(aws_sdk_sqs::Client::new(&shared), config.queue_url),
+        delivery: Delivery {
+            settings: config.delivery,
+            ..Delivery::default()
+        },
     }
 }
 

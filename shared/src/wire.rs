@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::envelope::{Envelope, Provider};
+use crate::envelope::{Envelope, Provider, RepeatOf};
 use crate::event::EventName;
 use crate::form::Fields;
 use crate::gateway::{Data, Event, EventFamily};
@@ -25,6 +25,10 @@ pub struct WireEnvelope {
     #[serde(default)]
     status: Option<String>,
     dedup_key: String,
+    #[serde(default)]
+    sequence: Option<u64>,
+    #[serde(default)]
+    repeat_of: Option<RepeatOf>,
     #[serde(with = "time::serde::rfc3339")]
     received_at: OffsetDateTime,
     data: serde_json::Value,
@@ -68,6 +72,8 @@ impl TryFrom<WireEnvelope> for Envelope {
             account_id: w.account_id,
             status: w.status,
             dedup_key: w.dedup_key,
+            sequence: w.sequence,
+            repeat_of: w.repeat_of,
             received_at: w.received_at,
             data,
             extra: w.extra,

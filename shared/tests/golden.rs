@@ -1,7 +1,8 @@
 //! Pins what leaves the parser for every body of the fuzz corpus (which holds every fixture of
-//! `fixtures/iugu/**` plus the hostile bodies): the envelope JSON exactly as it is stored and
-//! forwarded (so its de-duplication key, which production tables hold), the typed view, or the
-//! error code and message. Any change to those bytes is a change of behaviour and shows here.
+//! `fixtures/iugu/**` plus the hostile bodies): the envelope JSON exactly as it is forwarded as
+//! its entity's first notification (`"sequence":1`; so its de-duplication key, which production
+//! tables hold), the queue's de-duplication id, the typed view, or the error code and message.
+//! Any change to those bytes is a change of behaviour and shows here.
 //!
 //! `golden/envelopes.txt` holds one block per seed. After a deliberate change, regenerate it
 //! with `GOLDEN_BLESS=1 cargo test -p shared --test golden` and review the diff.
@@ -21,10 +22,17 @@ fn dir(rel: &str) -> PathBuf {
 fn record(name: &str, body: &[u8]) -> String {
     let mut out = format!("== {name}\n");
     match Envelope::from_iugu_form(body, datetime!(2026-11-23 12:00:00.5 UTC)) {
-        Ok(envelope) => {
+        Ok(mut envelope) => {
+            // As the pipeline forwards it: stored as its entity's first notification.
+            envelope.sequence = Some(1);
             let json = serde_json::to_string(&envelope).expect("an envelope always serialises");
             let _ = writeln!(out, "json {json}");
             let _ = writeln!(out, "dedup_key {}", envelope.dedup_key);
+            let _ = writeln!(
+                out,
+                "message_dedup_id {}",
+                envelope.message_deduplication_id()
+            );
             let _ = writeln!(out, "typed {:?}", envelope.typed());
         }
         Err(err) => {

@@ -1,183 +1,378 @@
-//! Store once, forward once, with in-memory fakes of the two ports: every outcome and every
-//! failure point, without any server.
+//! Store once, forward once, in order, against the in-memory store and queue: every outcome of
+//! the rule, every failure point, a lost race, without any server. The same cases run end to
+//! end against the local DynamoDB + SQS server in `tests/tests/delivery_semantics.rs`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
+use shared::clock::ManualClock;
+use shared::delivery::{DeliverySettings, ResendRequest, Snapshot};
 use shared::ingest::{
-    ingest, Claim, DownstreamError, EventStore, Forwarder, IngestError, Outcome, Stored,
+    mark, store_and_forward, Accepted, Append, DownstreamError, EventStore, IngestError, Mark,
+    Outcome, WriteError,
 };
-use shared::Envelope;
+use shared::memory::{MemoryQueue, MemoryStore};
+use shared::stored::StoredNotification;
+use shared::{Envelope, Provider};
 use time::macros::datetime;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
-#[derive(Default)]
-struct FakeStore {
-    /// dedup key → (first arrival, forwarded at)
-    items: Mutex<HashMap<String, (OffsetDateTime, Option<OffsetDateTime>)>>,
-    fail_claim: bool,
-    fail_mark: bool,
+const T0: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
+const SUSPENDED: &str = "event=subscription.suspended&data[id]=S1&data[account_id]=A";
+const ACTIVATED: &str = "event=subscription.activated&data[id]=S1&data[account_id]=A";
+
+fn settings() -> DeliverySettings {
+    DeliverySettings::default()
 }
 
-impl EventStore for FakeStore {
-    async fn claim(&self, env: &Envelope, _raw: &str) -> Result<Claim, DownstreamError> {
-        if self.fail_claim {
-            return Err(DownstreamError::new("fake claim", "down"));
-        }
-        let mut items = self.items.lock().expect("lock");
-        match items.get(&env.dedup_key) {
-            Some((first, forwarded)) => Ok(Claim::Duplicate(Stored {
-                first_received_at: *first,
-                forwarded_at: *forwarded,
-            })),
-            None => {
-                items.insert(env.dedup_key.clone(), (env.received_at, None));
-                Ok(Claim::New)
-            }
-        }
-    }
-
-    async fn mark_forwarded(
-        &self,
-        env: &Envelope,
-        at: OffsetDateTime,
-    ) -> Result<(), DownstreamError> {
-        if self.fail_mark {
-            return Err(DownstreamError::new("fake mark", "down"));
-        }
-        let mut items = self.items.lock().expect("lock");
-        let item = items
-            .get_mut(&env.dedup_key)
-            .ok_or_else(|| DownstreamError::new("fake mark", "no such item"))?;
-        item.1 = Some(at);
-        Ok(())
-    }
-}
-
-#[derive(Default)]
-struct FakeQueue {
-    sent: Mutex<Vec<Envelope>>,
-    fail: bool,
-}
-
-impl Forwarder for FakeQueue {
-    async fn forward(&self, env: &Envelope) -> Result<(), DownstreamError> {
-        if self.fail {
-            return Err(DownstreamError::new("fake send", "down"));
-        }
-        self.sent.lock().expect("lock").push(env.clone());
-        Ok(())
-    }
-}
-
-const FIRST: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
-const LATER: OffsetDateTime = datetime!(2026-11-23 10:05:00 UTC);
-
-fn envelope(at: OffsetDateTime) -> Envelope {
-    Envelope::from_iugu_form(
-        b"event=invoice.status_changed&data[id]=A1&data[status]=paid",
-        at,
-    )
-    .expect("valid body")
-}
-
-async fn run(
-    store: &FakeStore,
-    queue: &FakeQueue,
+/// One delivery of `body` at `at`, as the handler runs it: store and forward, then mark.
+async fn deliver<S: EventStore>(
+    store: &S,
+    queue: &MemoryQueue,
+    body: &str,
     at: OffsetDateTime,
-) -> Result<Outcome, IngestError> {
-    let accepted = ingest(store, queue, envelope(at), "raw", || at).await?;
-    assert!(
-        accepted.unmarked.is_none(),
-        "the fake store marks unless told to fail"
-    );
-    Ok(accepted.outcome)
+) -> Result<Accepted, IngestError> {
+    let envelope = Envelope::from_iugu_form(body.as_bytes(), at).expect("a valid body");
+    let accepted = store_and_forward(store, queue, envelope, body, &settings()).await?;
+    if let Some(m) = &accepted.mark {
+        // A failed mark is not an error; the tests that fail it look at what stays.
+        let _ = mark(store, m, &ManualClock::at(at), 1).await;
+    }
+    Ok(accepted)
+}
+
+fn sent(queue: &MemoryQueue) -> Vec<(String, Option<u64>, Option<u64>)> {
+    queue
+        .envelopes()
+        .into_iter()
+        .map(|e| {
+            (
+                e.event.to_string(),
+                e.sequence,
+                e.repeat_of.and_then(|r| r.sequence),
+            )
+        })
+        .collect()
+}
+
+fn event(name: &str, sequence: u64, repeat_of: Option<u64>) -> (String, Option<u64>, Option<u64>) {
+    (name.to_owned(), Some(sequence), repeat_of)
 }
 
 #[tokio::test]
-async fn first_delivery_is_stored_forwarded_and_marked() {
-    let (store, queue) = (FakeStore::default(), FakeQueue::default());
+async fn a_first_delivery_is_stored_as_number_one_forwarded_and_marked() {
+    let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
+    let accepted = deliver(&store, &queue, SUSPENDED, T0)
+        .await
+        .expect("accepted");
     assert_eq!(
-        run(&store, &queue, FIRST).await.expect("ok"),
-        Outcome::Stored
+        (accepted.outcome, accepted.sequence, accepted.forwarded),
+        (Outcome::Stored, Some(1), 1)
     );
-    assert_eq!(queue.sent.lock().expect("lock").len(), 1);
-    let items = store.items.lock().expect("lock");
-    assert_eq!(items.values().next().expect("item").1, Some(FIRST));
-}
-
-#[tokio::test]
-async fn a_forwarded_duplicate_sends_nothing() {
-    let (store, queue) = (FakeStore::default(), FakeQueue::default());
-    run(&store, &queue, FIRST).await.expect("first");
+    assert_eq!(sent(&queue), [event("subscription.suspended", 1, None)]);
+    let entity = store.entity("subscription#S1").expect("stored");
     assert_eq!(
-        run(&store, &queue, LATER).await.expect("again"),
-        Outcome::Duplicate
+        (entity.head.last_sequence, entity.head.forwarded_sequence),
+        (1, 1)
     );
-    assert_eq!(queue.sent.lock().expect("lock").len(), 1);
+    assert!(entity.head.unacked.is_empty(), "answered 200: nothing owed");
 }
 
 #[tokio::test]
-async fn a_failed_send_is_an_error_and_the_retry_forwards_the_stored_notification() {
-    let store = FakeStore::default();
-    let down = FakeQueue {
-        fail: true,
-        ..FakeQueue::default()
+async fn the_same_delivery_again_within_the_window_is_a_retry_with_nothing_sent() {
+    let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
+    deliver(&store, &queue, SUSPENDED, T0).await.expect("first");
+    for later in [
+        Duration::seconds(1),
+        Duration::minutes(10),
+        Duration::hours(20),
+    ] {
+        let again = deliver(&store, &queue, SUSPENDED, T0 + later)
+            .await
+            .expect("again");
+        assert_eq!(
+            (again.outcome, again.sequence, again.forwarded),
+            (Outcome::Retry, Some(1), 0),
+            "{later}"
+        );
+    }
+    assert_eq!(queue.envelopes().len(), 1);
+    assert_eq!(store.stored(), 1);
+}
+
+#[tokio::test]
+async fn suspended_activated_suspended_is_three_notifications_the_last_a_flagged_repeat() {
+    let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
+    deliver(&store, &queue, SUSPENDED, T0).await.expect("1");
+    deliver(&store, &queue, ACTIVATED, T0 + Duration::minutes(2))
+        .await
+        .expect("2");
+    let third = deliver(&store, &queue, SUSPENDED, T0 + Duration::minutes(4))
+        .await
+        .expect("3");
+    assert_eq!(third.outcome, Outcome::Repeat);
+    assert_eq!(
+        sent(&queue),
+        [
+            event("subscription.suspended", 1, None),
+            event("subscription.activated", 2, None),
+            event("subscription.suspended", 3, Some(1)),
+        ]
+    );
+    let envelopes = queue.envelopes();
+    assert_eq!(
+        envelopes[2].repeat_of.map(|r| r.received_at),
+        Some(T0),
+        "when the repeated one arrived"
+    );
+    assert_ne!(
+        envelopes[0].message_deduplication_id(),
+        envelopes[2].message_deduplication_id(),
+        "SQS must not take the new occurrence for a copy of the first"
+    );
+}
+
+#[tokio::test]
+async fn the_same_content_after_the_window_is_a_new_occurrence() {
+    let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
+    let renewed = "event=subscription.renewed&data[id]=S1&data[account_id]=A";
+    deliver(&store, &queue, renewed, T0).await.expect("month 1");
+    let next = deliver(&store, &queue, renewed, T0 + Duration::days(30))
+        .await
+        .expect("month 2");
+    assert_eq!((next.outcome, next.sequence), (Outcome::Repeat, Some(2)));
+    assert_eq!(queue.envelopes().len(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_send_is_an_error_and_the_next_notification_forwards_it_first() {
+    let store = MemoryStore::default();
+    let down = MemoryQueue {
+        down: true,
+        ..MemoryQueue::default()
     };
-    assert!(matches!(
-        run(&store, &down, FIRST).await,
-        Err(IngestError::Forward(_))
-    ));
-    assert_eq!(
-        store
-            .items
-            .lock()
-            .expect("lock")
-            .values()
-            .next()
-            .expect("stored")
-            .1,
-        None
-    );
+    let err = deliver(&store, &down, SUSPENDED, T0)
+        .await
+        .expect_err("queue down");
+    assert!(matches!(err, IngestError::Forward(_)), "{err}");
+    assert_eq!(store.stored(), 1, "stored, not forwarded");
 
-    let up = FakeQueue::default();
+    // Y arrives with the queue back: X goes first.
+    let up = MemoryQueue::default();
+    let y = deliver(&store, &up, ACTIVATED, T0 + Duration::minutes(1))
+        .await
+        .expect("Y");
+    assert_eq!((y.outcome, y.forwarded), (Outcome::Stored, 2));
     assert_eq!(
-        run(&store, &up, LATER).await.expect("retry"),
-        Outcome::DuplicateForwarded
+        sent(&up),
+        [
+            event("subscription.suspended", 1, None),
+            event("subscription.activated", 2, None),
+        ]
     );
-    let sent = up.sent.lock().expect("lock");
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].received_at, FIRST, "the first arrival, as stored");
+    assert_eq!(
+        up.envelopes()[0].received_at,
+        T0,
+        "X as stored: its first arrival"
+    );
+    // The gateway retries X (it was answered 503): a retry, not a new occurrence.
+    let x_again = deliver(&store, &up, SUSPENDED, T0 + Duration::minutes(5))
+        .await
+        .expect("X again");
+    assert_eq!((x_again.outcome, x_again.forwarded), (Outcome::Retry, 0));
+    assert_eq!(up.envelopes().len(), 2);
+    let head = store.entity("subscription#S1").expect("stored").head;
+    assert!(head.unacked.is_empty(), "X's retry got its 200: {head:?}");
+    // So a real third suspension is a new occurrence again.
+    let x_third = deliver(&store, &up, SUSPENDED, T0 + Duration::minutes(9))
+        .await
+        .expect("X once more");
+    assert_eq!(x_third.outcome, Outcome::Repeat);
 }
 
 #[tokio::test]
-async fn a_failed_claim_sends_nothing() {
-    let store = FakeStore {
-        fail_claim: true,
-        ..FakeStore::default()
+async fn a_retry_of_a_notification_never_forwarded_forwards_it() {
+    let store = MemoryStore::default();
+    let down = MemoryQueue {
+        down: true,
+        ..MemoryQueue::default()
     };
-    let queue = FakeQueue::default();
-    let err = run(&store, &queue, FIRST).await.expect_err("store down");
-    assert!(matches!(err, IngestError::Store(e) if e.operation == "fake claim"));
-    assert!(queue.sent.lock().expect("lock").is_empty());
+    deliver(&store, &down, SUSPENDED, T0)
+        .await
+        .expect_err("queue down");
+    let up = MemoryQueue::default();
+    let retry = deliver(&store, &up, SUSPENDED, T0 + Duration::minutes(5))
+        .await
+        .expect("retry");
+    assert_eq!((retry.outcome, retry.forwarded), (Outcome::Retry, 1));
+    assert_eq!(up.envelopes()[0].received_at, T0);
 }
 
 #[tokio::test]
-async fn a_failed_mark_still_accepts_the_sent_notification_so_the_gateway_does_not_resend_it() {
-    let store = FakeStore {
+async fn a_failed_store_sends_nothing() {
+    let store = MemoryStore {
+        down: true,
+        ..MemoryStore::default()
+    };
+    let queue = MemoryQueue::default();
+    let err = deliver(&store, &queue, SUSPENDED, T0)
+        .await
+        .expect_err("down");
+    assert!(matches!(err, IngestError::Store(e) if e.operation == "snapshot"));
+    assert!(queue.envelopes().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_mark_still_accepts_what_the_queue_has() {
+    let store = MemoryStore {
         fail_mark: true,
-        ..FakeStore::default()
+        ..MemoryStore::default()
     };
-    let queue = FakeQueue::default();
-    let accepted = ingest(&store, &queue, envelope(FIRST), "raw", || FIRST)
+    let queue = MemoryQueue::default();
+    let envelope = Envelope::from_iugu_form(SUSPENDED.as_bytes(), T0).expect("valid");
+    let accepted = store_and_forward(&store, &queue, envelope, SUSPENDED, &settings())
         .await
         .expect("the queue has it: accepted");
-    assert_eq!(accepted.outcome, Outcome::Stored);
-    let why = accepted.unmarked.expect("the failed mark is reported");
-    assert_eq!(why.operation, "fake mark");
-    assert_eq!(queue.sent.lock().expect("lock").len(), 1);
-    // The item stays unmarked: a later resend of the same notification forwards it again
-    // (with the same de-duplication id), never silently drops it.
-    let items = store.items.lock().expect("lock");
-    assert_eq!(items.values().next().expect("stored").1, None);
+    let to_mark = accepted.mark.expect("something to mark");
+    assert_eq!(
+        to_mark,
+        Mark {
+            entity_key: "subscription#S1".to_owned(),
+            through: Some(1),
+            answered: Some(1),
+        }
+    );
+    let err = mark(&store, &to_mark, &ManualClock::at(T0), 3)
+        .await
+        .expect_err("the mark fails every time");
+    assert_eq!(err.operation, "mark");
+    assert_eq!(queue.envelopes().len(), 1);
+    // Unmarked, it stays owed: a retry is a retry, and it is forwarded again with the same
+    // de-duplication id (the FIFO queue drops it within 5 minutes; after that the consumer
+    // sees the same sequence again).
+    let retry = deliver(&store, &queue, SUSPENDED, T0 + Duration::minutes(1))
+        .await
+        .expect("retry");
+    assert_eq!((retry.outcome, retry.forwarded), (Outcome::Retry, 1));
+    let ids: Vec<String> = queue
+        .envelopes()
+        .iter()
+        .map(Envelope::message_deduplication_id)
+        .collect();
+    assert_eq!(ids[0], ids[1]);
+}
+
+fn resend_of(from: OffsetDateTime, until: OffsetDateTime, now: OffsetDateTime) -> ResendRequest {
+    ResendRequest {
+        id: "r1".to_owned(),
+        from,
+        until,
+        event: None,
+        entity_key: None,
+        expires_at: now + Duration::days(1),
+    }
+}
+
+#[tokio::test]
+async fn a_resend_of_a_period_is_recognised_once_per_notification() {
+    let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
+    deliver(&store, &queue, SUSPENDED, T0).await.expect("X");
+    deliver(&store, &queue, ACTIVATED, T0 + Duration::minutes(1))
+        .await
+        .expect("Y");
+    let later = T0 + Duration::days(2);
+    store.add_resend(
+        Provider::Iugu,
+        resend_of(T0 - Duration::hours(1), T0 + Duration::hours(1), later),
+    );
+    for (body, want) in [(SUSPENDED, Outcome::Resend), (ACTIVATED, Outcome::Resend)] {
+        let again = deliver(&store, &queue, body, later).await.expect("resent");
+        assert_eq!((again.outcome, again.forwarded), (want, 0), "{body}");
+    }
+    assert_eq!(queue.envelopes().len(), 2, "X and Y once each");
+    // A third X while the resend is still open: the resend was used for X, so this one is a
+    // new occurrence, flagged.
+    let third = deliver(&store, &queue, SUSPENDED, later + Duration::minutes(1))
+        .await
+        .expect("X again");
+    assert_eq!(third.outcome, Outcome::Repeat);
+}
+
+/// A store that lets another delivery of the same entity store first, between this delivery's
+/// snapshot and its write: the write must fail the condition and the delivery judge again.
+struct Racing {
+    inner: MemoryStore,
+    rival: std::sync::Mutex<Option<Envelope>>,
+}
+
+impl EventStore for Racing {
+    async fn snapshot(&self, envelope: &Envelope) -> Result<Snapshot, DownstreamError> {
+        self.inner.snapshot(envelope).await
+    }
+    async fn open_resends(
+        &self,
+        provider: Provider,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ResendRequest>, DownstreamError> {
+        self.inner.open_resends(provider, now).await
+    }
+    async fn append(&self, append: Append<'_>) -> Result<(), WriteError> {
+        let rival = self.rival.lock().expect("lock").take();
+        if let Some(mut rival) = rival {
+            let seen = self.inner.snapshot(&rival).await?;
+            rival.sequence = Some(seen.next_sequence());
+            self.inner
+                .append(Append {
+                    envelope: &rival,
+                    raw_body: ACTIVATED,
+                    seen: &seen,
+                    expires_at: T0 + Duration::days(90),
+                    forget_unacked: Vec::new(),
+                })
+                .await?;
+        }
+        self.inner.append(append).await
+    }
+    async fn use_resend(
+        &self,
+        envelope: &Envelope,
+        seen: &Snapshot,
+        request: &str,
+    ) -> Result<(), WriteError> {
+        self.inner.use_resend(envelope, seen, request).await
+    }
+    async fn stored_range(
+        &self,
+        entity_key: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<StoredNotification>, DownstreamError> {
+        self.inner.stored_range(entity_key, from, to).await
+    }
+    async fn mark(&self, m: &Mark, at: OffsetDateTime) -> Result<(), DownstreamError> {
+        self.inner.mark(m, at).await
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_that_loses_a_race_judges_again_and_takes_the_next_sequence() {
+    let rival = Envelope::from_iugu_form(ACTIVATED.as_bytes(), T0).expect("valid");
+    let store = Racing {
+        inner: MemoryStore::default(),
+        rival: std::sync::Mutex::new(Some(rival)),
+    };
+    let queue = MemoryQueue::default();
+    let accepted = deliver(&store, &queue, SUSPENDED, T0)
+        .await
+        .expect("accepted");
+    assert_eq!(
+        (accepted.outcome, accepted.sequence),
+        (Outcome::Stored, Some(2))
+    );
+    // The rival was stored (1) but its delivery has not forwarded it yet: this one sends it
+    // first, to keep the order.
+    assert_eq!(
+        sent(&queue),
+        [
+            event("subscription.activated", 1, None),
+            event("subscription.suspended", 2, None),
+        ]
+    );
 }

@@ -3,7 +3,11 @@
 //! - `raw/`: each RAW BODY exactly as the reference prints it. The reference wraps long bodies
 //!   after `&` for layout; the copies join those lines (a real body has no line breaks).
 //! - `repaired/`: the raw samples the reference broke, mended as iugu really sends them.
-//! - `constructed/`: events the reference documents only by table or `key: value` listing.
+//! - `constructed/`: events the reference documents only by table or `key: value` listing, and
+//!   the events iugu documents beyond the reference, built from their pages' field tables
+//!   (`withdraw_request.*`: https://dev.iugu.com/docs/saque; `automatic_pix.*`:
+//!   https://dev.iugu.com/docs/pix-autom%C3%A1tico; `referrals.*`:
+//!   https://dev.iugu.com/reference/ref-lista-de-gatilhos-kyc.md; ids and values invented).
 
 use shared::typed::{
     BankSlipStatus, DepositStatus, InvoiceStatus, Lenient, PaymentMethod, TransferRequestStatus,

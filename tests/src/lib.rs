@@ -11,16 +11,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use shared::auth::Token;
 use shared::aws::{DynamoStore, SqsForwarder};
-use shared::http::{App, Route};
+use shared::clock::ManualClock;
+use shared::http::{App, Delivery, Route};
 use shared::source_ip::SourceAllowList;
 
+pub mod capacity;
 pub mod load;
 pub mod proxy;
 
@@ -47,10 +46,15 @@ pub fn moto() -> &'static Moto {
     MOTO.get_or_init(start_moto)
 }
 
-fn start_moto() -> Moto {
-    let python = std::env::var_os("MOTO_PYTHON")
+/// The Python with moto (and boto3): `MOTO_PYTHON`, else the dev venv's.
+pub fn moto_python() -> PathBuf {
+    std::env::var_os("MOTO_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(".venv/bin/python"));
+        .unwrap_or_else(|| workspace().join(".venv/bin/python"))
+}
+
+fn start_moto() -> Moto {
+    let python = moto_python();
     assert!(
         python.exists(),
         "no Python with moto at {}: run `bash scripts/test.sh` (it installs one in .venv) \
@@ -132,48 +136,7 @@ impl Local {
         let dynamo = aws_sdk_dynamodb::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
         let table = format!("events-{name}");
-        let key = |name: &str, kind| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .expect("key schema")
-        };
-        let attr = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute")
-        };
-        dynamo
-            .create_table()
-            .table_name(&table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .attribute_definitions(attr("pk"))
-            .attribute_definitions(attr("sk"))
-            .attribute_definitions(attr("received_day"))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("by_received_day")
-                    .key_schema(key("received_day", KeyType::Hash))
-                    .key_schema(key("sk", KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::Include)
-                            .set_non_key_attributes(Some(
-                                ["provider", "event", "received_at", "dedup_key", "raw_body"]
-                                    .map(String::from)
-                                    .to_vec(),
-                            ))
-                            .build(),
-                    )
-                    .build()
-                    .expect("index"),
-            )
-            .send()
+        shared::aws::table::create_table(&dynamo, &table)
             .await
             .expect("create table");
         let queue_url = sqs
@@ -190,6 +153,31 @@ impl Local {
             dynamo,
             sqs,
             table,
+            queue_url,
+        }
+    }
+
+    /// The same table and clients with a FIFO queue of its own. SQS (and the local server)
+    /// drops a message whose de-duplication id it saw in the last 5 minutes, deleted or not: a
+    /// test that sends the same message again (a replay) sends it here, rather than wait.
+    pub async fn with_another_queue(&self) -> Local {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let queue_url = self
+            .sqs
+            .create_queue()
+            .queue_name(format!("{}-again{n}.fifo", self.table))
+            .attributes(QueueAttributeName::FifoQueue, "true")
+            .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url");
+        Local {
+            dynamo: self.dynamo.clone(),
+            sqs: self.sqs.clone(),
+            table: self.table.clone(),
             queue_url,
         }
     }
@@ -212,6 +200,18 @@ impl Local {
             ipag_signature: None,
             store: DynamoStore::new(self.dynamo.clone(), &self.table),
             forwarder: SqsForwarder::new(self.sqs.clone(), queue_url),
+            delivery: Delivery::default(),
+        }
+    }
+
+    /// A function's app whose clock is `clock` (moved by the test: a retry 20 hours later).
+    pub fn app_at(&self, route: Route, clock: &ManualClock) -> App<DynamoStore, SqsForwarder> {
+        App {
+            delivery: Delivery {
+                clock: std::sync::Arc::new(clock.clone()),
+                ..Delivery::default()
+            },
+            ..self.app(route)
         }
     }
 
@@ -232,6 +232,7 @@ impl Local {
             ipag_signature: None,
             store: DynamoStore::new(dynamo, &self.table),
             forwarder: SqsForwarder::new(sqs, &self.queue_url),
+            delivery: Delivery::default(),
         }
     }
 
@@ -259,11 +260,21 @@ impl Local {
         items
     }
 
-    /// The items of kind `event`.
+    /// The items of kind `event`, in key order (an entity's in sequence order).
     pub async fn events(&self) -> Vec<std::collections::HashMap<String, AttributeValue>> {
         let mut items = self.items().await;
-        items.retain(|i| text(i, "kind") == "event");
+        items.retain(shared::aws::table::is_event);
         items
+    }
+
+    /// The head item (the counters) of entity `pk`.
+    pub async fn head(&self, pk: &str) -> shared::delivery::EntityHead {
+        let items = self.items().await;
+        let item = items
+            .iter()
+            .find(|i| text(i, "pk") == pk && text(i, "sk") == shared::aws::table::HEAD_SK)
+            .unwrap_or_else(|| panic!("no head for {pk}"));
+        shared::aws::table::head(item).expect("a readable head")
     }
 
     /// Takes every message off the queue, deleting them ten at a time (for large queues).

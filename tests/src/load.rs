@@ -86,26 +86,45 @@ pub fn sample_bodies() -> Vec<String> {
     bodies
 }
 
-/// Notification `n`: sample `n % samples`, for one of 500 entities of its kind, made distinct by
-/// a `data[load_seq]` field (a real change, so a distinct de-duplication key).
+/// The `data[...]` fields entities are keyed by (`shared::entity`).
+const ID_FIELDS: [&str; 9] = [
+    "id",
+    "resource_id",
+    "customer_payment_method_id",
+    "deposit_id",
+    "payment_request_id",
+    "withdraw_request_id",
+    "account_id",
+    "sender_account_id",
+    "receiver_account_id",
+];
+
+/// Notification `n`: sample `n % samples`, for one of 500 entities of its kind (every id field
+/// gets `-L<entity>`), made distinct by a `data[load_seq]` field (a real change, so a distinct
+/// de-duplication key). Two notifications of one entity are at least 500 apart.
 fn notification(samples: &[String], n: usize) -> String {
-    let sample = &samples[n % samples.len()];
+    let mut body = samples[n % samples.len()].clone();
     let entity = n % 500;
-    let body = match sample.find("data%5Bid%5D=") {
-        Some(at) => {
-            let value_at = at + "data%5Bid%5D=".len();
-            let end = sample[value_at..]
-                .find('&')
-                .map_or(sample.len(), |e| value_at + e);
-            format!("{}-L{entity}{}", &sample[..end], &sample[end..])
-        }
-        None => sample.clone(),
-    };
+    for field in ID_FIELDS {
+        let name = format!("data%5B{field}%5D=");
+        let Some(at) = body.find(&name) else {
+            continue;
+        };
+        let value_at = at + name.len();
+        let end = body[value_at..]
+            .find('&')
+            .map_or(body.len(), |e| value_at + e);
+        body = format!("{}-L{entity}{}", &body[..end], &body[end..]);
+    }
     format!("{body}&data%5Bload_seq%5D={n}")
 }
 
-/// The order of deliveries: distinct notifications, every `duplicate_every`-th a repeat of an
-/// earlier one (picked by a fixed pseudo-random sequence, so runs are comparable).
+/// The order of deliveries: distinct notifications, every `duplicate_every`-th a gateway retry:
+/// the latest notification of an entity picked by a fixed pseudo-random sequence (so runs are
+/// comparable), delivered again. A retry repeats what its entity received last: were another
+/// notification of the entity stored in between, the same content would be a new occurrence
+/// (`delivery`), not a retry. An entity's notifications are at least 500 apart in the schedule,
+/// far more than are in flight at once, so none overtakes a retry of its entity's latest.
 fn schedule(plan: Plan, samples: &[String]) -> (Vec<String>, HashSet<String>) {
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next_random = move || {
@@ -116,10 +135,13 @@ fn schedule(plan: Plan, samples: &[String]) -> (Vec<String>, HashSet<String>) {
     };
     let mut sent: Vec<String> = Vec::with_capacity(plan.deliveries);
     let mut expected = HashSet::new();
+    // Every entity in first-seen order, and the latest body each one was sent.
+    let mut entities: Vec<String> = Vec::new();
+    let mut latest: HashMap<String, String> = HashMap::new();
     for i in 0..plan.deliveries {
         if (i + 1) % plan.duplicate_every == 0 {
-            let earlier = (next_random() % sent.len() as u64) as usize;
-            sent.push(sent[earlier].clone());
+            let entity = &entities[(next_random() % entities.len() as u64) as usize];
+            sent.push(latest[entity].clone());
         } else {
             let body = notification(samples, expected.len());
             let now = time::OffsetDateTime::now_utc();
@@ -129,6 +151,12 @@ fn schedule(plan: Plan, samples: &[String]) -> (Vec<String>, HashSet<String>) {
                 expected.insert(envelope.dedup_key),
                 "distinct by construction"
             );
+            if latest
+                .insert(envelope.entity_key.clone(), body.clone())
+                .is_none()
+            {
+                entities.push(envelope.entity_key);
+            }
             sent.push(body);
         }
     }

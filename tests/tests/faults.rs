@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use pipeline_tests::proxy::{Fault, FaultyProxy};
 use pipeline_tests::{answer, form_post, moto, text, workspace, Local};
 use shared::http::Route;
-use shared::ingest::{Claim, EventStore};
+use shared::ingest::{Append, DownstreamError, EventStore, Forwarder};
 use shared::Family;
 use time::OffsetDateTime;
 
@@ -76,18 +76,21 @@ async fn deliver(app: &App) -> (u16, serde_json::Value, Duration) {
     (status, body, elapsed)
 }
 
-/// After the fault is gone: one event item, forwarded, and one message with its dedup id.
+const PK: &str = "invoice#F1";
+
+/// After the fault is gone: one event item (number 1), marked forwarded, and one message with
+/// its de-duplication id.
 async fn assert_stored_once_and_forwarded_once(local: &Local) {
     let events = local.events().await;
     assert_eq!(events.len(), 1, "{events:?}");
-    assert!(!text(&events[0], "forwarded_at").is_empty());
+    assert_eq!(local.head(PK).await.forwarded_sequence, 1);
     let messages = local.drain().await;
     assert_eq!(messages.len(), 1);
     let attrs = messages[0].attributes().expect("system attributes");
     let dedup_id = attrs
         .get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId)
         .expect("dedup id");
-    assert_eq!(dedup_id, &text(&events[0], "dedup_key"));
+    assert_eq!(dedup_id, &format!("{}-1", text(&events[0], "dedup_key")));
 }
 
 #[tokio::test]
@@ -119,7 +122,7 @@ async fn sqs_unreachable_after_the_store_answers_503_and_the_retry_forwards_once
     );
     let events = f.local.events().await;
     assert_eq!(events.len(), 1, "stored before the send failed");
-    assert!(text(&events[0], "forwarded_at").is_empty());
+    assert_eq!(f.local.head(PK).await.forwarded_sequence, 0);
     assert!(f.local.drain().await.is_empty());
 
     f.sqs.set(Fault::None);
@@ -161,9 +164,19 @@ async fn a_function_that_died_between_store_and_forward_is_forwarded_by_the_next
     let first = OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .expect("valid");
-    let envelope = shared::Envelope::from_iugu_form(BODY.as_bytes(), first).expect("parses");
-    let claim = app.store.claim(&envelope, BODY).await.expect("stored");
-    assert_eq!(claim, Claim::New);
+    let mut envelope = shared::Envelope::from_iugu_form(BODY.as_bytes(), first).expect("parses");
+    let seen = app.store.snapshot(&envelope).await.expect("read");
+    envelope.sequence = Some(seen.next_sequence());
+    app.store
+        .append(Append {
+            envelope: &envelope,
+            raw_body: BODY,
+            seen: &seen,
+            expires_at: first + time::Duration::days(90),
+            forget_unacked: Vec::new(),
+        })
+        .await
+        .expect("stored");
     assert!(local.drain().await.is_empty());
 
     let response = app.handle(form_post(BODY)).await;
@@ -189,4 +202,67 @@ async fn a_function_that_died_between_store_and_forward_is_forwarded_by_the_next
     let response = app.handle(form_post(BODY)).await;
     assert_eq!(answer(&response).0, 200);
     assert!(local.drain().await.is_empty());
+}
+
+/// SQS that, once it has accepted a message, makes DynamoDB hang: the mark after a successful
+/// send is what hangs.
+struct HangDynamoAfterSend<'a> {
+    sqs: shared::aws::SqsForwarder,
+    dynamo: &'a FaultyProxy,
+}
+
+impl Forwarder for HangDynamoAfterSend<'_> {
+    async fn forward(&self, envelope: &shared::Envelope) -> Result<(), DownstreamError> {
+        self.sqs.forward(envelope).await?;
+        self.dynamo.set(Fault::Hang);
+        Ok(())
+    }
+}
+
+/// The queue has the notification, then the mark hangs: the answer is still 200 (a 503 would
+/// make the gateway send it again, and after SQS's 5-minute window the consumer would get it
+/// twice), within the mark's budget and well before the Lambda timeout. One message exists,
+/// and a later retry, with the mark never recorded, sends the same message again, which the
+/// FIFO queue drops.
+#[tokio::test]
+async fn a_slow_mark_after_a_successful_send_still_answers_200_with_one_message() {
+    let f = behind_proxies().await;
+    let app = shared::http::App {
+        route: f.app.route,
+        token: shared::auth::Token::new(Some(pipeline_tests::TOKEN)),
+        allowed_sources: Default::default(),
+        ipag_signature: None,
+        store: shared::aws::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(
+                &pipeline_tests::production_sdk_config(&f.dynamo.endpoint()).await,
+            ),
+            &f.local.table,
+        ),
+        forwarder: HangDynamoAfterSend {
+            sqs: shared::aws::SqsForwarder::new(f.local.sqs.clone(), &f.local.queue_url),
+            dynamo: &f.dynamo,
+        },
+        delivery: Default::default(),
+    };
+    let started = Instant::now();
+    let (status, body) = answer(&app.handle(form_post(BODY)).await);
+    let elapsed = started.elapsed();
+    eprintln!("hung mark: answered {status} after {elapsed:?}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("stored")),
+        "{body}"
+    );
+    assert!(
+        elapsed >= shared::http::MARK_BUDGET && elapsed < lambda_timeout() / 2,
+        "answered after {elapsed:?}: the mark's budget is {:?}, the Lambda timeout {:?}",
+        shared::http::MARK_BUDGET,
+        lambda_timeout()
+    );
+    assert_eq!(f.local.head(PK).await.forwarded_sequence, 0, "never marked");
+
+    f.dynamo.set(Fault::None);
+    let (status, body, _) = deliver(&f.app).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("duplicate")));
+    assert_stored_once_and_forwarded_once(&f.local).await;
 }

@@ -118,7 +118,12 @@ async fn every_event_file_is_stored_once_and_forwarded_once() {
         assert_eq!(text(item, "family"), expected.family.as_str());
         assert_eq!(text(item, "raw_body"), raw, "{name}");
         assert_eq!(text(item, "dedup_key"), expected.dedup_key);
-        assert!(!text(item, "forwarded_at").is_empty(), "{name}");
+        assert_eq!(text(item, "sk"), shared::aws::table::event_sk(1), "{name}");
+        assert_eq!(
+            local.head(&expected.entity_key).await.forwarded_sequence,
+            1,
+            "{name}: marked forwarded"
+        );
         // `data` is the JSON as DynamoDB types: numbers N, objects M.
         let Some(AttributeValue::M(data)) = item.get("data") else {
             panic!("{name}: data is not a map: {:?}", item.get("data"));
@@ -141,7 +146,7 @@ async fn every_event_file_is_stored_once_and_forwarded_once() {
             system
                 .get(&MessageSystemAttributeName::MessageDeduplicationId)
                 .map(String::as_str),
-            Some(expected.dedup_key.as_str())
+            Some(format!("{}-1", expected.dedup_key).as_str())
         );
         let attrs = m.message_attributes().expect("attributes");
         assert_eq!(attrs["provider"].string_value(), Some("ipag"));

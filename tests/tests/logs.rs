@@ -99,7 +99,12 @@ async fn request_logs_carry_no_token_and_no_personal_data() {
     assert_eq!(stored["status"], 200);
     assert_eq!(stored["dedup_key"].as_str().map(str::len), Some(64));
     assert!(stored["latency_us"].is_u64());
-    assert_eq!(requests[1]["fields"]["outcome"], "duplicate");
+    assert_eq!(
+        (stored["sequence"].as_u64(), stored["forwarded"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(requests[1]["fields"]["outcome"], "retry");
+    assert_eq!(requests[1]["fields"]["forwarded"], 0);
     assert_eq!(requests[2]["fields"]["outcome"], "unauthorized");
     assert_eq!(requests[3]["fields"]["outcome"], "malformed_key");
     assert_eq!(requests[4]["fields"]["outcome"], "wrong_route");

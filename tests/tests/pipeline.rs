@@ -28,7 +28,8 @@ async fn a_new_notification_is_stored_and_forwarded_once() {
     assert_eq!(events.len(), 1);
     let item = &events[0];
     assert_eq!(text(item, "pk"), "invoice#84F982E1A10F4FF1B483B829F4762C2C");
-    assert!(text(item, "sk").ends_with(&format!("#{dedup_key}")));
+    assert_eq!(text(item, "sk"), shared::aws::table::event_sk(1));
+    assert_eq!(body["sequence"], 1);
     assert_eq!(text(item, "provider"), "iugu");
     assert_eq!(text(item, "event"), "invoice.status_changed");
     assert_eq!(text(item, "entity_id"), "84F982E1A10F4FF1B483B829F4762C2C");
@@ -36,7 +37,13 @@ async fn a_new_notification_is_stored_and_forwarded_once() {
     assert_eq!(text(item, "dedup_key"), dedup_key);
     assert_eq!(text(item, "raw_body"), PAID);
     assert!(text(item, "received_at").ends_with('Z'));
-    assert!(!text(item, "forwarded_at").is_empty(), "marked forwarded");
+    let head = local.head("invoice#84F982E1A10F4FF1B483B829F4762C2C").await;
+    assert_eq!(
+        (head.last_sequence, head.forwarded_sequence),
+        (1, 1),
+        "marked forwarded"
+    );
+    assert!(head.unacked.is_empty(), "answered 200");
     let data = item["data"].as_m().expect("data is a map");
     assert_eq!(data["paid_cents"].as_s().map(String::as_str), Ok("1000"));
 
@@ -63,7 +70,10 @@ async fn a_new_notification_is_stored_and_forwarded_once() {
     let dedup_id = system
         .get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId)
         .map(String::as_str);
-    assert_eq!(dedup_id, Some(dedup_key.as_str()));
+    assert_eq!(dedup_id, Some(format!("{dedup_key}-1").as_str()));
+    assert_eq!(envelope.sequence, Some(1));
+    assert_eq!(envelope.repeat_of, None);
+    assert_eq!(attrs["sequence"].string_value(), Some("1"));
 }
 
 #[tokio::test]
@@ -90,7 +100,7 @@ async fn the_same_notification_again_is_a_duplicate_with_nothing_new() {
 }
 
 #[tokio::test]
-async fn a_real_change_is_a_second_item_under_the_same_pk_in_arrival_order() {
+async fn a_real_change_is_the_second_item_under_the_same_pk_in_sequence_order() {
     let local = Local::new().await;
     let pending = PAID.replace("paid&", "pending&");
     let (_, first) = send(&local, INVOICES, form_post(&pending)).await;
@@ -98,8 +108,12 @@ async fn a_real_change_is_a_second_item_under_the_same_pk_in_arrival_order() {
     assert_eq!(status, 200);
     assert_eq!(second["status"], "stored");
     assert_ne!(first["dedup_key"], second["dedup_key"]);
+    assert_eq!(
+        (first["sequence"].as_u64(), second["sequence"].as_u64()),
+        (Some(1), Some(2))
+    );
 
-    // A Query on the pk returns the notifications in arrival order.
+    // A Query on the pk returns the head, then the notifications in sequence order.
     let out = local
         .dynamo
         .query()
@@ -114,7 +128,9 @@ async fn a_real_change_is_a_second_item_under_the_same_pk_in_arrival_order() {
         .send()
         .await
         .expect("query");
-    let statuses: Vec<String> = out.items().iter().map(|i| text(i, "status")).collect();
+    let kinds: Vec<String> = out.items().iter().map(|i| text(i, "kind")).collect();
+    assert_eq!(kinds, ["head", "event", "event"]);
+    let statuses: Vec<String> = out.items()[1..].iter().map(|i| text(i, "status")).collect();
     assert_eq!(statuses, ["pending", "paid"]);
 
     let messages = local.drain().await;
@@ -143,7 +159,12 @@ async fn a_failed_forward_answers_503_and_the_retry_forwards_it_once() {
     assert_eq!(body["error"], "forward_failed");
     let events = local.events().await;
     assert_eq!(events.len(), 1, "stored before the forward failed");
-    assert_eq!(text(&events[0], "forwarded_at"), "", "not marked forwarded");
+    let pk = "invoice#84F982E1A10F4FF1B483B829F4762C2C";
+    assert_eq!(
+        local.head(pk).await.forwarded_sequence,
+        0,
+        "not marked forwarded"
+    );
 
     let (status, body) = send(&local, INVOICES, form_post(PAID)).await;
     assert_eq!(status, 200, "{body}");
@@ -164,7 +185,7 @@ async fn a_failed_forward_answers_503_and_the_retry_forwards_it_once() {
             / 1000,
         "the envelope forwarded is the stored one, with the first arrival time"
     );
-    assert!(!text(&local.events().await[0], "forwarded_at").is_empty());
+    assert_eq!(local.head(pk).await.forwarded_sequence, 1);
 
     let (_, body) = send(&local, INVOICES, form_post(PAID)).await;
     assert_eq!(body["status"], "duplicate");
@@ -321,7 +342,7 @@ async fn every_event_file_is_stored_once_and_forwarded_once() {
         .collect();
     files.sort();
     assert!(
-        files.len() >= 27,
+        files.len() >= 33,
         "one event file per documented event: {files:?}"
     );
     for file in files {

@@ -51,7 +51,7 @@ async fn fifty_identical_deliveries_at_once_store_one_item_and_send_one_message(
         .collect();
     assert_eq!((events.len(), markers.len()), (1, 1), "{items:?}");
     // Never 200 for a notification that is not stored and forwarded.
-    assert!(!text(events[0], "forwarded_at").is_empty());
+    assert_eq!(local.head("invoice#RACE1").await.forwarded_sequence, 1);
     let messages = local.drain().await;
     assert_eq!(messages.len(), 1, "the queue holds it once");
 }
@@ -118,4 +118,54 @@ async fn bursts_for_two_invoices_keep_each_invoices_order_in_its_fifo_group() {
             .collect();
         assert_eq!(stored, expected, "{invoice}");
     }
+}
+
+/// Ten different notifications of one invoice at the same moment (each retried on 503, as the
+/// gateway would): ten items numbered 1 to 10 with no number given twice, ten messages, and
+/// the messages in the invoice's FIFO group in sequence order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn ten_changes_of_one_invoice_at_once_get_ten_sequences_forwarded_in_order() {
+    let local = Local::new().await;
+    let app = Arc::new(local.app(Route::Family(Family::Invoices)));
+    let start = Arc::new(tokio::sync::Barrier::new(10));
+    let mut deliveries = JoinSet::new();
+    for n in 0..10 {
+        let (app, start) = (Arc::clone(&app), Arc::clone(&start));
+        deliveries.spawn(async move {
+            let body =
+                format!("event=invoice.status_changed&data%5Bid%5D=RACE2&data%5Bstatus%5D=s{n:02}");
+            start.wait().await;
+            // The gateway retries a 503; a bounded number of times here.
+            for _ in 0..20 {
+                let (status, answer) = answer(&app.handle(form_post(&body)).await);
+                match status {
+                    200 => return answer,
+                    503 => continue,
+                    other => panic!("unexpected {other}: {answer}"),
+                }
+            }
+            panic!("still 503 after 20 tries");
+        });
+    }
+    let mut sequences = Vec::new();
+    while let Some(done) = deliveries.join_next().await {
+        let answer = done.expect("no delivery panics");
+        assert_eq!(answer["status"], "stored", "{answer}");
+        sequences.push(answer["sequence"].as_u64().expect("a sequence"));
+    }
+    sequences.sort_unstable();
+    assert_eq!(sequences, (1..=10).collect::<Vec<u64>>());
+
+    let messages = local.drain().await;
+    let sent: Vec<u64> = messages
+        .iter()
+        .map(|m| {
+            let envelope: shared::Envelope =
+                serde_json::from_str(m.body().expect("body")).expect("an envelope");
+            envelope.sequence.expect("a sequence")
+        })
+        .collect();
+    assert_eq!(sent, (1..=10).collect::<Vec<u64>>(), "once each, in order");
+    assert_eq!(local.events().await.len(), 10);
+    assert_eq!(local.head("invoice#RACE2").await.forwarded_sequence, 10);
 }

@@ -20,7 +20,7 @@ use lambda_http::lambda_runtime::{Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{service_fn, Adapter, Request, Service};
 use shared::auth::Token;
-use shared::http::{App, Route};
+use shared::http::{App, Delivery, Route};
 use shared::ingest::{DownstreamError, Forwarder};
 use shared::memory::MemoryStore;
 use shared::{Envelope, Family};
@@ -120,6 +120,7 @@ fn main() -> Result<(), String> {
         allowed_sources: "54.207.210.151/32".parse()?,
         store: MemoryStore::default(),
         forwarder: MemoryQueue::default(),
+        delivery: Delivery::default(),
     });
     let handler = service_fn(move |request: Request| {
         let app = std::sync::Arc::clone(&app);

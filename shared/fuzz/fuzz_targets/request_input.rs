@@ -10,7 +10,7 @@
 use std::sync::OnceLock;
 
 use shared::auth::Token;
-use shared::http::{App, Route};
+use shared::http::{App, Delivery, Route};
 use shared::ipag::signature::SignatureKey;
 use shared::memory::{MemoryQueue, MemoryStore};
 use shared::source_ip::SourceAllowList;
@@ -117,6 +117,7 @@ pub fn check(input: &[u8]) -> u16 {
             down: flags & 2 != 0,
             ..MemoryQueue::default()
         },
+        delivery: Delivery::default(),
     };
     let response = runtime().block_on(app.handle(request));
     let status = response.status().as_u16();
@@ -125,7 +126,7 @@ pub fn check(input: &[u8]) -> u16 {
         other => panic!("every answer is JSON text, got {other:?}"),
     };
     let answer: serde_json::Value = serde_json::from_str(&body).expect("every answer is JSON");
-    let stored = app.store.items.lock().expect("lock").len();
+    let stored = app.store.stored();
     let sent = app.forwarder.sent.lock().expect("lock").len();
     match status {
         200 => {

@@ -1,73 +1,46 @@
-//! The event store on DynamoDB.
+//! The event store on DynamoDB, in the layout of [`super::table`].
 //!
-//! Table: string keys `pk` (hash) and `sk` (range). Two kinds of item per notification:
+//! | step | calls |
+//! |---|---|
+//! | snapshot | one `BatchGetItem` (strongly consistent): the entity's head and the content's marker |
+//! | open resends (rare: same content, not a plain retry) | one `Query` of `resend#<provider>` |
+//! | append | one `TransactWriteItems`: put the event item (it must not exist), put the marker (it must be as read), put or update the head (`last_sequence` must be as read) |
+//! | use a resend (rare) | one `UpdateItem` of the marker, conditional on it being as read |
+//! | earlier notifications waiting (rare) | one `Query` of the entity's `sk` range |
+//! | mark | one `UpdateItem` of the head: `forwarded_sequence` up (never down), this sequence out of `unacked` |
 //!
-//! | kind | pk | sk | holds |
-//! |---|---|---|---|
-//! | `event` | `<entity_type>#<entity_id>` | `<received_at>#<dedup_key>` | the notification; `received_day` (`YYYY-MM-DD`, UTC) keys the `by_received_day` index |
-//! | `dedup` | `dedup#<dedup_key>` | `dedup` | where its `event` item is; `forwarded_at` |
-//!
-//! The `event` item's sort key starts with the arrival time (UTC, fixed width), so a `Query`
-//! on one `pk` returns that entity's notifications in arrival order. That key differs between
-//! two deliveries of the same notification, so it cannot make the write conditional by itself:
-//! the `dedup` item does. Both are written in one transaction whose condition is that the
-//! `dedup` item does not exist, so a notification is stored exactly once however often, and
-//! however concurrently, it is delivered.
+//! Every write is conditional on what the snapshot read, so two deliveries never both store a
+//! notification, never give one sequence twice, and never overwrite each other's marker: the
+//! loser gets [`WriteError::Conflict`] and judges again.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::envelope::Envelope;
-use crate::form::{Fields, Node};
-use crate::gateway::Data;
-use crate::ingest::{Claim, DownstreamError, EventStore, Stored};
-
-/// Arrival times in keys and items: RFC 3339, UTC, microseconds, always the same width, so
-/// that string order is time order.
-const TIME_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-);
-
-pub fn format_time(t: OffsetDateTime) -> String {
-    let utc = t.to_offset(time::UtcOffset::UTC);
-    // Formatting a UTC time with this fixed description cannot fail; fall back to RFC 3339.
-    utc.format(TIME_FORMAT)
-        .or_else(|_| utc.format(&Rfc3339))
-        .unwrap_or_default()
-}
-
-/// Where a notification's `event` item lives, and the arrival time its key starts with.
-pub struct EventKey {
-    pub pk: String,
-    pub sk: String,
-    /// `received_at`, formatted as in [`format_time`].
-    pub received_at: String,
-}
-
-/// The key of a notification's `event` item (computed once per write: both items use it).
-pub fn event_key(envelope: &Envelope) -> EventKey {
-    let received_at = format_time(envelope.received_at);
-    EventKey {
-        pk: envelope.entity_key.clone(),
-        sk: format!("{received_at}#{}", envelope.dedup_key),
-        received_at,
-    }
-}
-
-/// The `pk` and `sk` of a notification's `dedup` item.
-pub fn dedup_item_key(dedup_key: &str) -> (String, String) {
-    (format!("dedup#{dedup_key}"), "dedup".to_owned())
-}
+use super::error_text;
+use super::table::{self, attr, n, s, Item};
+use crate::delivery::{ResendRequest, Snapshot};
+use crate::envelope::{Envelope, Provider};
+use crate::ingest::{Append, DownstreamError, EventStore, Mark, WriteError};
+use crate::stored::StoredNotification;
 
 pub struct DynamoStore {
     client: Client,
     table: String,
+}
+
+/// How often a `BatchGetItem` asks again for keys DynamoDB left unprocessed (throttling).
+const BATCH_GET_ROUNDS: usize = 4;
+
+fn key(pk: &str, sk: &str) -> Item {
+    HashMap::from([(attr::PK.to_owned(), s(pk)), (attr::SK.to_owned(), s(sk))])
+}
+
+fn failed(operation: &'static str) -> impl Fn(String) -> DownstreamError {
+    move |why| DownstreamError::new(operation, why)
 }
 
 impl DynamoStore {
@@ -78,252 +51,377 @@ impl DynamoStore {
         }
     }
 
-    async fn read_dedup_item(
-        &self,
-        dedup_key: &str,
-    ) -> Result<Option<HashMap<String, AttributeValue>>, DownstreamError> {
-        let (pk, sk) = dedup_item_key(dedup_key);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| DownstreamError::new("DynamoDB GetItem", e))?;
-        Ok(out.item)
+    pub fn client(&self) -> &Client {
+        &self.client
     }
-}
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-/// `data` as a DynamoDB map: strings stay strings, lists lists, groups maps.
-pub fn fields_to_attribute(fields: &Fields) -> AttributeValue {
-    AttributeValue::M(
-        fields
-            .iter()
-            .map(|(name, node)| (name.clone(), node_to_attribute(node)))
-            .collect(),
-    )
-}
-
-/// An envelope's `data`: iugu's fields as above, iPag's JSON as [`json_to_attribute`].
-pub fn data_to_attribute(data: &Data) -> AttributeValue {
-    match data {
-        Data::Form(fields) => fields_to_attribute(fields),
-        Data::Json(value) => json_to_attribute(value),
+    pub fn table(&self) -> &str {
+        &self.table
     }
-}
 
-/// JSON as DynamoDB's own types: objects maps, arrays lists, `null` NULL, booleans BOOL.
-/// Numbers are numbers (N) when DynamoDB can hold them (at most 38 digits, magnitude within
-/// 1e-130..1e125); any other is kept as its text (S) rather than fail the write on every retry.
-/// `raw_body` keeps the exact JSON regardless.
-pub fn json_to_attribute(value: &serde_json::Value) -> AttributeValue {
-    use serde_json::Value;
-    match value {
-        Value::Null => AttributeValue::Null(true),
-        Value::Bool(b) => AttributeValue::Bool(*b),
-        Value::Number(n) => {
-            let text = n.to_string();
-            let fits = match n.as_f64() {
-                _ if n.is_i64() || n.is_u64() => true,
-                Some(f) => f == 0.0 || (1e-130..1e125).contains(&f.abs()),
-                None => false,
+    /// The items at `keys` that exist, strongly consistent, in one round trip unless
+    /// DynamoDB leaves some keys unprocessed.
+    pub async fn get_many(&self, keys: Vec<Item>) -> Result<Vec<Item>, DownstreamError> {
+        let mut found = Vec::new();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| DownstreamError::new("building the DynamoDB request", e))?,
+        );
+        for _ in 0..BATCH_GET_ROUNDS {
+            let Some(request) = pending.take() else {
+                return Ok(found);
             };
-            if fits {
-                AttributeValue::N(text)
-            } else {
-                AttributeValue::S(text)
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| DownstreamError::new("DynamoDB BatchGetItem", error_text(&e)))?;
+            if let Some(mut responses) = out.responses {
+                found.extend(responses.remove(&self.table).unwrap_or_default());
             }
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut left| left.remove(&self.table))
+                .filter(|left| !left.keys().is_empty());
         }
-        Value::String(v) => s(v.as_str()),
-        Value::Array(items) => AttributeValue::L(items.iter().map(json_to_attribute).collect()),
-        Value::Object(map) => AttributeValue::M(
-            map.iter()
-                .map(|(k, v)| (k.clone(), json_to_attribute(v)))
-                .collect(),
-        ),
-    }
-}
-
-fn node_to_attribute(node: &Node) -> AttributeValue {
-    match node {
-        Node::Text(v) => s(v.as_str()),
-        Node::List(items) => AttributeValue::L(items.iter().map(|v| s(v.as_str())).collect()),
-        Node::Map(map) => fields_to_attribute(map),
-    }
-}
-
-fn event_item(
-    envelope: &Envelope,
-    key: &EventKey,
-    raw_body: &str,
-) -> HashMap<String, AttributeValue> {
-    let mut item = HashMap::from([
-        ("pk".to_owned(), s(key.pk.as_str())),
-        ("sk".to_owned(), s(key.sk.as_str())),
-        ("kind".to_owned(), s("event")),
-        ("provider".to_owned(), s(envelope.provider.as_str())),
-        ("event".to_owned(), s(envelope.event.as_str())),
-        ("family".to_owned(), s(envelope.family.as_str())),
-        ("entity_type".to_owned(), s(envelope.entity_type.as_str())),
-        ("entity_id".to_owned(), s(envelope.entity_id.as_str())),
-        ("received_at".to_owned(), s(key.received_at.as_str())),
-        // The arrival day: the partition key of the `by_received_day` index, through which the
-        // operator's `recover replay --since` finds a period's notifications (template.yaml).
-        (
-            "received_day".to_owned(),
-            s(key
-                .received_at
-                .get(..10)
-                .unwrap_or(key.received_at.as_str())),
-        ),
-        ("dedup_key".to_owned(), s(envelope.dedup_key.as_str())),
-        ("raw_body".to_owned(), s(raw_body)),
-        ("data".to_owned(), data_to_attribute(&envelope.data)),
-    ]);
-    if let Some(account) = &envelope.account_id {
-        item.insert("account_id".to_owned(), s(account.as_str()));
-    }
-    if let Some(status) = &envelope.status {
-        item.insert("status".to_owned(), s(status.as_str()));
-    }
-    if !envelope.extra.is_empty() {
-        item.insert("extra".to_owned(), fields_to_attribute(&envelope.extra));
-    }
-    item
-}
-
-fn dedup_item(envelope: &Envelope, key: &EventKey) -> HashMap<String, AttributeValue> {
-    let (pk, sk) = dedup_item_key(&envelope.dedup_key);
-    HashMap::from([
-        ("pk".to_owned(), s(pk)),
-        ("sk".to_owned(), s(sk)),
-        ("kind".to_owned(), s("dedup")),
-        ("event_pk".to_owned(), s(key.pk.as_str())),
-        ("event_sk".to_owned(), s(key.sk.as_str())),
-        ("received_at".to_owned(), s(key.received_at.as_str())),
-    ])
-}
-
-/// Reads what a `dedup` item says of its notification.
-fn stored_from(item: &HashMap<String, AttributeValue>) -> Result<Stored, DownstreamError> {
-    let time = |name: &str| -> Result<Option<OffsetDateTime>, DownstreamError> {
-        match item.get(name) {
-            None => Ok(None),
-            Some(AttributeValue::S(v)) => OffsetDateTime::parse(v, &Rfc3339)
-                .map(Some)
-                .map_err(|e| DownstreamError::new("reading the dedup item", e)),
+        match pending {
+            None => Ok(found),
             Some(_) => Err(DownstreamError::new(
-                "reading the dedup item",
-                format!("`{name}` is not a string"),
+                "DynamoDB BatchGetItem",
+                "keys left unprocessed after every retry (throttled)",
             )),
         }
-    };
-    let first_received_at = time("received_at")?
-        .ok_or_else(|| DownstreamError::new("reading the dedup item", "it has no `received_at`"))?;
-    Ok(Stored {
-        first_received_at,
-        forwarded_at: time("forwarded_at")?,
-    })
+    }
+
+    /// Every item of `pk` with `from <= sk <= to`, in `sk` order, strongly consistent.
+    pub async fn query_range(
+        &self,
+        pk: &str,
+        range: Option<(&str, &str)>,
+    ) -> Result<Vec<Item>, DownstreamError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_values(":pk", s(pk))
+                .set_exclusive_start_key(start);
+            query = match range {
+                Some((from, to)) => query
+                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                    .expression_attribute_names("#sk", attr::SK)
+                    .expression_attribute_values(":from", s(from))
+                    .expression_attribute_values(":to", s(to)),
+                None => query.key_condition_expression("#pk = :pk"),
+            };
+            let page = query
+                .send()
+                .await
+                .map_err(|e| DownstreamError::new("DynamoDB Query", error_text(&e)))?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Keeps an operator's resend request until its `expires_at` (`recover resend`).
+    pub async fn record_resend(
+        &self,
+        provider: &str,
+        request: &ResendRequest,
+        requested_at: OffsetDateTime,
+    ) -> Result<(), DownstreamError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(table::resend_item(provider, request, requested_at)))
+            .send()
+            .await
+            .map_err(|e| DownstreamError::new("DynamoDB PutItem", error_text(&e)))?;
+        Ok(())
+    }
+
+    /// One conditional `UpdateItem` of the head at `entity_key`: `Ok(false)` when its
+    /// condition did not hold.
+    async fn update_head(
+        &self,
+        entity_key: &str,
+        through: Option<u64>,
+        answered: Option<u64>,
+        at: OffsetDateTime,
+    ) -> Result<bool, DownstreamError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(entity_key, table::HEAD_SK)))
+            .expression_attribute_names("#pk", attr::PK);
+        let mut set = Vec::new();
+        let mut condition = "attribute_exists(#pk)".to_owned();
+        if let Some(through) = through {
+            set.push("#fwd = :through, #fwd_at = :at");
+            condition.push_str(" AND #fwd < :through");
+            update = update
+                .expression_attribute_names("#fwd", attr::FORWARDED_SEQUENCE)
+                .expression_attribute_names("#fwd_at", attr::FORWARDED_AT)
+                .expression_attribute_values(":through", n(through))
+                .expression_attribute_values(":at", s(table::format_time(at)));
+        }
+        let mut expression = String::new();
+        if !set.is_empty() {
+            expression = format!("SET {}", set.join(", "));
+        }
+        if let Some(answered) = answered {
+            expression.push_str(" REMOVE #unacked.#answered");
+            update = update
+                .expression_attribute_names("#unacked", attr::UNACKED)
+                .expression_attribute_names("#answered", answered.to_string());
+        }
+        let result = update
+            .update_expression(expression.trim())
+            .condition_expression(condition)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(DownstreamError::new("DynamoDB UpdateItem", error_text(&e))),
+        }
+    }
+}
+
+/// Whether a cancelled transaction lost a race (a condition, or a concurrent transaction on
+/// the same items) rather than failed.
+fn lost_a_race<R>(
+    err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled.cancellation_reasons().iter().any(|reason| {
+                matches!(
+                    reason.code(),
+                    Some("ConditionalCheckFailed") | Some("TransactionConflict")
+                )
+            })
+        }
+        _ => false,
+    }
 }
 
 impl EventStore for DynamoStore {
-    async fn claim(&self, envelope: &Envelope, raw_body: &str) -> Result<Claim, DownstreamError> {
+    async fn snapshot(&self, envelope: &Envelope) -> Result<Snapshot, DownstreamError> {
+        let items = self
+            .get_many(vec![
+                key(&envelope.entity_key, table::HEAD_SK),
+                key(&table::marker_pk(&envelope.dedup_key), table::MARKER_SK),
+            ])
+            .await?;
+        let mut snapshot = Snapshot::default();
+        for item in &items {
+            match table::text(item, attr::SK) {
+                Some(table::HEAD_SK) => {
+                    snapshot.head = Some(table::head(item).map_err(failed("reading the head"))?);
+                }
+                Some(table::MARKER_SK) => {
+                    snapshot.previous =
+                        Some(table::previous(item).map_err(failed("reading the marker"))?);
+                }
+                _ => {}
+            }
+        }
+        Ok(snapshot)
+    }
+
+    async fn open_resends(
+        &self,
+        provider: Provider,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ResendRequest>, DownstreamError> {
+        let items = self
+            .query_range(&table::resend_pk(provider.as_str()), None)
+            .await?;
+        let mut open = Vec::new();
+        for item in &items {
+            let request =
+                table::resend_request(item).map_err(failed("reading a resend request"))?;
+            if request.expires_at > now {
+                open.push(request);
+            }
+        }
+        Ok(open)
+    }
+
+    async fn append(&self, append: Append<'_>) -> Result<(), WriteError> {
         let build = |e| DownstreamError::new("building the DynamoDB request", e);
-        let key = event_key(envelope);
-        let dedup = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(dedup_item(envelope, &key)))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(build)?;
+        let envelope = append.envelope;
+        let sequence = envelope.sequence.unwrap_or_default();
         let event = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(event_item(envelope, &key, raw_body)))
-            .condition_expression("attribute_not_exists(pk)")
+            .set_item(Some(table::event_item(
+                envelope,
+                append.raw_body,
+                append.expires_at,
+            )))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
             .build()
             .map_err(build)?;
+        let marker = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(table::marker_item(envelope, append.expires_at)))
+            .expression_attribute_names("#pk", attr::PK);
+        let marker = match &append.seen.previous {
+            None => marker.condition_expression("attribute_not_exists(#pk)"),
+            Some(previous) => marker
+                .condition_expression("attribute_exists(#pk) AND #version = :version")
+                .expression_attribute_names("#version", attr::EVENT_SK)
+                .expression_attribute_values(":version", s(previous.version.as_str())),
+        }
+        .build()
+        .map_err(build)?;
+        let head = match &append.seen.head {
+            None => TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(table::first_head_item(
+                            &envelope.entity_key,
+                            envelope.received_at,
+                        )))
+                        .condition_expression("attribute_not_exists(#pk)")
+                        .expression_attribute_names("#pk", attr::PK)
+                        .build()
+                        .map_err(build)?,
+                )
+                .build(),
+            Some(head) => {
+                let mut expression = "SET #last = :n, #unacked.#n = :at".to_owned();
+                let mut update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(&envelope.entity_key, table::HEAD_SK)))
+                    .condition_expression("#last = :seen")
+                    .expression_attribute_names("#last", attr::LAST_SEQUENCE)
+                    .expression_attribute_names("#unacked", attr::UNACKED)
+                    .expression_attribute_names("#n", sequence.to_string())
+                    .expression_attribute_values(":n", n(sequence))
+                    .expression_attribute_values(":seen", n(head.last_sequence))
+                    .expression_attribute_values(
+                        ":at",
+                        s(table::format_time(envelope.received_at)),
+                    );
+                for (i, old) in append.forget_unacked.iter().enumerate() {
+                    expression.push_str(if i == 0 { " REMOVE " } else { ", " });
+                    expression.push_str(&format!("#unacked.#old{i}"));
+                    update = update.expression_attribute_names(format!("#old{i}"), old.to_string());
+                }
+                TransactWriteItem::builder()
+                    .update(
+                        update
+                            .update_expression(expression)
+                            .build()
+                            .map_err(build)?,
+                    )
+                    .build()
+            }
+        };
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(dedup).build())
             .transact_items(TransactWriteItem::builder().put(event).build())
+            .transact_items(TransactWriteItem::builder().put(marker).build())
+            .transact_items(head)
             .send()
             .await;
-        let err = match result {
-            Ok(_) => return Ok(Claim::New),
-            Err(err) => err,
-        };
-        // Only "the dedup item exists" makes a duplicate; any other cancellation (a conflict
-        // with a concurrent transaction, throttling) is an error, and the gateway retries.
-        let old_item = match err.as_service_error() {
-            Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
-                cancelled,
-            )) => {
-                let first = cancelled.cancellation_reasons().first();
-                match first {
-                    Some(reason) if reason.code() == Some("ConditionalCheckFailed") => {
-                        reason.item().cloned()
-                    }
-                    _ => return Err(DownstreamError::new("DynamoDB TransactWriteItems", err)),
-                }
-            }
-            _ => return Err(DownstreamError::new("DynamoDB TransactWriteItems", err)),
-        };
-        // DynamoDB returns the existing item with the cancellation; read it if it did not.
-        let item = match old_item {
-            Some(item) if !item.is_empty() => item,
-            _ => self
-                .read_dedup_item(&envelope.dedup_key)
-                .await?
-                .ok_or_else(|| {
-                    DownstreamError::new("DynamoDB GetItem", "the dedup item vanished")
-                })?,
-        };
-        Ok(Claim::Duplicate(stored_from(&item)?))
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if lost_a_race(&e) => Err(WriteError::Conflict),
+            Err(e) => Err(WriteError::Failed(DownstreamError::new(
+                "DynamoDB TransactWriteItems",
+                error_text(&e),
+            ))),
+        }
     }
 
-    async fn mark_forwarded(
+    async fn use_resend(
         &self,
         envelope: &Envelope,
-        at: OffsetDateTime,
-    ) -> Result<(), DownstreamError> {
-        let build = |e| DownstreamError::new("building the DynamoDB request", e);
-        let at = s(format_time(at));
-        let event = event_key(envelope);
-        let update = |(pk, sk): (String, String)| {
-            Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(pk))
-                .key("sk", s(sk))
-                .update_expression("SET forwarded_at = :at")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":at", at.clone())
-                .build()
-                .map_err(build)
+        seen: &Snapshot,
+        request: &str,
+    ) -> Result<(), WriteError> {
+        let Some(previous) = &seen.previous else {
+            return Err(WriteError::Conflict);
         };
-        self.client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(update(dedup_item_key(&envelope.dedup_key))?)
-                    .build(),
-            )
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(update((event.pk, event.sk))?)
-                    .build(),
-            )
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                &table::marker_pk(&envelope.dedup_key),
+                table::MARKER_SK,
+            )))
+            .update_expression("ADD #used :request")
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#used", attr::RESENDS_USED)
+            .expression_attribute_names("#version", attr::EVENT_SK)
+            .expression_attribute_values(":request", AttributeValue::Ss(vec![request.to_owned()]))
+            .expression_attribute_values(":version", s(previous.version.as_str()))
             .send()
-            .await
-            .map_err(|e| DownstreamError::new("DynamoDB TransactWriteItems", e))?;
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Err(WriteError::Conflict)
+            }
+            Err(e) => Err(WriteError::Failed(DownstreamError::new(
+                "DynamoDB UpdateItem",
+                error_text(&e),
+            ))),
+        }
+    }
+
+    async fn stored_range(
+        &self,
+        entity_key: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<StoredNotification>, DownstreamError> {
+        let items = self
+            .query_range(
+                entity_key,
+                Some((&table::event_sk(from), &table::event_sk(to))),
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| {
+                table::stored_notification(item).map_err(failed("reading a stored notification"))
+            })
+            .collect()
+    }
+
+    async fn mark(&self, mark: &Mark, at: OffsetDateTime) -> Result<(), DownstreamError> {
+        let moved = self
+            .update_head(&mark.entity_key, mark.through, mark.answered, at)
+            .await?;
+        // Already forwarded further by another delivery: only the answer is left to record.
+        if !moved && mark.through.is_some() && mark.answered.is_some() {
+            self.update_head(&mark.entity_key, None, mark.answered, at)
+                .await?;
+        }
         Ok(())
     }
 }

@@ -103,6 +103,8 @@ pub fn parse(
         account_id: None,
         status,
         dedup_key,
+        sequence: None,
+        repeat_of: None,
         received_at,
         data: Data::Json(value),
         extra: Fields::new(),

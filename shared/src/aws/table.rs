@@ -1,0 +1,662 @@
+//! The events table: every key, attribute name and item shape, in one place. The functions'
+//! store ([`super::DynamoStore`]), `recover` and the tests all read and write through this
+//! module; `template.yaml` declares the same keys and indexes (a test compares them).
+//!
+//! String keys `pk` (hash) and `sk` (range). Four kinds of item (`kind`):
+//!
+//! | kind | pk | sk | holds |
+//! |---|---|---|---|
+//! | `event` | `<entity_type>#<entity_id>` | `seq#<sequence, 20 digits>` | one notification: the envelope's fields, `raw_body`, `sequence`, `repeat_of_*`, `arrival_day`, `expires_at` |
+//! | `head` | `<entity_type>#<entity_id>` | `head` | the entity's counters: `last_sequence`, `forwarded_sequence`, `forwarded_at`, `unacked` |
+//! | `dedup` | `dedup#<dedup_key>` | `dedup` | the latest notification with that content: `event_pk`, `event_sk`, `sequence`, `received_at`, `expires_at`, `resends_used` |
+//! | `resend` | `resend#<provider>` | `<requested_at>#<id>` | an operator's resend request (`recover resend`): `from`, `until`, `event`, `entity_key`, `expires_at` |
+//!
+//! A `Query` on an entity's `pk` returns its head and its notifications in `sequence` order.
+//! An entity's notifications are forwarded in order, so "forwarded" is a prefix: a
+//! notification is forwarded when its `sequence` is at most its head's `forwarded_sequence`
+//! (no per-item mark, which would rewrite the whole item, raw body included).
+//!
+//! `expires_at` (epoch seconds, DynamoDB's TTL attribute) is arrival + `RETENTION_DAYS` on
+//! event items and on the markers that point at them. DynamoDB deletes expired items up to
+//! about two days late, so readers treat an item past its `expires_at` as absent. Heads never
+//! expire: they hold no personal data, and an entity's sequence must never start again at 1.
+//!
+//! **Items of the version before sequences** ("legacy") stay readable: event items with
+//! `sk = <received_at>#<dedup_key>`, `received_day` and `forwarded_at`, no `sequence` and no
+//! `expires_at`; markers with `received_at` and `forwarded_at`. [`crate::delivery`] says what
+//! the rule makes of a legacy marker; `recover` reads legacy events by `pk`, and by day through
+//! the legacy `by_received_day` index, which no new item enters.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::delivery::{EntityHead, Previous, PreviousKind, ResendRequest};
+use crate::envelope::{Envelope, RepeatOf};
+use crate::form::{Fields, Node};
+use crate::gateway::Data;
+use crate::stored::StoredNotification;
+
+/// One item, as the SDK reads and writes it.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Attribute names.
+pub mod attr {
+    pub const PK: &str = "pk";
+    pub const SK: &str = "sk";
+    pub const KIND: &str = "kind";
+    // event items
+    pub const PROVIDER: &str = "provider";
+    pub const EVENT: &str = "event";
+    pub const FAMILY: &str = "family";
+    pub const ENTITY_TYPE: &str = "entity_type";
+    pub const ENTITY_ID: &str = "entity_id";
+    pub const ACCOUNT_ID: &str = "account_id";
+    pub const STATUS: &str = "status";
+    pub const RECEIVED_AT: &str = "received_at";
+    pub const ARRIVAL_DAY: &str = "arrival_day";
+    pub const DEDUP_KEY: &str = "dedup_key";
+    pub const SEQUENCE: &str = "sequence";
+    pub const REPEAT_OF_SEQUENCE: &str = "repeat_of_sequence";
+    pub const REPEAT_OF_RECEIVED_AT: &str = "repeat_of_received_at";
+    pub const RAW_BODY: &str = "raw_body";
+    pub const DATA: &str = "data";
+    pub const EXTRA: &str = "extra";
+    pub const EXPIRES_AT: &str = "expires_at";
+    // head items
+    pub const LAST_SEQUENCE: &str = "last_sequence";
+    pub const FORWARDED_SEQUENCE: &str = "forwarded_sequence";
+    pub const FORWARDED_AT: &str = "forwarded_at";
+    pub const UNACKED: &str = "unacked";
+    // dedup markers
+    pub const EVENT_PK: &str = "event_pk";
+    pub const EVENT_SK: &str = "event_sk";
+    pub const RESENDS_USED: &str = "resends_used";
+    // resend requests
+    pub const ID: &str = "id";
+    pub const FROM: &str = "from";
+    pub const UNTIL: &str = "until";
+    pub const ENTITY_KEY: &str = "entity_key";
+    pub const REQUESTED_AT: &str = "requested_at";
+    // legacy event items
+    pub const RECEIVED_DAY: &str = "received_day";
+}
+
+/// Values of `kind`.
+pub mod kind {
+    pub const EVENT: &str = "event";
+    pub const HEAD: &str = "head";
+    pub const DEDUP: &str = "dedup";
+    pub const RESEND: &str = "resend";
+}
+
+/// The index through which `recover replay --since` finds a period's notifications: hash
+/// `arrival_day` (`YYYY-MM-DD`, UTC), range `received_at`, keys only (template.yaml says why).
+pub const ARRIVAL_INDEX: &str = "by_arrival";
+/// The legacy items' day index (hash `received_day`, range `sk`); no new item enters it.
+pub const LEGACY_DAY_INDEX: &str = "by_received_day";
+/// What the legacy index projects besides its keys.
+pub const LEGACY_DAY_INDEX_ATTRIBUTES: [&str; 5] = [
+    attr::PROVIDER,
+    attr::EVENT,
+    attr::RECEIVED_AT,
+    attr::DEDUP_KEY,
+    attr::RAW_BODY,
+];
+
+pub const HEAD_SK: &str = "head";
+pub const MARKER_SK: &str = "dedup";
+
+/// The `pk` of the marker for content `dedup_key` (the same key as before sequences).
+pub fn marker_pk(dedup_key: &str) -> String {
+    format!("dedup#{dedup_key}")
+}
+
+/// The `sk` of an entity's notification number `sequence`: fixed width, so string order is
+/// sequence order.
+pub fn event_sk(sequence: u64) -> String {
+    format!("seq#{sequence:020}")
+}
+
+/// The `pk` under which a provider's resend requests are kept.
+pub fn resend_pk(provider: &str) -> String {
+    format!("resend#{provider}")
+}
+
+/// Arrival times in items: RFC 3339, UTC, microseconds, always the same width, so that string
+/// order is time order.
+const TIME_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+);
+
+pub fn format_time(t: OffsetDateTime) -> String {
+    let utc = t.to_offset(time::UtcOffset::UTC);
+    // Formatting a UTC time with this fixed description cannot fail; fall back to RFC 3339.
+    utc.format(TIME_FORMAT)
+        .or_else(|_| utc.format(&Rfc3339))
+        .unwrap_or_default()
+}
+
+/// `YYYY-MM-DD` of `t` in UTC: an `arrival_day`.
+pub fn day_of(t: OffsetDateTime) -> String {
+    let formatted = format_time(t);
+    formatted.get(..10).unwrap_or(&formatted).to_owned()
+}
+
+/// Epoch seconds, as DynamoDB's TTL wants them.
+fn epoch(t: OffsetDateTime) -> AttributeValue {
+    AttributeValue::N(t.unix_timestamp().to_string())
+}
+
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// A string attribute, if the item has one.
+pub fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.as_str()),
+        _ => None,
+    }
+}
+
+/// A whole-number attribute, if the item has one.
+pub fn number(item: &Item, name: &str) -> Option<u64> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+fn time_attr(item: &Item, name: &str) -> Result<Option<OffsetDateTime>, String> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::S(v)) => OffsetDateTime::parse(v, &Rfc3339)
+            .map(Some)
+            .map_err(|e| format!("`{name}` is not an RFC 3339 time: {e}")),
+        Some(_) => Err(format!("`{name}` is not a string")),
+    }
+}
+
+fn epoch_attr(item: &Item, name: &str) -> Result<Option<OffsetDateTime>, String> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::N(v)) => v
+            .parse::<i64>()
+            .ok()
+            .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
+            .map(Some)
+            .ok_or_else(|| format!("`{name}` is not epoch seconds")),
+        Some(_) => Err(format!("`{name}` is not a number")),
+    }
+}
+
+fn required<'a>(item: &'a Item, name: &str) -> Result<&'a str, String> {
+    text(item, name).ok_or_else(|| format!("it has no `{name}`"))
+}
+
+/// Whether `item` is past its `expires_at` at `now` (deleted, whether or not DynamoDB has yet).
+pub fn is_expired(item: &Item, now: OffsetDateTime) -> bool {
+    matches!(epoch_attr(item, attr::EXPIRES_AT), Ok(Some(at)) if at <= now)
+}
+
+/// Whether `item` is a notification (new or legacy).
+pub fn is_event(item: &Item) -> bool {
+    text(item, attr::KIND) == Some(kind::EVENT)
+}
+
+// --- event items -------------------------------------------------------------------------
+
+/// The item of a new notification: `envelope` with its sequence set.
+pub fn event_item(envelope: &Envelope, raw_body: &str, expires_at: OffsetDateTime) -> Item {
+    let sequence = envelope.sequence.unwrap_or_default();
+    let received_at = envelope.received_at;
+    let mut item = HashMap::from([
+        (attr::PK.to_owned(), s(envelope.entity_key.as_str())),
+        (attr::SK.to_owned(), s(event_sk(sequence))),
+        (attr::KIND.to_owned(), s(kind::EVENT)),
+        (attr::PROVIDER.to_owned(), s(envelope.provider.as_str())),
+        (attr::EVENT.to_owned(), s(envelope.event.as_str())),
+        (attr::FAMILY.to_owned(), s(envelope.family.as_str())),
+        (
+            attr::ENTITY_TYPE.to_owned(),
+            s(envelope.entity_type.as_str()),
+        ),
+        (attr::ENTITY_ID.to_owned(), s(envelope.entity_id.as_str())),
+        (attr::RECEIVED_AT.to_owned(), s(format_time(received_at))),
+        (attr::ARRIVAL_DAY.to_owned(), s(day_of(received_at))),
+        (attr::DEDUP_KEY.to_owned(), s(envelope.dedup_key.as_str())),
+        (attr::SEQUENCE.to_owned(), n(sequence)),
+        (attr::RAW_BODY.to_owned(), s(raw_body)),
+        (attr::DATA.to_owned(), data_to_attribute(&envelope.data)),
+        (attr::EXPIRES_AT.to_owned(), epoch(expires_at)),
+    ]);
+    if let Some(repeat_of) = &envelope.repeat_of {
+        if let Some(of) = repeat_of.sequence {
+            item.insert(attr::REPEAT_OF_SEQUENCE.to_owned(), n(of));
+        }
+        item.insert(
+            attr::REPEAT_OF_RECEIVED_AT.to_owned(),
+            s(format_time(repeat_of.received_at)),
+        );
+    }
+    if let Some(account) = &envelope.account_id {
+        item.insert(attr::ACCOUNT_ID.to_owned(), s(account.as_str()));
+    }
+    if let Some(status) = &envelope.status {
+        item.insert(attr::STATUS.to_owned(), s(status.as_str()));
+    }
+    if !envelope.extra.is_empty() {
+        item.insert(attr::EXTRA.to_owned(), fields_to_attribute(&envelope.extra));
+    }
+    item
+}
+
+/// What forwarding a stored notification again needs, from its item (new or legacy).
+pub fn stored_notification(item: &Item) -> Result<StoredNotification, String> {
+    let received_at =
+        time_attr(item, attr::RECEIVED_AT)?.ok_or_else(|| "it has no `received_at`".to_owned())?;
+    let repeat_of = time_attr(item, attr::REPEAT_OF_RECEIVED_AT)?.map(|at| RepeatOf {
+        sequence: number(item, attr::REPEAT_OF_SEQUENCE),
+        received_at: at,
+    });
+    Ok(StoredNotification {
+        provider: required(item, attr::PROVIDER)?.to_owned(),
+        event: required(item, attr::EVENT)?.to_owned(),
+        raw_body: required(item, attr::RAW_BODY)?.to_owned(),
+        received_at,
+        dedup_key: required(item, attr::DEDUP_KEY)?.to_owned(),
+        entity_key: required(item, attr::PK)?.to_owned(),
+        sequence: number(item, attr::SEQUENCE),
+        repeat_of,
+    })
+}
+
+// --- markers -----------------------------------------------------------------------------
+
+/// The marker of a new notification: the latest one with its content is this one.
+pub fn marker_item(envelope: &Envelope, expires_at: OffsetDateTime) -> Item {
+    let sequence = envelope.sequence.unwrap_or_default();
+    HashMap::from([
+        (attr::PK.to_owned(), s(marker_pk(&envelope.dedup_key))),
+        (attr::SK.to_owned(), s(MARKER_SK)),
+        (attr::KIND.to_owned(), s(kind::DEDUP)),
+        (attr::EVENT_PK.to_owned(), s(envelope.entity_key.as_str())),
+        (attr::EVENT_SK.to_owned(), s(event_sk(sequence))),
+        (attr::SEQUENCE.to_owned(), n(sequence)),
+        (
+            attr::RECEIVED_AT.to_owned(),
+            s(format_time(envelope.received_at)),
+        ),
+        (attr::EXPIRES_AT.to_owned(), epoch(expires_at)),
+    ])
+}
+
+/// What a marker (new or legacy) says of the notification it points at.
+pub fn previous(item: &Item) -> Result<Previous, String> {
+    let received_at =
+        time_attr(item, attr::RECEIVED_AT)?.ok_or_else(|| "it has no `received_at`".to_owned())?;
+    let kind = match number(item, attr::SEQUENCE) {
+        Some(n) => PreviousKind::Sequenced(n),
+        None => PreviousKind::Legacy {
+            forwarded: item.contains_key(attr::FORWARDED_AT),
+        },
+    };
+    let resends_used = match item.get(attr::RESENDS_USED) {
+        Some(AttributeValue::Ss(ids)) => ids.clone(),
+        _ => Vec::new(),
+    };
+    Ok(Previous {
+        entity_key: required(item, attr::EVENT_PK)?.to_owned(),
+        kind,
+        received_at,
+        expires_at: epoch_attr(item, attr::EXPIRES_AT)?,
+        resends_used,
+        version: required(item, attr::EVENT_SK)?.to_owned(),
+    })
+}
+
+// --- heads -------------------------------------------------------------------------------
+
+/// The head of an entity whose first notification (number 1) arrives at `at`.
+pub fn first_head_item(entity_key: &str, at: OffsetDateTime) -> Item {
+    HashMap::from([
+        (attr::PK.to_owned(), s(entity_key)),
+        (attr::SK.to_owned(), s(HEAD_SK)),
+        (attr::KIND.to_owned(), s(kind::HEAD)),
+        (attr::LAST_SEQUENCE.to_owned(), n(1)),
+        (attr::FORWARDED_SEQUENCE.to_owned(), n(0)),
+        (
+            attr::UNACKED.to_owned(),
+            AttributeValue::M(HashMap::from([("1".to_owned(), s(format_time(at)))])),
+        ),
+    ])
+}
+
+/// An entity's counters, from its head item.
+pub fn head(item: &Item) -> Result<EntityHead, String> {
+    let count = |name: &str| {
+        number(item, name).ok_or_else(|| format!("the head has no whole-number `{name}`"))
+    };
+    let mut unacked = BTreeMap::new();
+    if let Some(AttributeValue::M(map)) = item.get(attr::UNACKED) {
+        for (sequence, at) in map {
+            let sequence = sequence
+                .parse()
+                .map_err(|_| format!("`unacked` has a key that is not a sequence: {sequence}"))?;
+            let at = match at {
+                AttributeValue::S(v) => OffsetDateTime::parse(v, &Rfc3339)
+                    .map_err(|e| format!("`unacked.{sequence}` is not a time: {e}"))?,
+                _ => return Err(format!("`unacked.{sequence}` is not a string")),
+            };
+            unacked.insert(sequence, at);
+        }
+    }
+    Ok(EntityHead {
+        last_sequence: count(attr::LAST_SEQUENCE)?,
+        forwarded_sequence: count(attr::FORWARDED_SEQUENCE)?,
+        unacked,
+    })
+}
+
+// --- resend requests ---------------------------------------------------------------------
+
+/// The item of a resend request for `provider`, made at `requested_at`.
+pub fn resend_item(provider: &str, request: &ResendRequest, requested_at: OffsetDateTime) -> Item {
+    let mut item = HashMap::from([
+        (attr::PK.to_owned(), s(resend_pk(provider))),
+        (
+            attr::SK.to_owned(),
+            s(format!("{}#{}", format_time(requested_at), request.id)),
+        ),
+        (attr::KIND.to_owned(), s(kind::RESEND)),
+        (attr::ID.to_owned(), s(request.id.as_str())),
+        (attr::FROM.to_owned(), s(format_time(request.from))),
+        (attr::UNTIL.to_owned(), s(format_time(request.until))),
+        (attr::REQUESTED_AT.to_owned(), s(format_time(requested_at))),
+        (attr::EXPIRES_AT.to_owned(), epoch(request.expires_at)),
+    ]);
+    if let Some(event) = &request.event {
+        item.insert(attr::EVENT.to_owned(), s(event.as_str()));
+    }
+    if let Some(entity_key) = &request.entity_key {
+        item.insert(attr::ENTITY_KEY.to_owned(), s(entity_key.as_str()));
+    }
+    item
+}
+
+pub fn resend_request(item: &Item) -> Result<ResendRequest, String> {
+    let time = |name: &str| {
+        time_attr(item, name)?.ok_or_else(|| format!("the resend request has no `{name}`"))
+    };
+    Ok(ResendRequest {
+        id: required(item, attr::ID)?.to_owned(),
+        from: time(attr::FROM)?,
+        until: time(attr::UNTIL)?,
+        event: text(item, attr::EVENT).map(str::to_owned),
+        entity_key: text(item, attr::ENTITY_KEY).map(str::to_owned),
+        expires_at: epoch_attr(item, attr::EXPIRES_AT)?
+            .ok_or_else(|| "the resend request has no `expires_at`".to_owned())?,
+    })
+}
+
+// --- data --------------------------------------------------------------------------------
+
+/// `data` as a DynamoDB map: strings stay strings, lists lists, groups maps.
+pub fn fields_to_attribute(fields: &Fields) -> AttributeValue {
+    AttributeValue::M(
+        fields
+            .iter()
+            .map(|(name, node)| (name.clone(), node_to_attribute(node)))
+            .collect(),
+    )
+}
+
+/// An envelope's `data`: iugu's fields as above, iPag's JSON as [`json_to_attribute`].
+pub fn data_to_attribute(data: &Data) -> AttributeValue {
+    match data {
+        Data::Form(fields) => fields_to_attribute(fields),
+        Data::Json(value) => json_to_attribute(value),
+    }
+}
+
+/// JSON as DynamoDB's own types: objects maps, arrays lists, `null` NULL, booleans BOOL.
+/// Numbers are numbers (N) when DynamoDB can hold them (at most 38 digits, magnitude within
+/// 1e-130..1e125); any other is kept as its text (S) rather than fail the write on every retry.
+/// `raw_body` keeps the exact JSON regardless.
+pub fn json_to_attribute(value: &serde_json::Value) -> AttributeValue {
+    use serde_json::Value;
+    match value {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Number(num) => {
+            let text = num.to_string();
+            let fits = match num.as_f64() {
+                _ if num.is_i64() || num.is_u64() => true,
+                Some(f) => f == 0.0 || (1e-130..1e125).contains(&f.abs()),
+                None => false,
+            };
+            if fits {
+                AttributeValue::N(text)
+            } else {
+                AttributeValue::S(text)
+            }
+        }
+        Value::String(v) => s(v.as_str()),
+        Value::Array(items) => AttributeValue::L(items.iter().map(json_to_attribute).collect()),
+        Value::Object(map) => AttributeValue::M(
+            map.iter()
+                .map(|(k, v)| (k.clone(), json_to_attribute(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn node_to_attribute(node: &Node) -> AttributeValue {
+    match node {
+        Node::Text(v) => s(v.as_str()),
+        Node::List(items) => AttributeValue::L(items.iter().map(|v| s(v.as_str())).collect()),
+        Node::Map(map) => fields_to_attribute(map),
+    }
+}
+
+// --- the table itself --------------------------------------------------------------------
+
+/// Creates the events table as `template.yaml` declares it (keys, both indexes, on-demand
+/// billing, TTL on `expires_at`): for the tests and the benchmarks against a local server.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), String> {
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let string = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let arrival = GlobalSecondaryIndex::builder()
+        .index_name(ARRIVAL_INDEX)
+        .key_schema(key(attr::ARRIVAL_DAY, KeyType::Hash)?)
+        .key_schema(key(attr::RECEIVED_AT, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build()
+        .map_err(|e| e.to_string())?;
+    let legacy = GlobalSecondaryIndex::builder()
+        .index_name(LEGACY_DAY_INDEX)
+        .key_schema(key(attr::RECEIVED_DAY, KeyType::Hash)?)
+        .key_schema(key(attr::SK, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(
+                    LEGACY_DAY_INDEX_ATTRIBUTES.map(String::from).to_vec(),
+                ))
+                .build(),
+        )
+        .build()
+        .map_err(|e| e.to_string())?;
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(attr::PK, KeyType::Hash)?)
+        .key_schema(key(attr::SK, KeyType::Range)?)
+        .attribute_definitions(string(attr::PK)?)
+        .attribute_definitions(string(attr::SK)?)
+        .attribute_definitions(string(attr::ARRIVAL_DAY)?)
+        .attribute_definitions(string(attr::RECEIVED_AT)?)
+        .attribute_definitions(string(attr::RECEIVED_DAY)?)
+        .global_secondary_indexes(arrival)
+        .global_secondary_indexes(legacy)
+        .send()
+        .await
+        .map_err(|e| format!("CreateTable: {}", crate::aws::error_text(&e)))?;
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(attr::EXPIRES_AT)
+                .enabled(true)
+                .build()
+                .map_err(|e| e.to_string())?,
+        )
+        .send()
+        .await
+        .map_err(|e| format!("UpdateTimeToLive: {}", crate::aws::error_text(&e)))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const AT: OffsetDateTime = datetime!(2026-11-20 10:00:26.398562 UTC);
+
+    fn envelope() -> Envelope {
+        let mut e = Envelope::from_iugu_form(
+            b"event=subscription.suspended&data[id]=S1&data[account_id]=A",
+            AT,
+        )
+        .expect("parses");
+        e.sequence = Some(3);
+        e.repeat_of = Some(RepeatOf {
+            sequence: Some(1),
+            received_at: datetime!(2026-11-19 10:00 UTC),
+        });
+        e
+    }
+
+    #[test]
+    fn keys_sort_as_they_must() {
+        assert_eq!(event_sk(7), "seq#00000000000000000007");
+        assert!(event_sk(9) < event_sk(10));
+        assert!(event_sk(u64::MAX).len() == 24);
+        // Legacy event keys start with a digit: before every new one, and before the head.
+        assert!("2026-11-20T10:00:26.398562Z#ab" < event_sk(1).as_str());
+        assert!(
+            event_sk(u64::MAX).as_str() > HEAD_SK,
+            "seq# sorts after head"
+        );
+        assert_eq!(format_time(AT), "2026-11-20T10:00:26.398562Z");
+        assert_eq!(day_of(AT), "2026-11-20");
+    }
+
+    #[test]
+    fn an_event_item_reads_back_as_the_stored_notification() {
+        let env = envelope();
+        let expires = AT + time::Duration::days(90);
+        let item = event_item(
+            &env,
+            "event=subscription.suspended&data[id]=S1&data[account_id]=A",
+            expires,
+        );
+        assert_eq!(text(&item, attr::PK), Some("subscription#S1"));
+        assert_eq!(text(&item, attr::SK), Some("seq#00000000000000000003"));
+        assert_eq!(text(&item, attr::ARRIVAL_DAY), Some("2026-11-20"));
+        assert_eq!(
+            number(&item, attr::EXPIRES_AT),
+            Some(expires.unix_timestamp() as u64)
+        );
+        assert!(
+            !item.contains_key(attr::RECEIVED_DAY),
+            "no new item enters the legacy index"
+        );
+        assert!(is_event(&item));
+        assert!(!is_expired(&item, expires - time::Duration::seconds(1)));
+        assert!(is_expired(&item, expires));
+        let stored = stored_notification(&item).expect("readable");
+        assert_eq!(stored.envelope().expect("rebuilt"), env);
+    }
+
+    #[test]
+    fn a_marker_reads_back_as_the_previous_notification() {
+        let env = envelope();
+        let item = marker_item(&env, AT + time::Duration::days(90));
+        let p = previous(&item).expect("readable");
+        assert_eq!(p.kind, PreviousKind::Sequenced(3));
+        assert_eq!(
+            (p.entity_key.as_str(), p.received_at),
+            ("subscription#S1", AT)
+        );
+        assert_eq!(p.version, event_sk(3));
+        // A legacy marker: no sequence, no expiry; forwarded or not.
+        let legacy = HashMap::from([
+            (attr::PK.to_owned(), s(marker_pk("k"))),
+            (attr::SK.to_owned(), s(MARKER_SK)),
+            (attr::EVENT_PK.to_owned(), s("subscription#S1")),
+            (
+                attr::EVENT_SK.to_owned(),
+                s("2026-11-20T10:00:26.398562Z#k"),
+            ),
+            (
+                attr::RECEIVED_AT.to_owned(),
+                s("2026-11-20T10:00:26.398562Z"),
+            ),
+            (
+                attr::FORWARDED_AT.to_owned(),
+                s("2026-11-20T10:00:26.500000Z"),
+            ),
+        ]);
+        let p = previous(&legacy).expect("readable");
+        assert_eq!(p.kind, PreviousKind::Legacy { forwarded: true });
+        assert_eq!(p.expires_at, None);
+    }
+
+    #[test]
+    fn a_head_and_a_resend_request_read_back() {
+        let h = head(&first_head_item("subscription#S1", AT)).expect("readable");
+        assert_eq!((h.last_sequence, h.forwarded_sequence), (1, 0));
+        assert_eq!(h.unacked.get(&1), Some(&AT));
+        let request = ResendRequest {
+            id: "r1".to_owned(),
+            from: datetime!(2026-11-01 03:00 UTC),
+            until: datetime!(2026-11-04 03:00 UTC),
+            event: Some("invoice.status_changed".to_owned()),
+            entity_key: None,
+            expires_at: datetime!(2026-11-21 10:00 UTC),
+        };
+        let item = resend_item("iugu", &request, AT);
+        assert_eq!(text(&item, attr::PK), Some("resend#iugu"));
+        assert_eq!(resend_request(&item).expect("readable"), request);
+    }
+}

@@ -1,0 +1,358 @@
+//! Round trips and DynamoDB capacity units per outcome, for bench/README.md:
+//!
+//!     cargo run -p pipeline-tests --example units
+//!
+//! Each outcome is one delivery through the real handler and the real adapters against the
+//! local server (moto). An SDK interceptor on the functions' DynamoDB and SQS clients records
+//! every request as it goes on the wire: that is the round trip count. The units are computed
+//! from the items those requests wrote or read, as they are in the table right after, with
+//! DynamoDB's published rules (`pipeline_tests::capacity`; the local server does not report
+//! real consumed capacity). "Before" applies the same rules to the previous version's layout
+//! and calls (two transactions per new notification, raw_body in the day index), built from
+//! the same notification.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use pipeline_tests::capacity::{index_entry_size, item_size, read_units, write_units, Item};
+use pipeline_tests::{answer, form_post, moto, text, workspace, Local};
+use serde_json::Value;
+use shared::aws::table::{self, attr};
+use shared::aws::{DynamoStore, SqsForwarder};
+use shared::clock::ManualClock;
+use shared::http::{App, Delivery, Route};
+use time::macros::datetime;
+use time::Duration;
+
+/// Every request the clients send: (operation, request body).
+#[derive(Debug, Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<(String, Value)>>>);
+
+impl Recorder {
+    fn take(&self) -> Vec<(String, Value)> {
+        std::mem::take(&mut *self.0.lock().expect("lock"))
+    }
+}
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "Recorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request();
+        let target = request.headers().get("x-amz-target").unwrap_or_default();
+        let op = target.rsplit('.').next().unwrap_or(target).to_owned();
+        let body = request
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or(Value::Null);
+        self.0.lock().expect("lock").push((op, body));
+        Ok(())
+    }
+}
+
+/// A key from a request's JSON (`{"pk":{"S":..},"sk":{"S":..}}`).
+fn key_of(json: &Value) -> (String, String) {
+    let s = |name: &str| json[name]["S"].as_str().unwrap_or_default().to_owned();
+    (s(attr::PK), s(attr::SK))
+}
+
+struct Units {
+    trips: Vec<String>,
+    reads: usize,
+    writes: usize,
+}
+
+async fn item(local: &Local, (pk, sk): &(String, String)) -> Option<Item> {
+    local
+        .dynamo
+        .get_item()
+        .table_name(&local.table)
+        .key(attr::PK, AttributeValue::S(pk.clone()))
+        .key(attr::SK, AttributeValue::S(sk.clone()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get")
+        .item
+}
+
+/// The index entry of an event item in `by_arrival` (keys only).
+const ARRIVAL_ENTRY: [&str; 4] = [attr::PK, attr::SK, attr::ARRIVAL_DAY, attr::RECEIVED_AT];
+
+/// What the recorded requests cost, from the items as they are now.
+async fn units(local: &Local, recorded: Vec<(String, Value)>) -> Units {
+    let mut reads = 0;
+    let mut writes = 0;
+    let mut trips = Vec::new();
+    for (op, body) in recorded {
+        match op.as_str() {
+            "BatchGetItem" => {
+                for key in body["RequestItems"][&local.table]["Keys"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    let size = item(local, &key_of(key)).await.map_or(0, |i| item_size(&i));
+                    reads += read_units(size);
+                }
+            }
+            "Query" => {
+                let values = &body["ExpressionAttributeValues"];
+                let pk = values[":pk"]["S"].as_str().unwrap_or_default().to_owned();
+                let found = local
+                    .dynamo
+                    .query()
+                    .table_name(&local.table)
+                    .key_condition_expression("pk = :pk")
+                    .expression_attribute_values(":pk", AttributeValue::S(pk))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .expect("query");
+                let (from, to) = (
+                    values[":from"]["S"].as_str().unwrap_or(""),
+                    values[":to"]["S"].as_str().unwrap_or("\u{10ffff}"),
+                );
+                let size: usize = found
+                    .items()
+                    .iter()
+                    .filter(|i| {
+                        let sk = text(i, attr::SK);
+                        from <= sk.as_str() && sk.as_str() <= to
+                    })
+                    .map(item_size)
+                    .sum();
+                reads += read_units(size);
+            }
+            "TransactWriteItems" => {
+                for entry in body["TransactItems"].as_array().into_iter().flatten() {
+                    let key = match (&entry["Put"], &entry["Update"]) {
+                        (Value::Object(put), _) => key_of(&put["Item"]),
+                        (_, Value::Object(update)) => key_of(&update["Key"]),
+                        _ => continue,
+                    };
+                    let Some(written) = item(local, &key).await else {
+                        continue;
+                    };
+                    writes += 2 * write_units(item_size(&written));
+                    if written.contains_key(attr::ARRIVAL_DAY) {
+                        writes += write_units(index_entry_size(&written, &ARRIVAL_ENTRY));
+                    }
+                }
+            }
+            "UpdateItem" | "PutItem" => {
+                let key = key_of(if op == "PutItem" {
+                    &body["Item"]
+                } else {
+                    &body["Key"]
+                });
+                if let Some(written) = item(local, &key).await {
+                    writes += write_units(item_size(&written));
+                }
+            }
+            _ => {}
+        }
+        trips.push(op);
+    }
+    Units {
+        trips,
+        reads,
+        writes,
+    }
+}
+
+/// The previous version's items for the same notification: the event item with `sk =
+/// <received_at>#<dedup_key>`, `received_day` and (once marked) `forwarded_at`, no sequence or
+/// expiry; its marker; and what the previous calls wrote of them.
+fn before(event: &Item) -> (usize, usize) {
+    let mut legacy = event.clone();
+    for name in [attr::SEQUENCE, attr::EXPIRES_AT, attr::ARRIVAL_DAY] {
+        legacy.remove(name);
+    }
+    let received_at = text(event, attr::RECEIVED_AT);
+    let dedup_key = text(event, attr::DEDUP_KEY);
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    legacy.insert(
+        attr::SK.to_owned(),
+        s(&format!("{received_at}#{dedup_key}")),
+    );
+    legacy.insert(attr::RECEIVED_DAY.to_owned(), s(&received_at[..10]));
+    let marker = Item::from([
+        (attr::PK.to_owned(), s(&table::marker_pk(&dedup_key))),
+        (attr::SK.to_owned(), s(table::MARKER_SK)),
+        (attr::KIND.to_owned(), s("dedup")),
+        (attr::EVENT_PK.to_owned(), s(&text(event, attr::PK))),
+        (attr::EVENT_SK.to_owned(), s(&text(&legacy, attr::SK))),
+        (attr::RECEIVED_AT.to_owned(), s(&received_at)),
+    ]);
+    let legacy_entry: Vec<&str> = [attr::PK, attr::SK, attr::RECEIVED_DAY]
+        .into_iter()
+        .chain(table::LEGACY_DAY_INDEX_ATTRIBUTES)
+        .collect();
+    // New: claim (2 puts in a transaction, plus the day index entry with raw_body), then
+    // mark (2 updates in a transaction, each adding `forwarded_at`).
+    let claim = 2 * (write_units(item_size(&legacy)) + write_units(item_size(&marker)))
+        + write_units(index_entry_size(&legacy, &legacy_entry));
+    let mut marked = legacy.clone();
+    marked.insert(attr::FORWARDED_AT.to_owned(), s(&received_at));
+    let mut marker_marked = marker.clone();
+    marker_marked.insert(attr::FORWARDED_AT.to_owned(), s(&received_at));
+    let mark = 2 * (write_units(item_size(&marked)) + write_units(item_size(&marker_marked)));
+    // A duplicate: the claim transaction fails its condition, and is charged all the same.
+    let duplicate = 2 * (write_units(item_size(&marked)) + write_units(item_size(&marker_marked)));
+    (claim + mark, duplicate)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let local = Local::new().await;
+    let recorder = Recorder::default();
+    let base = pipeline_tests::sdk_config(&moto().endpoint).await;
+    let dynamo = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&base)
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&base)
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let t0 = datetime!(2026-11-20 13:00 UTC);
+    let clock = ManualClock::at(t0);
+    let route = Route::Family(shared::Family::Invoices);
+    let app = |queue_url: &str| App {
+        store: DynamoStore::new(dynamo.clone(), &local.table),
+        forwarder: SqsForwarder::new(sqs.clone(), queue_url),
+        delivery: Delivery {
+            clock: Arc::new(clock.clone()),
+            ..Delivery::default()
+        },
+        ..local.app(route)
+    };
+    let up = app(&local.queue_url);
+    let down = app(&format!(
+        "{}-missing.fifo",
+        local.queue_url.trim_end_matches(".fifo")
+    ));
+
+    let paid = std::fs::read_to_string(
+        workspace().join("shared/tests/fixtures/iugu/raw/invoice.status_changed.body"),
+    )
+    .expect("fixture")
+    .trim()
+    .to_owned();
+    let pending = paid.replace("paid", "pending");
+    let other_invoice = paid.replacen("data%5Bid%5D=", "data%5Bid%5D=B", 1);
+    assert_ne!(paid, pending, "the fixture has a status to change");
+
+    let paid_pk = local_pk(&paid);
+    let mut rows = Vec::new();
+    let steps = [
+        ("new notification", &up, &paid, t0, true),
+        (
+            "retry of a forwarded one",
+            &up,
+            &paid,
+            t0 + Duration::minutes(1),
+            true,
+        ),
+        (
+            "(another change)",
+            &up,
+            &pending,
+            t0 + Duration::minutes(2),
+            false,
+        ),
+        (
+            "new occurrence (repeat_of)",
+            &up,
+            &paid,
+            t0 + Duration::minutes(3),
+            true,
+        ),
+        (
+            "(stored, the queue down: 503)",
+            &down,
+            &other_invoice,
+            t0 + Duration::minutes(4),
+            false,
+        ),
+        (
+            "retry of one never forwarded",
+            &up,
+            &other_invoice,
+            t0 + Duration::minutes(5),
+            true,
+        ),
+    ];
+    for (name, app, body, at, measured) in steps {
+        clock.set(at);
+        recorder.take();
+        let (status, json) = answer(&app.handle(form_post(body)).await);
+        let recorded = recorder.take();
+        if measured {
+            let u = units(&local, recorded).await;
+            rows.push((
+                name,
+                status,
+                json["status"].as_str().unwrap_or("?").to_owned(),
+                u,
+            ));
+        }
+    }
+    let event = local
+        .events()
+        .await
+        .into_iter()
+        .find(|e| text(e, attr::PK) == paid_pk && table::number(e, attr::SEQUENCE) == Some(1))
+        .expect("the first notification's item");
+    let (before_new, before_duplicate) = before(&event);
+
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    println!(
+        "`cargo run -p pipeline-tests --example units`, load average {}",
+        load.join(" ")
+    );
+    println!(
+        "body: shared/tests/fixtures/iugu/raw/invoice.status_changed.body ({} bytes); its event item {} bytes\n",
+        paid.len(),
+        item_size(&event)
+    );
+    println!("| outcome | answer | round trips | calls | read units | write units |");
+    println!("|---|---|---|---|---|---|");
+    for (name, status, answered, u) in &rows {
+        println!(
+            "| {name} | {status} {answered} | {} | {} | {} | {} |",
+            u.trips.len(),
+            u.trips.join(", "),
+            u.reads,
+            u.writes
+        );
+    }
+    println!(
+        "\nBefore (the previous version, same notification, same rules): new notification 3 round \
+         trips (TransactWriteItems, SendMessage, TransactWriteItems), 0 read units, {before_new} \
+         write units; retry of a forwarded one 1 round trip (its failed TransactWriteItems), 0 \
+         read units, {before_duplicate} write units."
+    );
+}
+
+/// The entity key of an iugu body.
+fn local_pk(body: &str) -> String {
+    shared::Envelope::from_iugu_form(body.as_bytes(), time::OffsetDateTime::UNIX_EPOCH)
+        .expect("parses")
+        .entity_key
+}
