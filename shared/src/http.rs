@@ -5,8 +5,8 @@
 //! |---|---|---|
 //! | 200 | — | stored (`"status":"stored"`) or already stored (`"status":"duplicate"`) |
 //! | 400 | the parse error's code, `invalid_base64` | the body is not a well-formed notification (iPag: `invalid_json`, `not_an_object`, ...) |
-//! | 401 | `unauthorized` | no token, a wrong token, or no token configured |
-//! | 401 | `invalid_signature` | iPag only, with `IPAG_WEBHOOK_SECRET` set: no or a wrong `X-Ipag-Signature` |
+//! | 401 | `unauthorized` | no token, a wrong token (another gateway's included), or no token configured |
+//! | 401 | `invalid_signature` | iPag only, with a `signing_key` in iPag's secret: no or a wrong `X-Ipag-Signature` |
 //! | 403 | `forbidden` | `ALLOWED_SOURCE_IPS` is set and the source address is not in it |
 //! | 404 | `not_found` | the path is not one of the routes (extra segments, say) |
 //! | 405 | `method_not_allowed` | not a POST (iPag: not a POST or a PUT) |
@@ -113,7 +113,7 @@ pub struct App<S, F> {
     pub route: Route,
     pub token: Token,
     pub allowed_sources: SourceAllowList,
-    /// iPag's signature key (`IPAG_WEBHOOK_SECRET`): when set, the `ipag` route checks
+    /// iPag's signature key (`signing_key` in iPag's secret): when set, the `ipag` route checks
     /// `X-Ipag-Signature` on every request. Other routes ignore it.
     pub ipag_signature: Option<SignatureKey>,
     pub store: S,
@@ -142,6 +142,8 @@ struct LogFields {
     family: Option<&'static str>,
     pk: Option<String>,
     dedup_key: Option<String>,
+    /// Which token value authenticated the request, `current` or `previous` (never the token).
+    token: Option<&'static str>,
 }
 
 impl<S: EventStore, F: Forwarder> App<S, F> {
@@ -156,6 +158,7 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             family = log.family,
             pk = log.pk.as_deref(),
             dedup_key = log.dedup_key.as_deref(),
+            token = log.token,
             outcome = answer.outcome,
             status = answer.status.as_u16(),
             latency_us = started.elapsed().as_micros() as u64,
@@ -198,9 +201,12 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             .headers()
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
-        if let Err(why) = self.token.check(header, query.first("token")) {
-            tracing::warn!(reason = why.message(), "refused: not authentic");
-            return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why.message());
+        match self.token.check(header, query.first("token")) {
+            Ok(matched) => log.token = Some(matched.as_str()),
+            Err(why) => {
+                tracing::warn!(reason = why.message(), "refused: not authentic");
+                return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why.message());
+            }
         }
         if let Err(message) = check_content_type(request.headers(), self.route.media_type()) {
             return refuse(

@@ -7,8 +7,8 @@
 //! ports; [`memory`] has both in memory). [`ipag`] is the second gateway's core (JSON bodies); [`gateway`] holds what an
 //! envelope carries that differs by gateway, and [`wire`] reads an envelope back. The `http`
 //! feature adds the handler and what it checks: [`auth`], [`source_ip`], [`screen`], [`http`];
-//! `lambda` adds the adapters at the edge: [`aws`] (DynamoDB and SQS) and [`runtime`] (a
-//! function's start-up).
+//! `lambda` adds the adapters at the edge: [`aws`] (DynamoDB and SQS), [`secrets`] (the
+//! tokens and iPag's signing key, from Secrets Manager) and [`runtime`] (a function's start-up).
 
 pub mod dedup;
 pub mod entity;
@@ -35,6 +35,8 @@ pub mod http;
 pub mod runtime;
 #[cfg(feature = "http")]
 pub mod screen;
+#[cfg(feature = "lambda")]
+pub mod secrets;
 #[cfg(feature = "http")]
 pub mod source_ip;
 #[cfg(feature = "lambda")]

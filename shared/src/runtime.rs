@@ -10,10 +10,9 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader};
 use lambda_http::{service_fn, Adapter, Request};
 
-use crate::auth::Token;
 use crate::aws::{DynamoStore, SqsForwarder};
 use crate::http::{App, Route};
-use crate::ipag::SignatureKey;
+use crate::secrets::SecretError;
 use crate::source_ip::SourceAllowList;
 
 // Every function allocates a few dozen small strings per request; mimalloc serves those
@@ -21,16 +20,14 @@ use crate::source_ip::SourceAllowList;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The configuration a function reads from its environment (the names are a contract).
+/// The configuration a function reads from its environment (the names are a contract). The
+/// token and iPag's signing key are not here: they are read from the gateway's secret
+/// (`secrets`, named by `IUGU_SECRET_ID` / `IPAG_SECRET_ID`) when the function starts.
 #[derive(Debug)]
 pub struct Config {
     pub table: String,
     pub queue_url: String,
-    pub token: Token,
     pub allowed_sources: SourceAllowList,
-    /// `IPAG_WEBHOOK_SECRET`: iPag's signature key, if its check is wanted (see
-    /// `ipag::signature`).
-    pub ipag_signature: Option<SignatureKey>,
 }
 
 impl Config {
@@ -44,11 +41,9 @@ impl Config {
         Ok(Config {
             table: required("EVENTS_TABLE")?,
             queue_url: required("EVENTS_QUEUE_URL")?,
-            token: Token::new(std::env::var("WEBHOOK_TOKEN").ok().as_deref()),
             allowed_sources: std::env::var("ALLOWED_SOURCE_IPS")
                 .unwrap_or_default()
                 .parse()?,
-            ipag_signature: SignatureKey::new(std::env::var("IPAG_WEBHOOK_SECRET").ok().as_deref()),
         })
     }
 }
@@ -92,20 +87,24 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Time for one call, all its attempts and backoff included.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Builds the clients for `config`. `AWS_ENDPOINT_URL` (read by the SDK itself) points them
-/// at a local server.
-pub async fn app(route: Route, config: Config) -> App<DynamoStore, SqsForwarder> {
+/// Builds the clients for `config` and reads the route's gateway secret, once (`secrets`).
+/// `AWS_ENDPOINT_URL` (read by the SDK itself) points them at a local server.
+pub async fn app(
+    route: Route,
+    config: Config,
+) -> Result<App<DynamoStore, SqsForwarder>, SecretError> {
     let shared = sdk_settings(aws_config::defaults(BehaviorVersion::latest()))
         .load()
         .await;
-    App {
+    let credentials = crate::secrets::load(route, &shared).await?;
+    Ok(App {
         route,
-        token: config.token,
+        token: credentials.token,
         allowed_sources: config.allowed_sources,
-        ipag_signature: config.ipag_signature,
+        ipag_signature: credentials.signing_key,
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared), config.table),
         forwarder: SqsForwarder::new(aws_sdk_sqs::Client::new(&shared), config.queue_url),
-    }
+    })
 }
 
 /// The log format every function uses: JSON, one object per line, level from `RUST_LOG`
@@ -171,10 +170,16 @@ pub fn serve(route: Route) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        if !config.token.is_configured() {
-            tracing::error!("WEBHOOK_TOKEN is not set: every request will be refused with 401");
-        }
-        let app = Arc::new(app(route, config).await);
+        // Fail closed: without its secret a function serves nothing. Exiting here, before the
+        // runtime loop asks for the first event, makes Lambda report an init error (and API
+        // Gateway answer 5xx, which the gateways retry) rather than 401 every delivery.
+        let app = match app(route, config).await {
+            Ok(app) => Arc::new(app),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start without the webhook secret");
+                return ExitCode::FAILURE;
+            }
+        };
         let handler = service_fn(move |request: Request| {
             let app = Arc::clone(&app);
             async move { Ok::<_, std::convert::Infallible>(app.handle(request).await) }
