@@ -13,10 +13,12 @@
 //! | 413 | `body_too_large`, `too_many_fields` | over a size bound |
 //! | 415 | `unsupported_media_type` | iugu: not `application/x-www-form-urlencoded`; iPag: not `application/json` |
 //! | 422 | `wrong_route`, `missing_event`, `missing_entity_id`, ... | another family's event, or no id |
+//! | 422 | `event_mismatch` | iPag only: `X-Ipag-Event` contradicts the body's status (`ipag::replay`) |
+//! | 422 | `stale_timestamp` | iPag only: `X-Ipag-Timestamps` is older than an hour or ahead by over 5 minutes |
 //! | 503 | `store_failed`, `forward_failed`, `timeout` | DynamoDB or SQS failed or hung: the gateway should retry |
 //!
-//! Checks run in order of cost (405, 404, 403, 401, 415, the iPag signature, then the body):
-//! nothing is stored unless every check passed.
+//! Checks run in order of cost (405, 404, 403, 401, 415, the iPag signature and timestamp, then
+//! the body): nothing is stored unless every check passed.
 
 use std::time::{Duration, Instant};
 
@@ -32,6 +34,7 @@ use crate::event::Family;
 use crate::gateway::EventFamily;
 use crate::ingest::{ingest, EventStore, Forwarder, IngestError};
 use crate::ipag::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
+use crate::ipag::replay::{check_timestamp, Timestamp, TIMESTAMP_HEADER};
 use crate::ipag::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
 use crate::ipag::SignatureKey;
 use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64};
@@ -144,6 +147,8 @@ struct LogFields {
     dedup_key: Option<String>,
     /// Which token value authenticated the request, `current` or `previous` (never the token).
     token: Option<&'static str>,
+    /// `unreadable` when iPag's timestamp header is in a format we cannot read.
+    ipag_timestamp: Option<&'static str>,
 }
 
 impl<S: EventStore, F: Forwarder> App<S, F> {
@@ -159,6 +164,7 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             pk = log.pk.as_deref(),
             dedup_key = log.dedup_key.as_deref(),
             token = log.token,
+            ipag_timestamp = log.ipag_timestamp,
             outcome = answer.outcome,
             status = answer.status.as_u16(),
             latency_us = started.elapsed().as_micros() as u64,
@@ -240,6 +246,21 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                 return refuse(StatusCode::UNAUTHORIZED, "invalid_signature", why.message());
             }
         }
+        if self.route == Route::Ipag {
+            let stamps = request.headers().get_all(TIMESTAMP_HEADER);
+            match check_timestamp(stamps.iter().map(|v| v.as_bytes()), now()) {
+                Ok(Timestamp::Unreadable) => log.ipag_timestamp = Some("unreadable"),
+                Ok(Timestamp::Absent | Timestamp::Recent) => {}
+                Err(why) => {
+                    tracing::warn!("refused: iPag timestamp out of bounds");
+                    return refuse(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "stale_timestamp",
+                        why.message(),
+                    );
+                }
+            }
+        }
         let parsed = match self.route {
             Route::Ipag => {
                 let headers = request.headers();
@@ -250,6 +271,10 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                     .map(|v| v.as_bytes());
                 crate::ipag::event_from_headers(names)
                     .and_then(|event| Envelope::from_ipag_json(body, event, now()))
+                    // The event header is not signed: it must agree with the (signed) body.
+                    .and_then(|envelope| {
+                        crate::ipag::replay::check_envelope(&envelope).map(|()| envelope)
+                    })
             }
             Route::Family(_) | Route::All => Envelope::from_iugu_form(body, now()),
         };
