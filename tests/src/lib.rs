@@ -23,6 +23,7 @@ use shared::source_ip::SourceAllowList;
 
 pub mod load;
 pub mod proxy;
+pub mod runtime_api;
 pub mod secrets;
 
 /// The token every event file under `events/` carries.
