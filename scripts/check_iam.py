@@ -1,13 +1,36 @@
-"""Least privilege in template.yaml: no `*` in any IAM action or resource, and no function
-left to SAM's generated role (which brings AWSLambdaBasicExecutionRole, logs on Resource "*").
+"""Least privilege in template.yaml, checked statically:
+
+1. no `*` in any IAM action or resource, and no function left to SAM's generated role (which
+   brings AWSLambdaBasicExecutionRole, logs on Resource "*");
+2. the webhook secrets: every statement that touches Secrets Manager allows exactly
+   `secretsmanager:GetSecretValue`, on secrets the template names (a secret it creates, or a
+   parameter whose pattern admits one full ARN and no wildcard); each function's role reads
+   exactly the secret its own variable points at (IUGU_SECRET_ID for the iugu functions,
+   IPAG_SECRET_ID for the ipag one) and nothing else; and no secret serves both gateways.
 
 Usage: .venv/bin/python scripts/check_iam.py [template.yaml]   (exit 1 and a list when not)
-It reads the template with cfn-lint's loader, which understands !Ref, !GetAtt and !Sub.
+       .venv/bin/python scripts/check_iam.py --self-test [template.yaml]
+         (breaks the template in the ways above, one at a time, and fails unless each break
+         is caught; scripts/test.sh runs both)
+It reads the template with cfn-lint's loader, which understands !Ref, !GetAtt, !Sub and !If.
 """
 
+import copy
+import json
+import re
 import sys
 
 from cfnlint.decode import decode
+
+SECRET_READ = "secretsmanager:GetSecretValue"
+# Values a parameter naming a secret must refuse: anything that would widen the grant.
+WILDCARD_PROBES = [
+    "*",
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:*",
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhooks-??????",
+    "arn:aws:secretsmanager:*:123456789012:secret:webhooks-AbCdEf",
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhooks*",
+]
 
 
 def as_list(value):
@@ -17,6 +40,10 @@ def as_list(value):
 def wildcard(value):
     """True for "*" and for an action such as "s3:*" (a whole service)."""
     return isinstance(value, str) and (value == "*" or value.endswith(":*"))
+
+
+def canonical(value):
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def statements(node, path):
@@ -33,6 +60,75 @@ def statements(node, path):
             yield from statements(child, f"{path}[{i}]")
 
 
+def touches_secrets(statement):
+    actions = as_list(statement.get("Action", [])) + as_list(statement.get("NotAction", []))
+    return any(isinstance(a, str) and a.lower().startswith("secretsmanager:") for a in actions)
+
+
+def secret_sources(template, value, where):
+    """The secrets a policy Resource (or a variable) can name, as ("secret", logical id) or
+    ("parameter", name); a problem for anything else."""
+    resources = template.get("Resources", {})
+    parameters = template.get("Parameters", {})
+    if isinstance(value, dict) and len(value) == 1:
+        (key, arg), = value.items()
+        if key == "Ref" and isinstance(arg, str):
+            if resources.get(arg, {}).get("Type") == "AWS::SecretsManager::Secret":
+                return {("secret", arg)}, []
+            if arg in parameters:
+                pattern = parameters[arg].get("AllowedPattern")
+                if not isinstance(pattern, str):
+                    return set(), [f"{where}: parameter {arg} has no AllowedPattern: it may name any secret, or '*'"]
+                widening = [p for p in WILDCARD_PROBES if re.fullmatch(pattern, p)]
+                if widening:
+                    return set(), [f"{where}: parameter {arg}'s pattern admits {widening[0]!r}"]
+                return {("parameter", arg)}, []
+        if key == "Fn::If" and isinstance(arg, list) and len(arg) == 3:
+            found, problems = set(), []
+            for branch in arg[1:]:
+                f, p = secret_sources(template, branch, where)
+                found |= f
+                problems += p
+            return found, problems
+    return set(), [f"{where}: {canonical(value)} is not a secret this template names"]
+
+
+def role_statements(template, role_id):
+    """The statements a role grants: its inline policies and its managed policies."""
+    resources = template.get("Resources", {})
+    role = resources.get(role_id, {})
+    props = role.get("Properties", {})
+    found, problems = [], []
+    for where, statement in statements(props.get("Policies", []), f"Resources.{role_id}.Policies"):
+        found.append((where, statement))
+    for arn in as_list(props.get("ManagedPolicyArns", [])):
+        if isinstance(arn, dict) and "Ref" in arn and resources.get(arn["Ref"], {}).get("Type") == "AWS::IAM::ManagedPolicy":
+            policy = resources[arn["Ref"]].get("Properties", {})
+            found += list(statements({"PolicyDocument": policy.get("PolicyDocument", {})}, f"Resources.{arn['Ref']}"))
+        else:
+            problems.append(f"Resources.{role_id}: managed policy {canonical(arn)} is not in the template: what it grants cannot be checked")
+    return found, problems
+
+
+def function_role(props):
+    role = props.get("Role")
+    if isinstance(role, dict) and "Fn::GetAtt" in role:
+        target = role["Fn::GetAtt"]
+        return (target[0] if isinstance(target, list) else str(target).split(".")[0])
+    return None
+
+
+def secret_variable(name, resource):
+    """The variable a function finds its secret in: IPAG_SECRET_ID for iPag's, else iugu's."""
+    binary = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+    paths = [
+        (e.get("Properties") or {}).get("Path", "")
+        for e in ((resource.get("Properties") or {}).get("Events") or {}).values()
+    ]
+    ipag = binary == "ipag" or any(str(p).startswith("/ipag/") for p in paths)
+    return "IPAG_SECRET_ID" if ipag else "IUGU_SECRET_ID"
+
+
 def problems(template):
     resources = template.get("Resources", {})
     for where, statement in statements(resources, "Resources"):
@@ -42,27 +138,123 @@ def problems(template):
                     yield f"{where}: {field} {value!r}"
         if "NotAction" in statement or "NotResource" in statement:
             yield f"{where}: NotAction/NotResource grants everything else"
+        if touches_secrets(statement):
+            actions = as_list(statement.get("Action", []))
+            if statement.get("Effect") == "Allow" and actions != [SECRET_READ]:
+                yield f"{where}: {canonical(actions)}: the only Secrets Manager action allowed is {SECRET_READ}"
+            for value in as_list(statement.get("Resource", [])):
+                yield from secret_sources(template, value, where)[1]
+
+    global_vars = (((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get("Variables") or {}
+    by_gateway = {}
     for name, resource in resources.items():
-        if resource.get("Type") == "AWS::Serverless::Function":
-            props = resource.get("Properties", {})
-            if "Role" not in props:
-                yield f"Resources.{name}: no explicit Role (SAM's role adds logs on '*')"
-            if "Policies" in props:
-                yield f"Resources.{name}: Policies (use the explicit role)"
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties", {})
+        if "Role" not in props:
+            yield f"Resources.{name}: no explicit Role (SAM's role adds logs on '*')"
+            continue
+        if "Policies" in props:
+            yield f"Resources.{name}: Policies (use the explicit role)"
+        role = function_role(props)
+        if role not in resources:
+            yield f"Resources.{name}: its Role is not a role of this template"
+            continue
+        granted, found = role_statements(template, role)
+        yield from found
+        readable = set()
+        for where, statement in granted:
+            if touches_secrets(statement) and statement.get("Effect") == "Allow":
+                for value in as_list(statement.get("Resource", [])):
+                    readable |= secret_sources(template, value, where)[0]
+        variable = secret_variable(name, resource)
+        own_vars = ((props.get("Environment") or {}).get("Variables") or {})
+        value = own_vars.get(variable, global_vars.get(variable))
+        if value is None:
+            yield f"Resources.{name}: no {variable}: it cannot find its secret"
+            continue
+        own, found = secret_sources(template, value, f"Resources.{name}.{variable}")
+        yield from found
+        by_gateway.setdefault(variable, set()).update(own)
+        if readable != own:
+            extra = sorted(readable - own)
+            missing = sorted(own - readable)
+            if extra:
+                yield f"Resources.{name}: its role {role} also reads {extra}, which is not its own secret ({variable})"
+            if missing:
+                yield f"Resources.{name}: its role {role} cannot read its own secret {missing} ({variable})"
+    shared = by_gateway.get("IUGU_SECRET_ID", set()) & by_gateway.get("IPAG_SECRET_ID", set())
+    if shared:
+        yield f"the gateways share secrets {sorted(shared)}: one gateway's token would open the other's routes"
+
+
+def self_test(template):
+    """Each break must be caught; the template as it is must pass."""
+    resources = template["Resources"]
+    iugu = copy.deepcopy(resources["FunctionRole"]["Properties"]["Policies"][1]["PolicyDocument"]["Statement"][0]["Resource"])
+
+    def ipag_reads_iugu(t):
+        t["Resources"]["IpagFunctionRole"]["Properties"]["Policies"][1]["PolicyDocument"]["Statement"][0]["Resource"] = iugu
+
+    def any_action(t):
+        t["Resources"]["FunctionRole"]["Properties"]["Policies"][1]["PolicyDocument"]["Statement"][0]["Action"] = ["secretsmanager:GetSecretValue", "secretsmanager:ListSecrets"]
+
+    def shared_policy_reads_a_secret(t):
+        t["Resources"]["EventsWriterPolicy"]["Properties"]["PolicyDocument"]["Statement"].append(
+            {"Effect": "Allow", "Action": SECRET_READ, "Resource": {"Ref": "IpagSecret"}}
+        )
+
+    def loose_parameter(t):
+        t["Parameters"]["IuguSecretArn"]["AllowedPattern"] = ".*"
+
+    def ipag_on_the_iugu_role(t):
+        t["Resources"]["IpagFunction"]["Properties"]["Role"] = {"Fn::GetAtt": ["FunctionRole", "Arn"]}
+
+    def one_secret_for_both(t):
+        t["Resources"]["IpagFunction"]["Properties"]["Environment"]["Variables"]["IPAG_SECRET_ID"] = iugu
+        t["Resources"]["IpagFunctionRole"]["Properties"]["Policies"][1]["PolicyDocument"]["Statement"][0]["Resource"] = iugu
+
+    def any_secret(t):
+        t["Resources"]["FunctionRole"]["Properties"]["Policies"][1]["PolicyDocument"]["Statement"][0]["Resource"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:*"
+
+    failures = []
+    clean = list(problems(template))
+    if clean:
+        failures.append(f"the template itself: {clean}")
+    for breaks in (ipag_reads_iugu, any_action, shared_policy_reads_a_secret, loose_parameter,
+                   ipag_on_the_iugu_role, one_secret_for_both, any_secret):
+        broken = copy.deepcopy(template)
+        breaks(broken)
+        found = list(problems(broken))
+        if not found:
+            failures.append(f"{breaks.__name__}: not caught")
+        else:
+            print(f"least privilege self-test: {breaks.__name__}: caught ({found[0]})")
+    for failure in failures:
+        print(f"least privilege self-test: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else "template.yaml"
+    args = sys.argv[1:]
+    testing = "--self-test" in args
+    args = [a for a in args if a != "--self-test"]
+    path = args[0] if args else "template.yaml"
     template, errors = decode(path)
     if errors:
         for error in errors:
             print(error, file=sys.stderr)
         return 1
+    if testing:
+        return self_test(template)
     found = list(problems(template))
     for problem in found:
         print(f"least privilege: {problem}", file=sys.stderr)
     if not found:
-        print(f"least privilege: {path}: no wildcard actions or resources, every function has its role")
+        print(
+            f"least privilege: {path}: no wildcard actions or resources, every function has its "
+            "role, and each role reads its own gateway's secret and nothing else"
+        )
     return 1 if found else 0
 
 

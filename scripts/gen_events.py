@@ -37,7 +37,8 @@ JSON = "application/json"
 # Not iPag's address: iPag documents none (third parties allow-list 52.73.203.226 and others).
 IPAG_SOURCE_IP = "52.73.203.226"
 
-# Must equal WEBHOOK_TOKEN (the WebhookToken parameter) when invoking locally.
+# Must equal the token in the gateway's secret when invoking (scripts/local.sh puts it in both
+# local secrets).
 TOKEN = "local-dev-token-0123456789"
 # iugu's documented webhook egress address.
 SOURCE_IP = "54.207.210.151"

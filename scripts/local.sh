@@ -4,9 +4,11 @@
 #   bash scripts/local.sh          (from any directory; Ctrl-C stops everything it started)
 #
 # 1. installs/refreshes the dev venv (.venv: moto, cargo-lambda) and builds the functions;
-# 2. starts moto's server (scripts/moto_server.py: local DynamoDB + SQS) on a free loopback port;
-# 3. creates the table and the FIFO queue (+ dead-letter queue) as template.yaml defines them
-#    (scripts/local_resources.py);
+# 2. starts moto's server (scripts/moto_server.py: local DynamoDB, SQS and Secrets Manager) on
+#    a free loopback port;
+# 3. creates the table, the FIFO queue (+ dead-letter queue) and the two webhook secrets as
+#    template.yaml defines them (scripts/local_resources.py), each secret holding the local
+#    token: the functions read it at start-up exactly as they do in AWS;
 # 4. serves every function with `cargo lambda watch` on 127.0.0.1 (default port 9000), as
 #    function URLs: http://127.0.0.1:9000/lambda-url/<binary>/<route>?token=<token>
 #    (cargo lambda passes the part after /lambda-url/<binary> on as the request path);
@@ -14,8 +16,8 @@
 #    which `.venv/bin/python scripts/post_samples.py` reads.
 #
 # Environment (all optional):
-#   WEBHOOK_TOKEN       the token the functions require (default local-dev-token-0123456789,
-#                       the one every sample under events/ carries)
+#   WEBHOOK_TOKEN       the token both local secrets (iugu's and iPag's) hold (default
+#                       local-dev-token-0123456789, the one every sample under events/ carries)
 #   INVOKE_PORT         the port for the functions (default 9000; a free one if 9000 is taken)
 #   RUST_LOG            the functions' log level (default info)
 # Logs: the functions' JSON lines go to this terminal; moto's to .local/moto.log.
@@ -144,17 +146,19 @@ fi
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL="$moto"
 "$venv/bin/python" "$root/scripts/local_resources.py" --endpoint "$moto" \
-    --template "$root/template.yaml" --out "$resources" >/dev/null
+    --template "$root/template.yaml" --token "$token" --out "$resources" >/dev/null
 
 # --- the functions: cargo lambda watch ----------------------------------------------------
 env_file="$state/functions.env"
 (
     umask 077
-    "$venv/bin/python" - "$resources" "$token" "$rust_log" >"$env_file" <<'EOF'
+    "$venv/bin/python" - "$resources" "$rust_log" >"$env_file" <<'EOF'
 import json, os, sys
-res, token, rust_log = sys.argv[1:4]
+res, rust_log = sys.argv[1:3]
+# The table, the queue, and where each gateway's secret is (IUGU_SECRET_ID, IPAG_SECRET_ID):
+# the token itself is only in the local secret.
 env = dict(json.load(open(res))["env"])
-env.update(WEBHOOK_TOKEN=token, RUST_LOG=rust_log)
+env.update(RUST_LOG=rust_log)
 for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
           "AWS_EC2_METADATA_DISABLED"):
     env[k] = os.environ[k]
@@ -203,8 +207,8 @@ print()
 print("iugu webhooks, running locally. POST application/x-www-form-urlencoded bodies to:")
 for binary, fn in functions.items():
     print(f"  {fn['route']:<{width + 7}} {fn['url']}")
-print(f"token:          {token}  (?token=... or Authorization: Bearer ...)")
-print(f"moto (DynamoDB + SQS): {res['endpoint']}  table {out['table']}")
+print(f"token:          {token}  (iugu's and iPag's local secrets; ?token=... or Authorization: Bearer ...)")
+print(f"moto (DynamoDB + SQS + Secrets Manager): {res['endpoint']}  table {out['table']}")
 print(f"queue:          {out['queue_url']}")
 print(f"written to:     {out_path}")
 print("post every sample: .venv/bin/python scripts/post_samples.py   (in another terminal)")

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Create template.yaml's DynamoDB tables and SQS queues in a local server (moto).
+"""Create template.yaml's DynamoDB tables, SQS queues and secrets in a local server (moto).
 
-Reads the AWS::DynamoDB::Table and AWS::SQS::Queue resources of template.yaml and creates
-them, with the properties the template gives them (keys, billing mode, TTL, FIFO,
-de-duplication, redrive to the dead-letter queue, ...), against --endpoint. Then resolves the
-functions' environment (Globals.Function.Environment.Variables, e.g. EVENTS_TABLE: !Ref
-EventsTable) to the local names and URLs, and prints one JSON object on stdout:
+Reads the AWS::DynamoDB::Table, AWS::SQS::Queue and AWS::SecretsManager::Secret resources of
+template.yaml and creates them, with the properties the template gives them (keys, billing
+mode, TTL, FIFO, de-duplication, redrive to the dead-letter queue, ...), against --endpoint.
+A secret the template generates (GenerateSecretString: the webhook tokens) gets --token as
+its generated value, so that the samples under events/ authenticate. Conditions are decided
+with the parameters' defaults, as a deployment that sets none. Then resolves the functions'
+environment (Globals.Function.Environment.Variables, e.g. EVENTS_TABLE: !Ref EventsTable,
+IUGU_SECRET_ID: the iugu secret's ARN) to the local names and URLs, and prints one JSON
+object on stdout:
 
     {"endpoint": ..., "env": {"EVENTS_TABLE": ..., "EVENTS_QUEUE_URL": ...},
      "functions": {"<binary>": "<route>"},
@@ -15,7 +19,7 @@ Local names are the logical ids (a FIFO queue gets the required ".fifo" suffix) 
 template names the resource. Running it again against the same server is harmless.
 
 Usage: .venv/bin/python scripts/local_resources.py --endpoint http://127.0.0.1:PORT
-       [--template template.yaml] [--region us-east-1] [--out FILE]
+       [--template template.yaml] [--region us-east-1] [--token TOKEN] [--out FILE]
 Needs boto3 and PyYAML (both in .venv: moto brings boto3, cfn-lint brings PyYAML).
 """
 
@@ -70,6 +74,43 @@ class Unresolved(Exception):
     pass
 
 
+# The template's Parameters and Conditions, for Fn::If and condition-bound resources: a local
+# deployment is one that sets no parameter, so each takes its default.
+TEMPLATE = {"Parameters": {}, "Conditions": {}}
+
+
+def parameter_default(name):
+    param = TEMPLATE["Parameters"].get(name)
+    if not isinstance(param, dict) or "Default" not in param:
+        raise Unresolved(f"Ref {name}")
+    return param["Default"]
+
+
+def condition(name, created, region):
+    """A template condition, with the parameters' defaults."""
+    if name not in TEMPLATE["Conditions"]:
+        raise Unresolved(f"Condition {name}")
+    return bool(evaluate(TEMPLATE["Conditions"][name], created, region))
+
+
+def evaluate(expr, created, region):
+    """Fn::Equals / Fn::Not / Fn::And / Fn::Or / Condition over resolvable values."""
+    if isinstance(expr, dict) and len(expr) == 1:
+        (key, arg), = expr.items()
+        if key == "Fn::Equals":
+            a, b = (resolve(v, created, region) for v in arg)
+            return str(a) == str(b)
+        if key == "Fn::Not":
+            return not evaluate(arg[0], created, region)
+        if key == "Fn::And":
+            return all(evaluate(v, created, region) for v in arg)
+        if key == "Fn::Or":
+            return any(evaluate(v, created, region) for v in arg)
+        if key == "Condition":
+            return condition(arg, created, region)
+    raise Unresolved(repr(expr))
+
+
 def resolve(value, created, region):
     """Resolve Ref / Fn::GetAtt / Fn::Sub (of created resources and pseudo parameters) and
     plain values; anything else (template parameters, ...) raises Unresolved."""
@@ -86,7 +127,7 @@ def resolve(value, created, region):
                 return "123456789012"
             if arg in created:
                 return created[arg]["ref"]
-            raise Unresolved(f"Ref {arg}")
+            return parameter_default(arg)
         if key == "Fn::GetAtt":
             name, attr = arg if isinstance(arg, list) else arg.split(".", 1)
             if name in created and attr in created[name]["attrs"]:
@@ -101,6 +142,10 @@ def resolve(value, created, region):
                 return str(resolve({"Ref": inner}, created, region))
 
             return re.sub(r"\$\{([^}!][^}]*)\}", sub, arg)
+        if key == "Fn::If":
+            name, if_true, if_false = arg
+            chosen = if_true if condition(name, created, region) else if_false
+            return resolve(chosen, created, region)
         if key.startswith("Fn::") or key == "Condition":
             raise Unresolved(key)
     if isinstance(value, dict):
@@ -223,6 +268,39 @@ def create_queue(sqs, logical_id, props, created, region):
     log(f"queue {url}: {', '.join(details)}")
 
 
+# --- Secrets Manager ---------------------------------------------------------------------
+
+
+def create_secret(sm, logical_id, props, created, region, token):
+    """A secret as the template defines it; a generated value (GenerateSecretString) is
+    `token`, put under GenerateStringKey in SecretStringTemplate, as AWS would put a random
+    one."""
+    name = resolve(props.get("Name", logical_id), created, region)
+    if "SecretString" in props:
+        value = resolve(props["SecretString"], created, region)
+    else:
+        generate = props.get("GenerateSecretString") or {}
+        template = json.loads(resolve(generate.get("SecretStringTemplate", "{}"), created, region))
+        key = generate.get("GenerateStringKey")
+        if key:
+            template[key] = token
+            value = json.dumps(template)
+        else:
+            value = token
+    try:
+        arn = sm.create_secret(Name=name, SecretString=value)["ARN"]
+    except sm.exceptions.ResourceExistsException:
+        arn = sm.put_secret_value(SecretId=name, SecretString=value)["ARN"]
+    created[logical_id] = {
+        "type": "AWS::SecretsManager::Secret",
+        "name": name,
+        "arn": arn,
+        "ref": arn,
+        "attrs": {"Id": arn},
+    }
+    log(f"secret {name}: {arn} (value: the local token, never printed)")
+
+
 def depends_on(props):
     """Logical ids a resource's properties refer to (so that the DLQ is created first)."""
     found = set()
@@ -292,15 +370,24 @@ def main():
     ap.add_argument("--endpoint", required=True, help="the local server, http://127.0.0.1:PORT")
     ap.add_argument("--template", default=os.path.join(ROOT, "template.yaml"))
     ap.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
+    ap.add_argument(
+        "--token",
+        default="local-dev-token-0123456789",
+        help="the value of every generated secret (the webhook tokens); the default is the "
+        "one every sample under events/ carries",
+    )
     ap.add_argument("--out", help="also write the JSON to this file")
     args = ap.parse_args()
 
     template = load_template(args.template)
+    TEMPLATE["Parameters"] = template.get("Parameters") or {}
+    TEMPLATE["Conditions"] = template.get("Conditions") or {}
     resources = template.get("Resources") or {}
+    kinds = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret")
     wanted = {
         lid: r
         for lid, r in resources.items()
-        if r.get("Type") in ("AWS::DynamoDB::Table", "AWS::SQS::Queue")
+        if r.get("Type") in kinds and ("Condition" not in r or condition(r["Condition"], {}, args.region))
     }
     if not any(r["Type"] == "AWS::DynamoDB::Table" for r in wanted.values()):
         sys.exit(f"local_resources: no AWS::DynamoDB::Table in {args.template}")
@@ -312,6 +399,7 @@ def main():
     )
     ddb = session.client("dynamodb", endpoint_url=args.endpoint)
     sqs = session.client("sqs", endpoint_url=args.endpoint)
+    sm = session.client("secretsmanager", endpoint_url=args.endpoint)
 
     created = {}
     pending = dict(wanted)
@@ -329,6 +417,8 @@ def main():
             try:
                 if r["Type"] == "AWS::DynamoDB::Table":
                     create_table(ddb, lid, props, created, args.region)
+                elif r["Type"] == "AWS::SecretsManager::Secret":
+                    create_secret(sm, lid, props, created, args.region, args.token)
                 else:
                     create_queue(sqs, lid, props, created, args.region)
             except Unresolved as e:
@@ -351,8 +441,11 @@ def main():
         try:
             resolved = resolve(value, created, args.region)
         except Unresolved:
-            continue  # a template parameter (WebhookToken, ...): local.sh supplies those
-        if isinstance(value, dict):  # only what points at a created resource
+            continue  # a parameter without a default: local.sh supplies those
+        # Only what points at a created resource (a table, a queue, a secret).
+        if isinstance(value, dict) and any(
+            resolved == c["ref"] for c in created.values()
+        ):
             env[key] = resolved
     # The contract's defaults, should the template not wire them through Globals.
     if "EVENTS_TABLE" not in env:

@@ -6,7 +6,8 @@
 #
 # 1. installs/refreshes the dev venv (.venv: moto, cfn-lint, checkov, cargo-lambda);
 # 2. checks template.yaml: cfn-lint, checkov (.checkov.yaml), and least privilege
-#    (scripts/check_iam.py: no `*` in any IAM action or resource);
+#    (scripts/check_iam.py: no `*` in any IAM action or resource, each role reads only its
+#    own gateway's secret; and its self-test, which breaks the template and must catch it);
 # 3. cargo test --workspace: unit and property tests, and the end-to-end tests, which start
 #    their own moto server on a free loopback port with MOTO_PYTHON (= .venv/bin/python).
 set -euo pipefail
@@ -22,6 +23,7 @@ echo "== checkov template.yaml" >&2
 "$root/.venv/bin/checkov" -f template.yaml --config-file .checkov.yaml
 echo "== least privilege" >&2
 "$root/.venv/bin/python" scripts/check_iam.py template.yaml
+"$root/.venv/bin/python" scripts/check_iam.py --self-test template.yaml
 
 echo "== cargo test --workspace $*" >&2
 export MOTO_PYTHON="$root/.venv/bin/python"

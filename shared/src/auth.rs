@@ -1,15 +1,19 @@
-//! Is a request from the gateway? It is when it carries the shared secret (`WEBHOOK_TOKEN`).
+//! Is a request from the gateway? It is when it carries the gateway's token: the current one,
+//! or, while a rotation is in progress, the previous one (see `secrets` and README.md,
+//! "Rotating a token").
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// The shared secret, or its absence. With none configured every request is refused:
-/// a front door with no lock fails closed.
+/// The token a route accepts, and the previous one while a rotation is in progress; or nothing.
+/// With none configured every request is refused: a front door with no lock fails closed.
 #[derive(Clone)]
 pub struct Token {
-    /// SHA-256 of the token: comparing fixed-size digests in constant time leaks neither the
-    /// token's bytes nor its length.
-    digest: Option<[u8; 32]>,
+    /// SHA-256 of the current token: comparing fixed-size digests in constant time leaks
+    /// neither the token's bytes nor its length.
+    current: Option<[u8; 32]>,
+    /// SHA-256 of the previous token, accepted until the operator drops it.
+    previous: Option<[u8; 32]>,
 }
 
 /// Why a request is not authentic. The messages never echo what was sent.
@@ -24,7 +28,7 @@ impl AuthError {
     pub fn message(self) -> &'static str {
         match self {
             AuthError::NotConfigured => {
-                "this endpoint has no WEBHOOK_TOKEN configured, so it accepts nothing"
+                "this endpoint has no webhook token configured, so it accepts nothing"
             }
             AuthError::Missing => {
                 "send the token as `?token=<token>` in the URL or in the Authorization header"
@@ -34,48 +38,90 @@ impl AuthError {
     }
 }
 
+/// Which configured value a request's token matched: what tells an operator, from the logs,
+/// that no delivery carries the previous token any more and it can be dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matched {
+    Current,
+    Previous,
+}
+
+impl Matched {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Matched::Current => "current",
+            Matched::Previous => "previous",
+        }
+    }
+}
+
 impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.digest.is_some() {
-            "Token(configured)"
-        } else {
-            "Token(none)"
+        f.write_str(match (self.current.is_some(), self.previous.is_some()) {
+            (false, _) => "Token(none)",
+            (true, false) => "Token(configured)",
+            (true, true) => "Token(configured, with a previous one)",
         })
     }
 }
 
+fn digest(secret: Option<&str>) -> Option<[u8; 32]> {
+    secret
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| Sha256::digest(s.as_bytes()).into())
+}
+
 impl Token {
-    /// `None` or a blank value means "not configured".
+    /// One token. `None` or a blank value means "not configured".
     pub fn new(secret: Option<&str>) -> Token {
+        Token::rotating(secret, None)
+    }
+
+    /// The current token and, during a rotation, the previous one (blank = none). Without a
+    /// current token nothing is accepted, the previous one included.
+    pub fn rotating(current: Option<&str>, previous: Option<&str>) -> Token {
+        let current = digest(current);
         Token {
-            digest: secret
-                .filter(|s| !s.trim().is_empty())
-                .map(|s| Sha256::digest(s.as_bytes()).into()),
+            previous: current.and(digest(previous)),
+            current,
         }
     }
 
     pub fn is_configured(&self) -> bool {
-        self.digest.is_some()
+        self.current.is_some()
     }
 
     /// Checks the credentials a request carries: the `Authorization` header (the token bare or
     /// as `Bearer <token>`) and the `token` query parameter. Every one that is present must
-    /// match, and at least one must be present.
-    pub fn check(&self, header: Option<&str>, query: Option<&str>) -> Result<(), AuthError> {
-        let digest = self.digest.as_ref().ok_or(AuthError::NotConfigured)?;
+    /// match the current or the previous token, and at least one must be present. Says which
+    /// one matched ([`Matched::Previous`] if any did).
+    pub fn check(&self, header: Option<&str>, query: Option<&str>) -> Result<Matched, AuthError> {
+        let current = self.current.as_ref().ok_or(AuthError::NotConfigured)?;
         let header = header.map(|h| h.strip_prefix("Bearer ").unwrap_or(h));
         let presented: Vec<&str> = header.into_iter().chain(query).collect();
         if presented.is_empty() {
             return Err(AuthError::Missing);
         }
-        let all_match = presented.iter().fold(true, |ok, candidate| {
-            let candidate: [u8; 32] = Sha256::digest(candidate.as_bytes()).into();
-            ok & bool::from(candidate.ct_eq(digest))
-        });
-        if all_match {
-            Ok(())
-        } else {
-            Err(AuthError::Wrong)
+        // Every candidate is compared with both values, whatever the outcome, in constant time.
+        let (all_match, any_previous) =
+            presented
+                .iter()
+                .fold((true, false), |(all, any_previous), candidate| {
+                    let candidate: [u8; 32] = Sha256::digest(candidate.as_bytes()).into();
+                    let is_current = bool::from(candidate.ct_eq(current));
+                    let is_previous = self
+                        .previous
+                        .as_ref()
+                        .is_some_and(|previous| bool::from(candidate.ct_eq(previous)));
+                    (
+                        all & (is_current | is_previous),
+                        any_previous | (is_previous & !is_current),
+                    )
+                });
+        match (all_match, any_previous) {
+            (false, _) => Err(AuthError::Wrong),
+            (true, false) => Ok(Matched::Current),
+            (true, true) => Ok(Matched::Previous),
         }
     }
 }
@@ -89,13 +135,11 @@ mod tests {
     #[test]
     fn header_bare_or_bearer_or_query() {
         let t = Token::new(Some(SECRET));
-        assert_eq!(t.check(Some(SECRET), None), Ok(()));
-        assert_eq!(
-            t.check(Some("Bearer s3cr3t-token-0123456789"), None),
-            Ok(())
-        );
-        assert_eq!(t.check(None, Some(SECRET)), Ok(()));
-        assert_eq!(t.check(Some(SECRET), Some(SECRET)), Ok(()));
+        let ok = Ok(Matched::Current);
+        assert_eq!(t.check(Some(SECRET), None), ok);
+        assert_eq!(t.check(Some("Bearer s3cr3t-token-0123456789"), None), ok);
+        assert_eq!(t.check(None, Some(SECRET)), ok);
+        assert_eq!(t.check(Some(SECRET), Some(SECRET)), ok);
     }
 
     #[test]
@@ -128,5 +172,42 @@ mod tests {
                 Err(AuthError::NotConfigured)
             );
         }
+    }
+
+    const OLD: &str = "old-token-0123456789abcdef";
+
+    #[test]
+    fn during_a_rotation_both_values_are_accepted_and_the_previous_one_is_named() {
+        let t = Token::rotating(Some(SECRET), Some(OLD));
+        assert_eq!(t.check(None, Some(SECRET)), Ok(Matched::Current));
+        assert_eq!(t.check(None, Some(OLD)), Ok(Matched::Previous));
+        assert_eq!(
+            t.check(Some(&format!("Bearer {OLD}")), None),
+            Ok(Matched::Previous)
+        );
+        // Header and query may each be either value; any other value still fails.
+        assert_eq!(t.check(Some(OLD), Some(SECRET)), Ok(Matched::Previous));
+        assert_eq!(t.check(Some("other"), Some(OLD)), Err(AuthError::Wrong));
+        assert_eq!(t.check(None, Some("other")), Err(AuthError::Wrong));
+        // Once the previous value is dropped it is refused.
+        let after = Token::rotating(Some(SECRET), None);
+        assert_eq!(after.check(None, Some(OLD)), Err(AuthError::Wrong));
+        assert_eq!(after.check(None, Some(SECRET)), Ok(Matched::Current));
+        // A blank previous value is none; a previous value alone opens nothing.
+        assert_eq!(
+            Token::rotating(Some(SECRET), Some(" ")).check(None, Some(" ")),
+            Err(AuthError::Wrong)
+        );
+        assert_eq!(
+            Token::rotating(None, Some(OLD)).check(None, Some(OLD)),
+            Err(AuthError::NotConfigured)
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_a_token() {
+        let t = Token::rotating(Some(SECRET), Some(OLD));
+        let shown = format!("{t:?}");
+        assert!(!shown.contains(SECRET) && !shown.contains(OLD), "{shown}");
     }
 }

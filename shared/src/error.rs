@@ -48,6 +48,8 @@ pub enum ParseError {
         field: String,
         why: &'static str,
     },
+    #[error("event `{event}` does not match the body: {why}")]
+    EventMismatch { event: String, why: String },
 }
 
 /// How the HTTP layer answers a [`ParseError`].
@@ -70,7 +72,8 @@ impl ParseError {
             | MissingEventName { .. }
             | InvalidEvent { .. }
             | MissingEntityId { .. }
-            | InvalidEntityId { .. } => ErrorClass::Unprocessable,
+            | InvalidEntityId { .. }
+            | EventMismatch { .. } => ErrorClass::Unprocessable,
             EmptyBody
             | InvalidPercentEscape { .. }
             | InvalidUtf8 { .. }
@@ -106,6 +109,7 @@ impl ParseError {
             InvalidEvent { .. } => "invalid_event",
             MissingEntityId { .. } => "missing_entity_id",
             InvalidEntityId { .. } => "invalid_entity_id",
+            EventMismatch { .. } => "event_mismatch",
         }
     }
 }

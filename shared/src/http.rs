@@ -5,18 +5,20 @@
 //! |---|---|---|
 //! | 200 | — | stored (`"status":"stored"`), stored as a new occurrence of earlier content (`"status":"repeat"`), or already stored (`"status":"duplicate"`); with `dedup_key` and `sequence` |
 //! | 400 | the parse error's code, `invalid_base64` | the body is not a well-formed notification (iPag: `invalid_json`, `not_an_object`, ...) |
-//! | 401 | `unauthorized` | no token, a wrong token, or no token configured |
-//! | 401 | `invalid_signature` | iPag only, with `IPAG_WEBHOOK_SECRET` set: no or a wrong `X-Ipag-Signature` |
+//! | 401 | `unauthorized` | no token, a wrong token (another gateway's included), or no token configured |
+//! | 401 | `invalid_signature` | iPag only, with a `signing_key` in iPag's secret: no or a wrong `X-Ipag-Signature` |
 //! | 403 | `forbidden` | `ALLOWED_SOURCE_IPS` is set and the source address is not in it |
 //! | 404 | `not_found` | the path is not one of the routes (extra segments, say) |
 //! | 405 | `method_not_allowed` | not a POST (iPag: not a POST or a PUT) |
 //! | 413 | `body_too_large`, `too_many_fields` | over a size bound |
 //! | 415 | `unsupported_media_type` | iugu: not `application/x-www-form-urlencoded`; iPag: not `application/json` |
 //! | 422 | `wrong_route`, `missing_event`, `missing_entity_id`, ... | another family's event, or no id |
+//! | 422 | `event_mismatch` | iPag only: `X-Ipag-Event` contradicts the body's status (`ipag::replay`) |
+//! | 422 | `stale_timestamp` | iPag only: `X-Ipag-Timestamps` is older than an hour or ahead by over 5 minutes |
 //! | 503 | `store_failed`, `forward_failed`, `timeout` | DynamoDB or SQS failed or hung: the gateway should retry |
 //!
-//! Checks run in order of cost (405, 404, 403, 401, 415, the iPag signature, then the body):
-//! nothing is stored unless every check passed.
+//! Checks run in order of cost (405, 404, 403, 401, 415, the iPag signature and timestamp, then
+//! the body): nothing is stored unless every check passed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -34,6 +36,7 @@ use crate::event::Family;
 use crate::gateway::EventFamily;
 use crate::ingest::{mark, store_and_forward, EventStore, Forwarder, IngestError};
 use crate::ipag::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
+use crate::ipag::replay::{check_timestamp, Timestamp, TIMESTAMP_HEADER};
 use crate::ipag::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
 use crate::ipag::SignatureKey;
 use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64};
@@ -158,7 +161,7 @@ pub struct App<S, F> {
     pub route: Route,
     pub token: Token,
     pub allowed_sources: SourceAllowList,
-    /// iPag's signature key (`IPAG_WEBHOOK_SECRET`): when set, the `ipag` route checks
+    /// iPag's signature key (`signing_key` in iPag's secret): when set, the `ipag` route checks
     /// `X-Ipag-Signature` on every request. Other routes ignore it.
     pub ipag_signature: Option<SignatureKey>,
     pub store: S,
@@ -190,6 +193,10 @@ struct LogFields {
     dedup_key: Option<String>,
     sequence: Option<u64>,
     forwarded: Option<usize>,
+    /// Which token value authenticated the request, `current` or `previous` (never the token).
+    token: Option<&'static str>,
+    /// `unreadable` when iPag's timestamp header is in a format we cannot read.
+    ipag_timestamp: Option<&'static str>,
 }
 
 impl<S: EventStore, F: Forwarder> App<S, F> {
@@ -206,6 +213,8 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             dedup_key = log.dedup_key.as_deref(),
             sequence = log.sequence,
             forwarded = log.forwarded,
+            token = log.token,
+            ipag_timestamp = log.ipag_timestamp,
             outcome = answer.outcome,
             status = answer.status.as_u16(),
             latency_us = started.elapsed().as_micros() as u64,
@@ -248,9 +257,12 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             .headers()
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
-        if let Err(why) = self.token.check(header, query.first("token")) {
-            tracing::warn!(reason = why.message(), "refused: not authentic");
-            return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why.message());
+        match self.token.check(header, query.first("token")) {
+            Ok(matched) => log.token = Some(matched.as_str()),
+            Err(why) => {
+                tracing::warn!(reason = why.message(), "refused: not authentic");
+                return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why.message());
+            }
         }
         if let Err(message) = check_content_type(request.headers(), self.route.media_type()) {
             return refuse(
@@ -285,6 +297,21 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             }
         }
         let now = self.delivery.clock.now();
+        if self.route == Route::Ipag {
+            let stamps = request.headers().get_all(TIMESTAMP_HEADER);
+            match check_timestamp(stamps.iter().map(|v| v.as_bytes()), now) {
+                Ok(Timestamp::Unreadable) => log.ipag_timestamp = Some("unreadable"),
+                Ok(Timestamp::Absent | Timestamp::Recent) => {}
+                Err(why) => {
+                    tracing::warn!("refused: iPag timestamp out of bounds");
+                    return refuse(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "stale_timestamp",
+                        why.message(),
+                    );
+                }
+            }
+        }
         let parsed = match self.route {
             Route::Ipag => {
                 let headers = request.headers();
@@ -295,6 +322,10 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                     .map(|v| v.as_bytes());
                 crate::ipag::event_from_headers(names)
                     .and_then(|event| Envelope::from_ipag_json(body, event, now))
+                    // The event header is not signed: it must agree with the (signed) body.
+                    .and_then(|envelope| {
+                        crate::ipag::replay::check_envelope(&envelope).map(|()| envelope)
+                    })
             }
             Route::Family(_) | Route::All => Envelope::from_iugu_form(body, now),
         };

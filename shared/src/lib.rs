@@ -9,8 +9,8 @@
 //! memory; [`clock`] says what time it is). [`ipag`] is the second gateway's core (JSON bodies); [`gateway`] holds what an
 //! envelope carries that differs by gateway, and [`wire`] reads an envelope back. The `http`
 //! feature adds the handler and what it checks: [`auth`], [`source_ip`], [`screen`], [`http`];
-//! `lambda` adds the adapters at the edge: [`aws`] (DynamoDB and SQS) and [`runtime`] (a
-//! function's start-up).
+//! `lambda` adds the adapters at the edge: [`aws`] (DynamoDB and SQS), [`secrets`] (the
+//! tokens and iPag's signing key, from Secrets Manager) and [`runtime`] (a function's start-up).
 
 pub mod clock;
 pub mod dedup;
@@ -40,6 +40,8 @@ pub mod http;
 pub mod runtime;
 #[cfg(feature = "http")]
 pub mod screen;
+#[cfg(feature = "lambda")]
+pub mod secrets;
 #[cfg(feature = "http")]
 pub mod source_ip;
 #[cfg(feature = "lambda")]

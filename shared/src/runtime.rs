@@ -10,11 +10,10 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader};
 use lambda_http::{service_fn, Adapter, Request};
 
-use crate::auth::Token;
 use crate::aws::{sqs, DynamoStore, SqsForwarder};
 use crate::delivery::DeliverySettings;
 use crate::http::{App, Delivery, Route};
-use crate::ipag::SignatureKey;
+use crate::secrets::SecretError;
 use crate::source_ip::SourceAllowList;
 
 // Every function allocates a few dozen small strings per request; mimalloc serves those
@@ -22,16 +21,14 @@ use crate::source_ip::SourceAllowList;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The configuration a function reads from its environment (the names are a contract).
+/// The configuration a function reads from its environment (the names are a contract). The
+/// token and iPag's signing key are not here: they are read from the gateway's secret
+/// (`secrets`, named by `IUGU_SECRET_ID` / `IPAG_SECRET_ID`) when the function starts.
 #[derive(Debug)]
 pub struct Config {
     pub table: String,
     pub queue_url: String,
-    pub token: Token,
     pub allowed_sources: SourceAllowList,
-    /// `IPAG_WEBHOOK_SECRET`: iPag's signature key, if its check is wanted (see
-    /// `ipag::signature`).
-    pub ipag_signature: Option<SignatureKey>,
     /// `DEDUP_WINDOW` and `RETENTION_DAYS` (see `delivery`).
     pub delivery: DeliverySettings,
 }
@@ -55,11 +52,9 @@ impl Config {
         Ok(Config {
             table: required("EVENTS_TABLE")?,
             queue_url,
-            token: Token::new(std::env::var("WEBHOOK_TOKEN").ok().as_deref()),
             allowed_sources: std::env::var("ALLOWED_SOURCE_IPS")
                 .unwrap_or_default()
                 .parse()?,
-            ipag_signature: SignatureKey::new(std::env::var("IPAG_WEBHOOK_SECRET").ok().as_deref()),
             delivery: DeliverySettings::from_values(
                 optional("DEDUP_WINDOW").as_deref(),
                 optional("RETENTION_DAYS").as_deref(),
@@ -107,44 +102,63 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Time for one call, all its attempts and backoff included.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Builds the clients for `config`. `AWS_ENDPOINT_URL` (read by the SDK itself) points them
-/// at a local server.
-pub async fn app(route: Route, config: Config) -> App<DynamoStore, SqsForwarder> {
+/// Builds the clients for `config` and reads the route's gateway secret, once (`secrets`).
+/// `AWS_ENDPOINT_URL` (read by the SDK itself) points them at a local server.
+pub async fn app(
+    route: Route,
+    config: Config,
+) -> Result<App<DynamoStore, SqsForwarder>, SecretError> {
     let shared = sdk_settings(aws_config::defaults(BehaviorVersion::latest()))
         .load()
         .await;
-    App {
+    let credentials = crate::secrets::load(route, &shared).await?;
+    Ok(App {
         route,
-        token: config.token,
+        token: credentials.token,
         allowed_sources: config.allowed_sources,
-        ipag_signature: config.ipag_signature,
+        ipag_signature: credentials.signing_key,
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared), config.table),
         forwarder: SqsForwarder::new(aws_sdk_sqs::Client::new(&shared), config.queue_url),
         delivery: Delivery {
             settings: config.delivery,
             ..Delivery::default()
         },
-    }
+    })
 }
 
 /// The log format every function uses: JSON, one object per line, level from `RUST_LOG`
 /// (default `info`), written to `writer`. The request line (see `http`) carries the event,
 /// family, pk, de-duplication key, outcome and latency, never the body, the token or
-/// personal data; `tests/tests/logs.rs` checks that.
+/// personal data; `tests/tests/logs.rs` checks that, at `trace`.
 ///
 /// `RUST_LOG` takes a level and `target=level` directives (`warn,aws_smithy_runtime=debug`);
 /// targets it does not name log at `info` unless it gives a level, and a value it cannot read
 /// means `info`. That is `tracing_subscriber`'s `Targets` filter, not
 /// `EnvFilter`: EnvFilter's span and field directives need a regex engine, which cost the
 /// arm64 binary about 0.5 MB (bench/README.md).
+///
+/// Whatever `RUST_LOG` says, other crates are capped ([`within_caps`]): at `trace` the Lambda
+/// runtime logs the raw event (query string with `?token=`, `Authorization`, the body with
+/// CPF and names), and the AWS SDK every request and response it handles (headers, with
+/// `Authorization` redacted, and bodies when they are in memory).
 pub fn log_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync + 'static
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
+    log_subscriber_at(std::env::var("RUST_LOG").ok().as_deref(), writer)
+}
+
+/// [`log_subscriber`] with `directives` read in place of `RUST_LOG`.
+pub fn log_subscriber_at<W>(
+    directives: Option<&str>,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::filter::{filter_fn, LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt;
-    let parsed = std::env::var("RUST_LOG")
-        .ok()
+    let parsed = directives
         .and_then(|v| v.parse::<Targets>().ok())
         .unwrap_or_default();
     // Targets a directive does not name log at its default level, `info` unless it gives one.
@@ -154,13 +168,42 @@ where
     };
     tracing_subscriber::fmt()
         .json()
-        // The filter above decides; the builder's own default would stop everything below info.
+        // The filters below decide; the builder's own default would stop everything below info.
         .with_max_level(LevelFilter::TRACE)
         .with_current_span(false)
         .without_time()
         .with_writer(writer)
         .finish()
         .with(filter)
+        .with(filter_fn(|metadata| {
+            within_caps(metadata.target(), *metadata.level())
+        }))
+}
+
+/// Crates that see a whole request (the raw Lambda event, with the token and the body): never
+/// below `info`, whatever `RUST_LOG` says.
+const RAW_EVENT_CRATES: [&str; 3] = ["lambda_runtime", "lambda_runtime_api_client", "lambda_http"];
+
+/// Whether a log line or span of `target` at `level` may be written at all: only this crate
+/// (`shared`) logs at every level; the crates that see the raw event at `info` and above; every
+/// other crate (the AWS SDK, whose `trace` lines hold the requests it signs and sends, hyper,
+/// rustls...) at `debug` and above. The line about a request is `shared`'s own and carries none
+/// of that.
+pub fn within_caps(target: &str, level: tracing::Level) -> bool {
+    use tracing_subscriber::filter::LevelFilter;
+    let is = |krate: &str| {
+        target
+            .strip_prefix(krate)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    };
+    let cap = if is("shared") {
+        LevelFilter::TRACE
+    } else if RAW_EVENT_CRATES.iter().any(|krate| is(krate)) {
+        LevelFilter::INFO
+    } else {
+        LevelFilter::DEBUG
+    };
+    level <= cap
 }
 
 /// Installs [`log_subscriber`] on standard output for the whole process.
@@ -190,10 +233,16 @@ pub fn serve(route: Route) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        if !config.token.is_configured() {
-            tracing::error!("WEBHOOK_TOKEN is not set: every request will be refused with 401");
-        }
-        let app = Arc::new(app(route, config).await);
+        // Fail closed: without its secret a function serves nothing. Exiting here, before the
+        // runtime loop asks for the first event, makes Lambda report an init error (and API
+        // Gateway answer 5xx, which the gateways retry) rather than 401 every delivery.
+        let app = match app(route, config).await {
+            Ok(app) => Arc::new(app),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start without the webhook secret");
+                return ExitCode::FAILURE;
+            }
+        };
         let handler = service_fn(move |request: Request| {
             let app = Arc::clone(&app);
             async move { Ok::<_, std::convert::Infallible>(app.handle(request).await) }
@@ -212,4 +261,39 @@ pub fn serve(route: Route) -> ExitCode {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_caps;
+    use tracing::Level;
+
+    #[test]
+    fn only_our_crate_logs_below_debug_and_the_runtime_not_below_info() {
+        assert!(within_caps("shared::http", Level::TRACE));
+        assert!(within_caps("shared", Level::TRACE));
+        for runtime in [
+            "lambda_runtime::layers::api_response",
+            "lambda_runtime",
+            "lambda_runtime_api_client",
+            "lambda_http::request",
+        ] {
+            assert!(!within_caps(runtime, Level::TRACE), "{runtime}");
+            assert!(!within_caps(runtime, Level::DEBUG), "{runtime}");
+            assert!(within_caps(runtime, Level::INFO), "{runtime}");
+            assert!(within_caps(runtime, Level::ERROR), "{runtime}");
+        }
+        for sdk in [
+            "aws_smithy_runtime::client::orchestrator",
+            "aws_sigv4::http_request::sign",
+            "h2",
+        ] {
+            assert!(!within_caps(sdk, Level::TRACE), "{sdk}");
+            assert!(within_caps(sdk, Level::DEBUG), "{sdk}");
+        }
+        // A crate whose name merely starts like ours is not ours.
+        assert!(!within_caps("shared_thing", Level::TRACE));
+        assert!(!within_caps("lambda_http_extra", Level::TRACE));
+        assert!(within_caps("lambda_http_extra", Level::DEBUG));
+    }
 }

@@ -22,6 +22,8 @@ use shared::source_ip::SourceAllowList;
 pub mod capacity;
 pub mod load;
 pub mod proxy;
+pub mod runtime_api;
+pub mod secrets;
 
 /// The token every event file under `events/` carries.
 pub const TOKEN: &str = "local-dev-token-0123456789";

@@ -120,11 +120,12 @@ fn notification(samples: &[String], n: usize) -> String {
 }
 
 /// The order of deliveries: distinct notifications, every `duplicate_every`-th a gateway retry:
-/// the latest notification of an entity picked by a fixed pseudo-random sequence (so runs are
+/// one of the last 100 notifications, picked by a fixed pseudo-random sequence (so runs are
 /// comparable), delivered again. A retry repeats what its entity received last: were another
 /// notification of the entity stored in between, the same content would be a new occurrence
-/// (`delivery`), not a retry. An entity's notifications are at least 500 apart in the schedule,
-/// far more than are in flight at once, so none overtakes a retry of its entity's latest.
+/// (`delivery`), not a retry. An entity's notifications are 500 apart, so the next one of a
+/// retried entity comes at least 400 deliveries after the retry, far more than are in flight
+/// at once: none overtakes it.
 fn schedule(plan: Plan, samples: &[String]) -> (Vec<String>, HashSet<String>) {
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next_random = move || {
@@ -135,13 +136,13 @@ fn schedule(plan: Plan, samples: &[String]) -> (Vec<String>, HashSet<String>) {
     };
     let mut sent: Vec<String> = Vec::with_capacity(plan.deliveries);
     let mut expected = HashSet::new();
-    // Every entity in first-seen order, and the latest body each one was sent.
-    let mut entities: Vec<String> = Vec::new();
-    let mut latest: HashMap<String, String> = HashMap::new();
+    // The distinct notifications' bodies, in order.
+    let mut distinct: Vec<String> = Vec::new();
     for i in 0..plan.deliveries {
         if (i + 1) % plan.duplicate_every == 0 {
-            let entity = &entities[(next_random() % entities.len() as u64) as usize];
-            sent.push(latest[entity].clone());
+            let recent = distinct.len().min(100);
+            let back = (next_random() % recent as u64) as usize;
+            sent.push(distinct[distinct.len() - 1 - back].clone());
         } else {
             let body = notification(samples, expected.len());
             let now = time::OffsetDateTime::now_utc();
@@ -151,12 +152,7 @@ fn schedule(plan: Plan, samples: &[String]) -> (Vec<String>, HashSet<String>) {
                 expected.insert(envelope.dedup_key),
                 "distinct by construction"
             );
-            if latest
-                .insert(envelope.entity_key.clone(), body.clone())
-                .is_none()
-            {
-                entities.push(envelope.entity_key);
-            }
+            distinct.push(body.clone());
             sent.push(body);
         }
     }

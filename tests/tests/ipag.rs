@@ -454,7 +454,7 @@ async fn bad_input_is_refused_and_nothing_is_written() {
     assert!(local.items().await.is_empty());
 }
 
-/// With `IPAG_WEBHOOK_SECRET` set: a missing or wrong `X-Ipag-Signature` is 401, nothing
+/// With a signing key configured (`signing_key` in iPag's secret): a missing or wrong `X-Ipag-Signature` is 401, nothing
 /// written; the right one (either header spelling) is stored.
 #[tokio::test]
 async fn the_signature_is_checked_when_a_secret_is_set() {

@@ -279,7 +279,7 @@ async fn without_a_configured_token_everything_is_refused() {
     assert!(body["message"]
         .as_str()
         .unwrap_or_default()
-        .contains("WEBHOOK_TOKEN"));
+        .contains("no webhook token configured"));
     assert!(local.items().await.is_empty());
 }
 

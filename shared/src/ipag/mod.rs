@@ -21,6 +21,9 @@
 //! - Retries (same support article): 3 attempts, at once, after 5 minutes and after 15 more,
 //!   with 5, 10 and 20 s response timeouts; "Retorne 200 OK assim que possível".
 //!
+//! - The signature covers the body, not the event header: `replay` cross-checks the two and
+//!   bounds the age of a timestamp header when there is one.
+//!
 //! Undocumented, so assumed (and said where it is used): the signature scheme (`signature`),
 //! the bodies of the payment-link, subscription, charge and transfer events (`entity`), and an
 //! `event` field in the body as a fallback for the header (`parse`).
@@ -30,6 +33,7 @@ pub mod entity;
 pub mod event;
 pub mod json;
 pub mod parse;
+pub mod replay;
 pub mod signature;
 
 pub use event::{IpagEvent, IpagFamily};

@@ -1,4 +1,5 @@
-//! iPag's webhook signature, checked when a key is configured (`IPAG_WEBHOOK_SECRET`).
+//! iPag's webhook signature, checked when a key is configured (`signing_key` in iPag's secret,
+//! see `secrets`).
 //!
 //! iPag's public documentation only says a request carries a "security signature (when
 //! applicable)" ("Assinatura de segurança (quando aplicável)",

@@ -1,0 +1,334 @@
+//! The webhook secrets: each gateway's token (and, during a rotation, the previous one) and
+//! iPag's signing key, kept in AWS Secrets Manager and read once, when a function starts.
+//!
+//! One secret per gateway, a JSON object (the field names are a contract; README.md,
+//! "Secrets"):
+//!
+//! ```json
+//! {"gateway": "iugu", "token": "<current>", "previous_token": "<during a rotation only>"}
+//! {"gateway": "ipag", "token": "<current>", "previous_token": "...", "signing_key": "<iPag API key>"}
+//! ```
+//!
+//! A function finds its gateway's secret in `IUGU_SECRET_ID` (the eight iugu functions) or
+//! `IPAG_SECRET_ID` (the `ipag` function): an ARN or a name. `gateway` must name the function's
+//! gateway, so a secret wired to the wrong function stops it at start-up instead of letting one
+//! gateway's token open the other's door. Whatever goes wrong (variable unset, secret missing,
+//! unreadable, not that JSON, a token too short) is an error at start-up: the function exits
+//! before it serves a single request, and Lambda reports the init failure. Nothing here ever
+//! logs or formats a secret's value, and the errors name fields, never their values.
+//!
+//! Why Secrets Manager and not SSM Parameter Store: CloudFormation can create a secret, with a
+//! generated token, so the template creates both and a fresh deployment needs no secret
+//! typed anywhere; it cannot create a SecureString parameter. A secret keeps its previous
+//! version (`AWSPREVIOUS`) for recovery. Cost: $0.40 a month per secret and $0.05 per 10,000
+//! reads, one read per cold start; Parameter Store's standard parameters are free, so this is
+//! $0.80 a month for the two. Cold start: one `GetSecretValue` call, the same one HTTPS round
+//! trip as `GetParameter`. The client crate is small (Secrets Manager has 23 operations, SSM
+//! several times as many), which keeps the build and the binary small.
+
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use serde_json::{Map, Value};
+
+use crate::auth::Token;
+use crate::http::Route;
+use crate::ipag::SignatureKey;
+
+/// Which gateway a secret belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gateway {
+    Iugu,
+    Ipag,
+}
+
+impl Gateway {
+    /// The gateway whose deliveries `route` takes.
+    pub fn of(route: Route) -> Gateway {
+        match route {
+            Route::Ipag => Gateway::Ipag,
+            Route::Family(_) | Route::All => Gateway::Iugu,
+        }
+    }
+
+    /// Its name in the secret's `gateway` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gateway::Iugu => "iugu",
+            Gateway::Ipag => "ipag",
+        }
+    }
+
+    /// The environment variable that holds its secret's ARN or name.
+    pub fn secret_id_variable(self) -> &'static str {
+        match self {
+            Gateway::Iugu => "IUGU_SECRET_ID",
+            Gateway::Ipag => "IPAG_SECRET_ID",
+        }
+    }
+}
+
+/// What a function takes from its secret.
+#[derive(Debug)]
+pub struct Credentials {
+    /// The token, and the previous one during a rotation.
+    pub token: Token,
+    /// iPag's signing key, if the signature check is wanted (`signing_key`).
+    pub signing_key: Option<SignatureKey>,
+}
+
+/// Why a function cannot start. The texts name the secret and the field, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("{variable} is not set: this function does not know where its webhook secret is")]
+    NotConfigured { variable: &'static str },
+    #[error("cannot read the webhook secret {id}: {reason}")]
+    Unreadable { id: String, reason: String },
+    #[error("the webhook secret {id} is not usable: {why}")]
+    Invalid { id: String, why: String },
+}
+
+/// The fields a secret may have.
+const FIELDS: [&str; 4] = ["gateway", "token", "previous_token", "signing_key"];
+
+/// Reads the secret of `route`'s gateway, from the variable that names it, with `sdk`'s
+/// settings (the functions' timeouts and retries; `AWS_ENDPOINT_URL` points it at a local
+/// server).
+pub async fn load(route: Route, sdk: &aws_config::SdkConfig) -> Result<Credentials, SecretError> {
+    let gateway = Gateway::of(route);
+    let variable = gateway.secret_id_variable();
+    let id = std::env::var(variable)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(SecretError::NotConfigured { variable })?;
+    read(
+        &aws_sdk_secretsmanager::Client::new(sdk),
+        gateway,
+        id.trim(),
+    )
+    .await
+}
+
+/// Reads and checks `gateway`'s secret `id` (its current version, `AWSCURRENT`).
+pub async fn read(
+    client: &aws_sdk_secretsmanager::Client,
+    gateway: Gateway,
+    id: &str,
+) -> Result<Credentials, SecretError> {
+    let output = client
+        .get_secret_value()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|e| SecretError::Unreadable {
+            id: id.to_owned(),
+            reason: DisplayErrorContext(&e).to_string(),
+        })?;
+    let text = output.secret_string().ok_or_else(|| SecretError::Invalid {
+        id: id.to_owned(),
+        why: "it holds binary data, not the JSON text described in README.md, \"Secrets\""
+            .to_owned(),
+    })?;
+    parse(gateway, text).map_err(|why| SecretError::Invalid {
+        id: id.to_owned(),
+        why,
+    })
+}
+
+/// Checks a secret's JSON text for `gateway` (see the module documentation). The error says
+/// what is wrong with which field, never its value.
+pub fn parse(gateway: Gateway, text: &str) -> Result<Credentials, String> {
+    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(text) else {
+        return Err(
+            "it is not a JSON object such as {\"gateway\": \"...\", \"token\": \"...\"}".to_owned(),
+        );
+    };
+    if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        // Only a plain field name is echoed; anything else could be a value pasted as a key.
+        let shown = if unknown.len() <= 32
+            && unknown.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            format!("`{unknown}`")
+        } else {
+            "a field".to_owned()
+        };
+        return Err(format!(
+            "it has {shown} that is none of {}: a misspelt field would be silently ignored",
+            FIELDS.join(", ")
+        ));
+    }
+    match text_field(&fields, "gateway")? {
+        Some(name) if name == gateway.as_str() => {}
+        Some(name) if name == "iugu" || name == "ipag" => {
+            return Err(format!(
+                "it is {name}'s secret (\"gateway\": \"{name}\") and this function serves {}: \
+                 check {}",
+                gateway.as_str(),
+                gateway.secret_id_variable()
+            ))
+        }
+        Some(_) | None => return Err(format!("its \"gateway\" must be \"{}\"", gateway.as_str())),
+    }
+    let token = text_field(&fields, "token")?.ok_or("it has no \"token\"")?;
+    check_token("token", token)?;
+    let previous = text_field(&fields, "previous_token")?;
+    if let Some(previous) = previous {
+        check_token("previous_token", previous)?;
+    }
+    let signing_key = text_field(&fields, "signing_key")?;
+    if let (Gateway::Iugu, Some(_)) = (gateway, signing_key) {
+        return Err(
+            "\"signing_key\" is for iPag's secret: iugu does not sign its deliveries".into(),
+        );
+    }
+    if signing_key.is_some_and(|k| k.len() > MAX_TOKEN_LEN) {
+        return Err(format!(
+            "\"signing_key\" is longer than {MAX_TOKEN_LEN} characters"
+        ));
+    }
+    Ok(Credentials {
+        token: Token::rotating(Some(token), previous),
+        signing_key: SignatureKey::new(signing_key),
+    })
+}
+
+/// A string field; absent, `null` and `""` are `None`.
+fn text_field<'v>(fields: &'v Map<String, Value>, name: &str) -> Result<Option<&'v str>, String> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("\"{name}\" is not a string")),
+    }
+}
+
+/// Shortest token accepted (the template generates 48 characters).
+pub const MIN_TOKEN_LEN: usize = 16;
+/// Longest token (or signing key) accepted: iPag's URL field takes 255 characters, token
+/// included.
+pub const MAX_TOKEN_LEN: usize = 256;
+
+/// A token travels in the query string (`?token=`): URL-safe characters only, as iugu's and
+/// iPag's URL fields take them unescaped.
+fn check_token(name: &str, token: &str) -> Result<(), String> {
+    let url_safe = token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'));
+    if (MIN_TOKEN_LEN..=MAX_TOKEN_LEN).contains(&token.len()) && url_safe {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{name}\" must be {MIN_TOKEN_LEN} to {MAX_TOKEN_LEN} URL-safe characters \
+             (A-Z a-z 0-9 . _ ~ -)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{AuthError, Matched};
+
+    const CURRENT: &str = "current-token-0123456789";
+    const OLD: &str = "previous-token-0123456789";
+
+    fn ok(gateway: Gateway, text: &str) -> Credentials {
+        parse(gateway, text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn refused(gateway: Gateway, text: &str) -> String {
+        match parse(gateway, text) {
+            Ok(c) => panic!("accepted {text}: {c:?}"),
+            Err(why) => why,
+        }
+    }
+
+    #[test]
+    fn a_gateway_secret_gives_its_token_previous_token_and_signing_key() {
+        let iugu = ok(
+            Gateway::Iugu,
+            &format!(r#"{{"gateway":"iugu","token":"{CURRENT}","previous_token":"{OLD}"}}"#),
+        );
+        assert_eq!(iugu.token.check(None, Some(CURRENT)), Ok(Matched::Current));
+        assert_eq!(iugu.token.check(None, Some(OLD)), Ok(Matched::Previous));
+        assert!(iugu.signing_key.is_none());
+        let ipag = ok(
+            Gateway::Ipag,
+            &format!(r#"{{"gateway":"ipag","token":"{CURRENT}","signing_key":"api-key"}}"#),
+        );
+        assert_eq!(ipag.token.check(None, Some(OLD)), Err(AuthError::Wrong));
+        let key = ipag.signing_key.expect("signing key");
+        assert_eq!(key.verify(b"{}", [key.sign(b"{}").as_bytes()]), Ok(()));
+        // Empty and null optional fields are absent.
+        let plain = ok(
+            Gateway::Ipag,
+            &format!(
+                r#"{{"gateway":"ipag","token":"{CURRENT}","previous_token":"","signing_key":null}}"#
+            ),
+        );
+        assert!(plain.signing_key.is_none());
+        assert_eq!(plain.token.check(None, Some("")), Err(AuthError::Wrong));
+    }
+
+    #[test]
+    fn a_secret_for_the_other_gateway_or_of_another_shape_is_refused() {
+        let ipags = format!(r#"{{"gateway":"ipag","token":"{CURRENT}"}}"#);
+        assert!(refused(Gateway::Iugu, &ipags).contains("it is ipag's secret"));
+        assert!(refused(Gateway::Iugu, &ipags).contains("IUGU_SECRET_ID"));
+        let no_gateway = format!(r#"{{"token":"{CURRENT}"}}"#);
+        assert!(refused(Gateway::Ipag, &no_gateway).contains(r#""gateway" must be "ipag""#));
+        for text in ["", "token", CURRENT, "[]", "null", "{"] {
+            assert!(refused(Gateway::Iugu, text).contains("not a JSON object"));
+        }
+        let signed_iugu = format!(r#"{{"gateway":"iugu","token":"{CURRENT}","signing_key":"k"}}"#);
+        assert!(refused(Gateway::Iugu, &signed_iugu).contains("signing_key"));
+        let misspelt = format!(r#"{{"gateway":"iugu","token":"{CURRENT}","previos_token":"x"}}"#);
+        assert!(refused(Gateway::Iugu, &misspelt).contains("`previos_token`"));
+    }
+
+    #[test]
+    fn tokens_must_be_long_and_url_safe_and_errors_never_show_them() {
+        for bad in [
+            "",
+            "short",
+            "has space in it 0123",
+            "ümlaut-token-0123456789",
+            "a&b=c-0123456789abc",
+        ] {
+            let text = format!(r#"{{"gateway":"iugu","token":"{bad}"}}"#);
+            let why = refused(Gateway::Iugu, &text);
+            assert!(bad.is_empty() || !why.contains(bad), "{why}");
+        }
+        let bad_previous =
+            format!(r#"{{"gateway":"iugu","token":"{CURRENT}","previous_token":"x y"}}"#);
+        assert!(refused(Gateway::Iugu, &bad_previous).contains("previous_token"));
+        let number = r#"{"gateway":"iugu","token":12345678901234567890}"#;
+        let why = refused(Gateway::Iugu, number);
+        assert!(
+            why.contains("not a string") && !why.contains("1234"),
+            "{why}"
+        );
+        // A value pasted where a field name goes is not echoed.
+        let pasted = format!(r#"{{"gateway":"iugu","token":"{CURRENT}","{OLD}":""}}"#);
+        let why = refused(Gateway::Iugu, &pasted);
+        assert!(!why.contains(OLD), "{why}");
+        let longest = format!(r#"{{"gateway":"iugu","token":"{}"}}"#, "a".repeat(256));
+        assert!(ok(Gateway::Iugu, &longest).token.is_configured());
+        let long = format!(r#"{{"gateway":"iugu","token":"{}"}}"#, "a".repeat(257));
+        assert!(refused(Gateway::Iugu, &long).contains("16 to 256"));
+    }
+
+    #[test]
+    fn each_route_reads_its_own_gateways_variable() {
+        use crate::Family;
+        assert_eq!(
+            Gateway::of(Route::Ipag).secret_id_variable(),
+            "IPAG_SECRET_ID"
+        );
+        assert_eq!(
+            Gateway::of(Route::All).secret_id_variable(),
+            "IUGU_SECRET_ID"
+        );
+        for family in Family::ALL {
+            assert_eq!(Gateway::of(Route::Family(family)), Gateway::Iugu);
+        }
+    }
+}

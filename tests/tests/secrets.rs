@@ -1,0 +1,201 @@
+//! The webhook secrets in Secrets Manager (moto), read as a function reads them at start-up
+//! (`shared::secrets::read`): each gateway's token opens only its own routes, and the rotation
+//! procedure of README.md ("Rotating a token") refuses no delivery. What happens without a
+//! usable secret is in `function.rs` (the process stops before serving).
+
+use lambda_http::Request;
+use pipeline_tests::{answer, post, secrets, through_runtime, Local};
+use serde_json::json;
+use shared::aws::{DynamoStore, SqsForwarder};
+use shared::http::{App, Route};
+use shared::secrets::{read, Gateway, SecretError};
+use shared::Family;
+
+const IUGU_TOKEN: &str = "iugu-token-0123456789abcdef";
+const IPAG_TOKEN: &str = "ipag-token-0123456789abcdef";
+const INVOICES: Route = Route::Family(Family::Invoices);
+
+/// iugu's delivery number `n` (a notification of its own), with `token` in the query string.
+fn iugu_delivery(n: usize, token: &str) -> Request {
+    post(
+        &format!("event=invoice.status_changed&data%5Bid%5D=ROT{n}&data%5Bstatus%5D=paid"),
+        "application/x-www-form-urlencoded",
+        Some(token),
+    )
+}
+
+/// iPag's `TransactionCaptured` for transaction `id`, as the HTTP API delivers it.
+fn ipag_delivery(id: usize, token: &str) -> Request {
+    let body = json!({"id": id, "resource": "transactions",
+                      "attributes": {"status": {"code": 8, "message": "CAPTURED"}}})
+    .to_string();
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "POST /ipag/events",
+        "rawPath": "/ipag/events",
+        "rawQueryString": format!("token={token}"),
+        "headers": {"content-type": "application/json", "x-ipag-event": "TransactionCaptured"},
+        "queryStringParameters": { "token": token },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "domainName": "local",
+            "domainPrefix": "local",
+            "http": { "method": "POST", "path": "/ipag/events", "protocol": "HTTP/1.1",
+                      "sourceIp": "52.73.203.226", "userAgent": "iPag-Webhook" },
+            "requestId": "test-request", "routeKey": "POST /ipag/events", "stage": "$default",
+            "time": "17/Jun/2024:12:00:00 +0000", "timeEpoch": 1718625600000u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    });
+    through_runtime(&event.to_string())
+}
+
+/// A function instance as it starts: it reads its gateway's secret once.
+async fn start(
+    local: &Local,
+    client: &aws_sdk_secretsmanager::Client,
+    route: Route,
+    secret: &str,
+) -> App<DynamoStore, SqsForwarder> {
+    let credentials = read(client, Gateway::of(route), secret)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut app = local.app_with(route, credentials.token, &local.queue_url);
+    app.ipag_signature = credentials.signing_key;
+    app
+}
+
+#[tokio::test]
+async fn each_gateways_token_opens_only_its_own_routes() {
+    let local = Local::new().await;
+    let client = secrets::client().await;
+    let iugu_secret = secrets::create(&client, &secrets::iugu(IUGU_TOKEN, None)).await;
+    let ipag_secret = secrets::create(&client, &secrets::ipag(IPAG_TOKEN, None, None)).await;
+    let invoices = start(&local, &client, INVOICES, &iugu_secret).await;
+    let all_events = start(&local, &client, Route::All, &iugu_secret).await;
+    let ipag = start(&local, &client, Route::Ipag, &ipag_secret).await;
+
+    for (app, token) in [(&invoices, IPAG_TOKEN), (&all_events, IPAG_TOKEN)] {
+        let (status, body) = answer(&app.handle(iugu_delivery(1, token)).await);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("unauthorized"))
+        );
+    }
+    let (status, body) = answer(&ipag.handle(ipag_delivery(1, IUGU_TOKEN)).await);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    assert!(
+        local.items().await.is_empty(),
+        "a refused delivery stored something"
+    );
+
+    assert_eq!(
+        answer(&invoices.handle(iugu_delivery(1, IUGU_TOKEN)).await).0,
+        200
+    );
+    assert_eq!(
+        answer(&ipag.handle(ipag_delivery(1, IPAG_TOKEN)).await).0,
+        200
+    );
+    assert_eq!(local.events().await.len(), 2);
+
+    // A secret wired to the other gateway's functions stops them at start-up.
+    let wrong = read(&client, Gateway::Iugu, &ipag_secret).await;
+    assert!(
+        matches!(&wrong, Err(SecretError::Invalid { why, .. }) if why.contains("it is ipag's secret")),
+        "{wrong:?}"
+    );
+    let wrong = read(&client, Gateway::Ipag, &iugu_secret).await;
+    assert!(
+        matches!(&wrong, Err(SecretError::Invalid { why, .. }) if why.contains("it is iugu's secret")),
+        "{wrong:?}"
+    );
+    let missing = read(&client, Gateway::Iugu, "no-such-secret").await;
+    assert!(
+        matches!(&missing, Err(SecretError::Unreadable { reason, .. }) if reason.contains("ResourceNotFoundException")),
+        "{missing:?}"
+    );
+}
+
+/// Delivery `n` with `token` to `app`: (n, status).
+async fn deliver(app: &App<DynamoStore, SqsForwarder>, n: usize, token: &str) -> (usize, u16) {
+    (n, answer(&app.handle(iugu_delivery(n, token)).await).0)
+}
+
+/// README.md, "Rotating a token", step by step, with the gateway delivering all along: old
+/// function instances keep running until the redeploy replaces them, and deliveries sent
+/// before the URL changed are retried with the old token after it changed. Not one delivery
+/// is refused, and once the old token is dropped it opens nothing.
+#[tokio::test]
+async fn a_rotation_refuses_no_delivery() {
+    let local = Local::new().await;
+    let client = secrets::client().await;
+    const OLD: &str = "old-iugu-token-0123456789";
+    const NEW: &str = "new-iugu-token-9876543210";
+    let secret = secrets::create(&client, &secrets::iugu(OLD, None)).await;
+    let mut answers: Vec<(usize, u16)> = Vec::new();
+    let mut count = 0;
+    let mut next = || {
+        count += 1;
+        count
+    };
+
+    // Before: one instance, iugu sends OLD.
+    let before = start(&local, &client, INVOICES, &secret).await;
+    for _ in 0..3 {
+        answers.push(deliver(&before, next(), OLD).await);
+    }
+
+    // Step 1: add the new value as current, keep the old one as previous.
+    secrets::put(&client, &secret, &secrets::iugu(NEW, Some(OLD))).await;
+    // Instances started before step 2 still know OLD alone, and iugu still sends OLD.
+    answers.push(deliver(&before, next(), OLD).await);
+    assert_eq!(
+        answer(&before.handle(iugu_delivery(999, NEW)).await).0,
+        401,
+        "an instance started before step 2 knows only OLD: that is why step 3 waits for it"
+    );
+
+    // Step 2: redeploy with a new SecretsRevision: new instances read the secret again.
+    let first = start(&local, &client, INVOICES, &secret).await;
+    let second = start(&local, &client, INVOICES, &secret).await;
+    answers.push(deliver(&first, next(), OLD).await);
+    answers.push(deliver(&second, next(), OLD).await);
+
+    // Step 3: register the URL with NEW at iugu. New deliveries carry NEW; retries of
+    // deliveries sent before the change still carry OLD, on any instance.
+    for (i, token) in [NEW, OLD, NEW, NEW, OLD, NEW].into_iter().enumerate() {
+        let app = if i % 2 == 0 { &first } else { &second };
+        answers.push(deliver(app, next(), token).await);
+    }
+
+    // Step 4: drop the previous value, redeploy again.
+    secrets::put(&client, &secret, &secrets::iugu(NEW, None)).await;
+    let after = start(&local, &client, INVOICES, &secret).await;
+    for _ in 0..3 {
+        answers.push(deliver(&after, next(), NEW).await);
+    }
+
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|(_, status)| *status != 200)
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "refused during the rotation: {refused:?}"
+    );
+    assert_eq!(answers.len(), 15);
+    assert_eq!(
+        local.events().await.len(),
+        answers.len(),
+        "each delivery stored once"
+    );
+
+    // The old token is now dead, and what it brings is not stored.
+    let (status, _) = answer(&after.handle(iugu_delivery(1000, OLD)).await);
+    assert_eq!(status, 401);
+    assert_eq!(local.events().await.len(), answers.len());
+}
