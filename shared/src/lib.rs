@@ -10,7 +10,8 @@
 //! envelope carries that differs by gateway, and [`wire`] reads an envelope back. The `http`
 //! feature adds the handler and what it checks: [`auth`], [`source_ip`], [`screen`], [`http`];
 //! `lambda` adds the adapters at the edge: [`aws`] (DynamoDB and SQS), [`secrets`] (the
-//! tokens and iPag's signing key, from Secrets Manager) and [`runtime`] (a function's start-up).
+//! tokens and iPag's signing key, from Secrets Manager), [`runtime`] (a function's start-up) and
+//! [`warm`] (its connections opened during init).
 
 pub mod clock;
 pub mod dedup;
@@ -46,6 +47,8 @@ pub mod secrets;
 pub mod source_ip;
 #[cfg(feature = "lambda")]
 pub mod trust;
+#[cfg(feature = "lambda")]
+pub mod warm;
 
 pub use envelope::{Envelope, Provider, RepeatOf};
 pub use error::{ErrorClass, ParseError};

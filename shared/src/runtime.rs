@@ -31,6 +31,9 @@ pub struct Config {
     pub allowed_sources: SourceAllowList,
     /// `DEDUP_WINDOW` and `RETENTION_DAYS` (see `delivery`).
     pub delivery: DeliverySettings,
+    /// `WARM_UP_MS`: how long init may spend opening the DynamoDB and SQS connections
+    /// (`warm`); zero turns the warm-up off.
+    pub warm_up: Duration,
 }
 
 impl Config {
@@ -59,6 +62,7 @@ impl Config {
                 optional("DEDUP_WINDOW").as_deref(),
                 optional("RETENTION_DAYS").as_deref(),
             )?,
+            warm_up: crate::warm::budget(optional(crate::warm::BUDGET_VARIABLE).as_deref())?,
         })
     }
 }
@@ -102,8 +106,10 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Time for one call, all its attempts and backoff included.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Builds the clients for `config` and reads the route's gateway secret, once (`secrets`).
-/// `AWS_ENDPOINT_URL` (read by the SDK itself) points them at a local server.
+/// Builds the clients for `config`, reads the route's gateway secret, once (`secrets`), and
+/// meanwhile opens the DynamoDB and SQS connections within `config.warm_up` (`warm`: bounded,
+/// and never an error). `AWS_ENDPOINT_URL` (read by the SDK itself; `AWS_ENDPOINT_URL_DYNAMODB`
+/// and the like per service) points them at a local server.
 pub async fn app(
     route: Route,
     config: Config,
@@ -111,14 +117,27 @@ pub async fn app(
     let shared = sdk_settings(aws_config::defaults(BehaviorVersion::latest()))
         .load()
         .await;
-    let credentials = crate::secrets::load(route, &shared).await?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&shared);
+    let sqs = aws_sdk_sqs::Client::new(&shared);
+    let (credentials, warm_up) = tokio::join!(
+        crate::secrets::load(route, &shared),
+        crate::warm::connections(
+            &dynamodb,
+            &config.table,
+            &sqs,
+            &config.queue_url,
+            config.warm_up
+        ),
+    );
+    crate::warm::log(&warm_up);
+    let credentials = credentials?;
     Ok(App {
         route,
         token: credentials.token,
         allowed_sources: config.allowed_sources,
         ipag_signature: credentials.signing_key,
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared), config.table),
-        forwarder: SqsForwarder::new(aws_sdk_sqs::Client::new(&shared), config.queue_url),
+        store: DynamoStore::new(dynamodb, config.table),
+        forwarder: SqsForwarder::new(sqs, config.queue_url),
         delivery: Delivery {
             settings: config.delivery,
             ..Delivery::default()

@@ -20,6 +20,7 @@ use shared::http::{App, Delivery, Route};
 use shared::source_ip::SourceAllowList;
 
 pub mod capacity;
+pub mod keep_alive;
 pub mod load;
 pub mod proxy;
 pub mod runtime_api;

@@ -2,9 +2,10 @@
 //! Lambda runs it: a process (`src/bin/function.rs`, which is `shared::runtime::serve`) with
 //! `AWS_LAMBDA_RUNTIME_API` pointing here, asking for events and posting its answers.
 //!
-//! It hands out the events it was given, one per `GET .../invocation/next`, records every
-//! answer (`.../response`, `.../error`) and init error, and leaves a `next` unanswered once the
-//! events run out (as Lambda does between invocations). Only what the `lambda_runtime` crate
+//! It hands out the events it was given (at the start, or later with `push`), one per
+//! `GET .../invocation/next`, records every answer (`.../response`, `.../error`) and init
+//! error, and leaves a `next` unanswered while there is no event (as Lambda does between
+//! invocations). Only what the `lambda_runtime` crate
 //! sends is understood: HTTP/1.1, `Content-Length` or chunked bodies, keep-alive.
 
 use std::collections::VecDeque;
@@ -18,6 +19,8 @@ struct State {
     events: VecDeque<(String, String)>,
     /// `GET .../invocation/next` calls received, answered or not.
     next_calls: usize,
+    /// Events given so far (at the start and by `push`), for the request ids.
+    given: usize,
     /// (request id, body) of every `.../response`.
     responses: Vec<(String, String)>,
     /// Bodies of `.../error` and `init/error` posts.
@@ -36,6 +39,7 @@ impl RuntimeApi {
     pub fn start(events: Vec<String>) -> RuntimeApi {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let address = listener.local_addr().expect("address").to_string();
+        let given = events.len();
         let state = Arc::new((
             Mutex::new(State {
                 events: events
@@ -43,6 +47,7 @@ impl RuntimeApi {
                     .enumerate()
                     .map(|(i, e)| (format!("req-{i}"), e))
                     .collect(),
+                given,
                 ..State::default()
             }),
             Condvar::new(),
@@ -60,6 +65,31 @@ impl RuntimeApi {
     /// How many times the function asked for an event.
     pub fn next_calls(&self) -> usize {
         self.lock().next_calls
+    }
+
+    /// Queues one more event (a `next` waiting for one gets it at once).
+    pub fn push(&self, event: String) {
+        let mut state = self.lock();
+        let id = format!("req-{}", state.given);
+        state.given += 1;
+        state.events.push_back((id, event));
+        self.state.1.notify_all();
+    }
+
+    /// Waits (without polling) until the function has asked for `n` events, or `limit` has
+    /// passed; returns how many times it asked. The first `next` is the end of its init.
+    pub fn wait_for_next_calls(&self, n: usize, limit: Duration) -> usize {
+        let (lock, changed) = &*self.state;
+        let deadline = Instant::now() + limit;
+        let mut state = lock.lock().expect("runtime API state");
+        while state.next_calls < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = changed.wait_timeout(state, left).expect("wait").0;
+        }
+        state.next_calls
     }
 
     /// Error reports (`init/error`, `.../error`) received so far.
@@ -97,16 +127,15 @@ fn serve(stream: TcpStream, state: &Arc<(Mutex<State>, Condvar)>) {
     while let Some((method, path, body)) = read_request(&mut reader) {
         let (lock, changed) = &**state;
         if method == "GET" && path.ends_with("/runtime/invocation/next") {
-            let next = {
+            let (id, event) = {
                 let mut s = lock.lock().expect("state");
                 s.next_calls += 1;
                 changed.notify_all();
-                s.events.pop_front()
-            };
-            let Some((id, event)) = next else {
-                // No more events: keep the function waiting, as Lambda does.
-                let mut s = lock.lock().expect("state");
+                // No event yet: keep the function waiting, as Lambda does, until one is pushed.
                 loop {
+                    if let Some(next) = s.events.pop_front() {
+                        break next;
+                    }
                     s = changed.wait(s).expect("wait");
                 }
             };
