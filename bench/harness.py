@@ -7,10 +7,16 @@ Everything runs on 127.0.0.1 in this one process, on one clock (time.perf_counte
   the answers; the time of the first GET /next ends the cold start;
 * a proxy in front of the local DynamoDB + SQS server (moto) that times and names every call,
   so a request's own work is its Runtime API window minus the time its calls spent in the
-  proxy, and the calls per outcome are counted.
+  proxy, and the calls per outcome are counted;
+* for the cold requests (--cold-requests): three such proxies speaking HTTPS, one per service
+  (DynamoDB, SQS, Secrets Manager: three hosts, as in AWS), with a certificate chain made for
+  the run and trusted through SSL_CERT_FILE (Rust), AWS_CA_BUNDLE (Python) and
+  NODE_EXTRA_CA_CERTS (Node.js); and a CPU quota (cgroup) like a 128 MB function's.
 
 usage: harness.py --impl NAME=COMMAND... --moto URL --env-json FILE [--cold N] [--requests N]
+                  [--cold-requests N [--cold-request-impl NAME=COMMAND]... [--cpu-quota Q/P]]
        prints one JSON object (all figures) on stdout; progress on stderr.
+       A COMMAND may start with VAR=VALUE words, as in a shell: they go into its environment.
 """
 
 import argparse
@@ -20,6 +26,7 @@ import os
 import queue
 import re
 import shlex
+import ssl
 import statistics
 import subprocess
 import sys
@@ -77,6 +84,7 @@ class RuntimeApi:
         self.events = queue.Queue()  # (request id, event bytes), None to stop
         self.answers = queue.Queue()  # (request id, kind, body, time received)
         self.sent = {}
+        self.on_ready = None  # called at the first GET /next, before it is answered
         api = self
 
         class Handler(Quiet):
@@ -89,6 +97,8 @@ class RuntimeApi:
                     # answer meanwhile, so its CPU time stands still.
                     if api.spawned.wait(10):
                         api.init_cpu_ns, api.init_faults = cpu_ns(api.pid), page_faults(api.pid)
+                    if api.on_ready:
+                        api.on_ready()
                     api.ready.set()
                 item = api.events.get()
                 if item is None:  # the process is being stopped
@@ -142,14 +152,36 @@ class RuntimeApi:
 # --- the timing proxy in front of moto ----------------------------------------------------
 
 
+def quiet_error(request, client_address):
+    """A client that drops its connection (a process being stopped) is no error worth a
+    traceback; anything else is printed as socketserver would."""
+    if not isinstance(sys.exc_info()[1], OSError):  # ssl.SSLError and ConnectionResetError are
+        import traceback
+
+        traceback.print_exc()
+
+
 class Proxy:
-    def __init__(self, upstream):
+    """`tls`: an ssl.SSLContext to serve HTTPS with (the handshake is done on the connection's
+    own thread, and is not part of any call's time: it is the client's cost, as in AWS)."""
+
+    def __init__(self, upstream, tls=None):
         self.calls = []  # (operation, ns spent from the request's first line to the answer's end)
+        self.connections = 0  # accepted so far (each a TCP, and with `tls` a TLS, handshake)
+        self.spans = []  # (start, end) of every call, on the harness's clock
+        count = threading.Lock()
         host = upstream.removeprefix("http://")
         local = threading.local()
         proxy = self
 
         class Handler(Quiet):
+            def setup(self):
+                with count:
+                    proxy.connections += 1
+                if tls is not None:
+                    self.request.do_handshake()
+                super().setup()
+
             def parse_request(self):
                 self.t0 = now()  # the request line has just arrived
                 return super().parse_request()
@@ -165,7 +197,9 @@ class Proxy:
                 target = self.headers.get("X-Amz-Target") or ""
                 op = target.rpartition(".")[2] or re.search(rb"Action=(\w+)", body).group(1).decode()
                 # Recorded before answering, so it is there when the invocation ends.
-                proxy.calls.append((op, now() - self.t0))
+                t1 = now()
+                proxy.calls.append((op, t1 - self.t0))
+                proxy.spans.append((self.t0, t1))
                 drop = {"transfer-encoding", "content-length", "connection"}
                 self.reply(r.status, data, [(k, v) for k, v in r.getheaders() if k.lower() not in drop])
 
@@ -173,8 +207,13 @@ class Proxy:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.server.handle_error = quiet_error
+        scheme = "http"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
+            scheme = "https"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.endpoint = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.endpoint = "%s://127.0.0.1:%d" % (scheme, self.server.server_address[1])
 
     def take(self):
         calls, self.calls = self.calls, []
@@ -205,10 +244,19 @@ def lambda_env(home, **extra):
     }
 
 
-def spawn(command, api, env, log_path):
+ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def spawn(command, api, env, log_path, preexec=None):
+    """Starts `command` (its leading VAR=VALUE words go into its environment, as in a shell)
+    as a function process of `api`; `preexec` runs in the child before exec."""
+    command = list(command)
     full = dict(env, AWS_LAMBDA_RUNTIME_API=api.address)
+    while command and ASSIGNMENT.match(command[0]):
+        name, _, value = command.pop(0).partition("=")
+        full[name] = value
     out = open(log_path, "ab")
-    proc = subprocess.Popen(command, env=full, stdout=out, stderr=out, close_fds=False)
+    proc = subprocess.Popen(command, env=full, stdout=out, stderr=out, close_fds=False, preexec_fn=preexec)
     api.pid = proc.pid
     api.spawned.set()
     return proc, out
@@ -305,6 +353,328 @@ def cold_starts(impls, env, runs, logs):
         }
         for name, t in times.items()
     }
+
+
+# --- the cold request: HTTPS endpoints and a CPU quota -------------------------------------
+
+
+def make_certificates(directory):
+    """A root, an intermediate and a server certificate for 127.0.0.1 and localhost, made for
+    this run: RSA 2048 and SHA-256, a chain of the same shape as AWS endpoints' (Amazon Root
+    CA 1 -> Amazon RSA 2048 M0x -> the endpoint), so that the client's checks cost the same.
+    Returns (root PEM path, server SSLContext)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    now_utc = datetime.datetime.now(datetime.timezone.utc)
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def certificate(subject, key, issuer, issuer_key, ca, extra=()):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(name(issuer))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now_utc - datetime.timedelta(hours=1))
+            .not_valid_after(now_utc + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=not ca, key_encipherment=not ca, key_cert_sign=ca, crl_sign=ca,
+                    content_commitment=False, data_encipherment=False, key_agreement=False,
+                    encipher_only=False, decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+        )
+        for extension in extra:
+            builder = builder.add_extension(extension, critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(3)]
+    root_key, mid_key, leaf_key = keys
+    root = certificate("bench root CA", root_key, "bench root CA", root_key, True)
+    mid = certificate("bench intermediate CA", mid_key, "bench root CA", root_key, True)
+    leaf = certificate(
+        "127.0.0.1", leaf_key, "bench intermediate CA", mid_key, False,
+        [
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+        ],
+    )
+    pem = lambda c: c.public_bytes(serialization.Encoding.PEM)  # noqa: E731
+    (directory / "root.pem").write_bytes(pem(root))
+    (directory / "chain.pem").write_bytes(pem(leaf) + pem(mid))
+    (directory / "key.pem").write_bytes(
+        leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(directory / "chain.pem", directory / "key.pem")
+    return directory / "root.pem", context
+
+
+class CpuLimitUnavailable(Exception):
+    pass
+
+
+class CpuLimit:
+    """A CPU quota for the measured process, in a cgroup of its own: QUOTA µs of CPU time every
+    PERIOD µs, all its threads together (the kernel's CFS bandwidth control). cgroup v2's
+    `cpu.max` where the cpu controller is available to us; else cgroup v1's
+    `cpu.cfs_quota_us` and `cpu.cfs_period_us`, the same mechanism under its older names.
+    Needs root. The process enters the cgroup between fork and exec (`enter`), so the quota
+    holds from its first instruction; `limit()` and `unlimit()` switch the quota at any time."""
+
+    def __init__(self, quota_us, period_us):
+        self.quota_us, self.period_us = quota_us, period_us
+        name = f"bench-{os.getpid()}"
+        v2 = Path("/sys/fs/cgroup")
+        v1 = Path("/sys/fs/cgroup/cpu")
+        controllers = v2 / "cgroup.controllers"
+        try:
+            if controllers.exists() and "cpu" in controllers.read_text().split():
+                if "cpu" not in (v2 / "cgroup.subtree_control").read_text().split():
+                    (v2 / "cgroup.subtree_control").write_text("+cpu")
+                self.kind, self.dir = "v2", v2 / name
+                self.dir.mkdir(exist_ok=True)
+            elif (v1 / "cpu.cfs_quota_us").exists():
+                self.kind, self.dir = "v1", v1 / name
+                self.dir.mkdir(exist_ok=True)
+                (self.dir / "cpu.cfs_period_us").write_text(str(period_us))
+            else:
+                raise CpuLimitUnavailable("no cpu controller: neither cgroup v2 with cpu nor cgroup v1's cpu hierarchy")
+        except OSError as e:
+            raise CpuLimitUnavailable(f"cannot make a cpu cgroup: {e}") from e
+        self.procs = os.open(self.dir / "cgroup.procs", os.O_WRONLY)
+        self.unlimit()
+
+    def describe(self):
+        if self.kind == "v2":
+            return f"cgroup v2 cpu.max = \"{self.quota_us} {self.period_us}\""
+        return f"cgroup v1 cpu.cfs_quota_us = {self.quota_us}, cpu.cfs_period_us = {self.period_us} (v2's cpu.max = \"{self.quota_us} {self.period_us}\")"
+
+    def limit(self):
+        if self.kind == "v2":
+            (self.dir / "cpu.max").write_text(f"{self.quota_us} {self.period_us}")
+        else:
+            (self.dir / "cpu.cfs_quota_us").write_text(str(self.quota_us))
+
+    def unlimit(self):
+        if self.kind == "v2":
+            (self.dir / "cpu.max").write_text(f"max {self.period_us}")
+        else:
+            (self.dir / "cpu.cfs_quota_us").write_text("-1")
+
+    def enter(self):
+        """For Popen's preexec_fn: moves the child (between fork and exec) into the cgroup.
+        One write(2) on a descriptor opened beforehand: nothing that could wait on a lock."""
+        os.write(self.procs, b"0")
+
+    def throttled_ms(self):
+        stat = dict(line.split() for line in (self.dir / "cpu.stat").read_text().splitlines() if line.strip())
+        if "throttled_usec" in stat:
+            return int(stat["throttled_usec"]) / 1e3
+        return int(stat.get("throttled_time", 0)) / 1e6
+
+    def close(self):
+        os.close(self.procs)
+        try:
+            self.dir.rmdir()
+        except OSError:
+            pass
+
+
+# What a 128 MB function gets: 128 / 1,769 of a vCPU (Lambda gives one vCPU at 1,769 MB), over
+# a 20 ms period: the throttling interval observed on Lambda (pwrdrvr/lambda-dispatch, issue
+# 246: a function that used its share early in an interval was paused to the interval's end).
+LAMBDA_128MB_PERIOD_US = 20_000
+LAMBDA_128MB_QUOTA_US = round(LAMBDA_128MB_PERIOD_US * 128 / 1769)
+
+
+def https_fronts(moto_url, scratch):
+    """One HTTPS timing proxy per service in front of moto, and the environment that points a
+    function at them and makes it trust their certificate."""
+    root, context = make_certificates(scratch / "tls")
+    fronts = {service: Proxy(moto_url, tls=context) for service in ("dynamodb", "sqs", "secretsmanager")}
+    env = {
+        "AWS_ENDPOINT_URL_DYNAMODB": fronts["dynamodb"].endpoint,
+        "AWS_ENDPOINT_URL_SQS": fronts["sqs"].endpoint,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": fronts["secretsmanager"].endpoint,
+        "SSL_CERT_FILE": str(root),  # Rust (shared::trust)
+        "AWS_CA_BUNDLE": str(root),  # Python (botocore)
+        "NODE_EXTRA_CA_CERTS": str(root),  # Node.js
+    }
+    return fronts, env
+
+
+MODES = ("full", "limited", "limited after init")
+
+
+def busy(fronts, start, end):
+    """How long, between `start` and `end`, at least one call was waiting on the local server
+    (the union of the calls' spans: calls made at the same time count once)."""
+    spans = sorted((max(a, start), min(b, end)) for f in fronts.values() for a, b in f.spans if b > start and a < end)
+    total, reach = 0, start
+    for a, b in spans:
+        if b > reach:
+            total += b - max(a, reach)
+            reach = b
+    return total
+
+
+def cold_requests(impls, env, runs, logs, fronts, limit, empty_queue, warm=5):
+    """Per implementation and CPU mode, `runs` times: a process started with a notification
+    already waiting (as the invocation that woke it), and `warm` more after it. Records the
+    time from process start to the first answer, to the first GET /next (init), the first
+    request's window (event handed out -> answer), the later requests' windows, the CPU time
+    used by the first answer, and the HTTPS connections opened during init and by the first
+    request. Modes: full CPU; `limited` (the quota from exec on); `limited after init` (full
+    CPU until the first GET /next, then the quota: Lambda runs init at full speed)."""
+    modes = [m for m in MODES if m == "full" or limit is not None]
+    samples = {mode: {name: [] for name in impls} for mode in modes}
+    redone = {mode: {name: [] for name in impls} for mode in modes}
+    templates = invoice_templates()
+    tag = "%08X" % (int(time.time()) & 0xFFFFFFFF)
+    n = 0
+    for run in range(runs):
+        for mode in modes:
+            for name, command in impls.items():
+                # A run whose first answer is not "200 stored" (the local server or its HTTPS front
+                # dropped a connection) is started over, at most twice, and counted.
+                for attempt in range(3):
+                    n += 1
+                    api = RuntimeApi()
+                    counts = lambda: {s: f.connections for s, f in fronts.items()}  # noqa: E731
+                    before = counts()
+                    at_ready = {}
+
+                    def ready(api=api, mode=mode, at_ready=at_ready):
+                        at_ready.update(counts())
+                        for front in fronts.values():
+                            front.take()  # the calls made during init
+                        if mode == "limited after init":
+                            limit.limit()
+
+                    api.on_ready = ready
+                    if mode == "limited":
+                        limit.limit()
+                    elif limit is not None:
+                        limit.unlimit()
+                    events = [event_with_id(templates[i % len(templates)], f"{tag}C{n:06d}{i:02d}") for i in range(warm + 1)]
+                    api.events.put(("first", events[0]))
+                    throttled0 = limit.throttled_ms() if limit is not None else 0
+                    t0 = now()
+                    proc, out = spawn(command, api, env, logs / f"{name}.coldreq.log",
+                                      preexec=limit.enter if limit is not None and mode != "full" else None)
+                    failed = None
+                    try:
+                        got, kind, body, t1 = api.answers.get(timeout=300)
+                        first_cpu = cpu_ns(proc.pid)
+                        after_first = counts()
+                        waited = sum(ns for front in fronts.values() for _, ns in front.take())
+                        status = answer_status(kind, body)
+                        if got != "first" or status != "200 stored":
+                            failed = f"first request: {status}: {body[:300]!r}"
+                        windows, own = [], []
+                        for i in range(1, warm + 1):
+                            if failed:
+                                break
+                            kind, body, window = api.invoke(f"warm-{i}", events[i], timeout=300)
+                            if answer_status(kind, body) != "200 stored":
+                                failed = f"request {i}: {body[:300]!r}"
+                            windows.append(window / 1e6)
+                            own.append((window - sum(ns for f in fronts.values() for _, ns in f.take())) / 1e6)
+                    finally:
+                        stop(proc, out)
+                        api.close()
+                        if limit is not None:
+                            limit.unlimit()
+                    empty_queue()
+                    if failed:
+                        log(f"{name} ({mode}), run {run + 1}: {failed}; starting it over")
+                        redone[mode][name].append(failed)
+                        if attempt == 2:
+                            raise RuntimeError(f"{name} ({mode}): three runs in a row failed: {failed}")
+                        continue
+                    samples[mode][name].append({
+                        "first_response_ms": (t1 - t0) / 1e6,
+                        "init_ms": (api.first_next - t0) / 1e6,
+                        "init_waiting_ms": busy(fronts, t0, api.first_next) / 1e6,
+                        "first_request_ms": (t1 - api.sent["first"]) / 1e6,
+                        "first_request_own_ms": (t1 - api.sent.pop("first") - waited) / 1e6,
+                        "later_request_ms": statistics.median(windows),
+                        "later_request_own_ms": statistics.median(own),
+                        "first_response_cpu_ms": first_cpu / 1e6,
+                        "init_cpu_ms": api.init_cpu_ns / 1e6,
+                        "connections_init": sum(at_ready[s] - before[s] for s in before),
+                        "connections_first_request": sum(after_first[s] - at_ready[s] for s in before),
+                        "throttled_ms": (limit.throttled_ms() - throttled0) if limit is not None else 0,
+                    })
+                    break
+            log(f"cold requests run {run + 1}/{runs} ({mode}): " + ", ".join(
+                f"{name} {samples[mode][name][-1]['first_response_ms']:.1f} ms" for name in impls))
+    result = {}
+    for mode, by_name in samples.items():
+        result[mode] = {}
+        for name, rows in by_name.items():
+            med = lambda key: statistics.median(r[key] for r in rows)  # noqa: E731
+            result[mode][name] = {
+                "runs": len(rows),
+                **{key: med(key) for key in rows[0]},
+                "first_response_ms_min": min(r["first_response_ms"] for r in rows),
+                "first_response_ms_max": max(r["first_response_ms"] for r in rows),
+                "redone": redone[mode][name],
+                "samples": rows,
+            }
+    return result
+
+
+class LocalServer:
+    """scripts/moto_server.py on a free loopback port with template.yaml's resources
+    (scripts/local_resources.py), for the tools that need one of their own (cold_starts.py);
+    bench/run.sh starts its own. Stops the server on exit."""
+
+    def __init__(self, scratch):
+        self.scratch = Path(scratch)
+
+    def __enter__(self):
+        import socket
+
+        py = sys.executable
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = open(self.scratch / "moto.log", "ab")
+        self.proc = subprocess.Popen([py, str(ROOT / "scripts/moto_server.py"), str(port)], stdout=self.log, stderr=self.log)
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/moto-api/")
+                break
+            except OSError:
+                time.sleep(0.1)
+        out = self.scratch / "local.json"
+        subprocess.run([py, str(ROOT / "scripts/local_resources.py"), "--endpoint", self.url, "--out", str(out)],
+                       check=True, stdout=subprocess.DEVNULL, stderr=self.log)
+        self.local = json.loads(out.read_text())
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
 
 
 def moto_client(service, moto_url):
@@ -456,6 +826,11 @@ def main():
     p.add_argument("--cold", type=int, default=20)
     p.add_argument("--requests", type=int, default=10_000)
     p.add_argument("--logs", default="bench/out")
+    p.add_argument("--cold-requests", type=int, default=0, help="runs of the cold-request measure (0: none)")
+    p.add_argument("--cold-request-impl", action="append", default=[],
+                   help="NAME=COMMAND measured in the cold requests only, after the --impl ones")
+    p.add_argument("--cpu-quota", default=f"{LAMBDA_128MB_QUOTA_US}/{LAMBDA_128MB_PERIOD_US}",
+                   help="QUOTA/PERIOD in µs for the limited cold requests ('' for none)")
     a = p.parse_args()
     impls = dict(spec.split("=", 1) for spec in a.impl)
     impls = {name: shlex.split(cmd) for name, cmd in impls.items()}
@@ -484,7 +859,43 @@ def main():
             empty_queue()
             result["load"][name] = load(name, command, env, proxy, a.requests, tag, logs, empty_queue)
             result["load"][name]["loadavg_after"] = os.getloadavg()
+    if a.cold_requests:
+        result["cold_request"] = cold_request_phase(a, impls, local, logs, home)
     print(json.dumps(result, indent=1))
+
+
+def cold_request_phase(a, impls, local, logs, home):
+    """The cold requests over HTTPS (see `cold_requests`), with their context."""
+    extra = dict(spec.split("=", 1) for spec in a.cold_request_impl)
+    all_impls = dict(impls, **{name: shlex.split(cmd) for name, cmd in extra.items()})
+    fronts, tls_env = https_fronts(a.moto, logs)
+    variables = {k: v for k, v in local["env"].items() if k != "AWS_ENDPOINT_URL"}
+    env = lambda_env(home, ALLOWED_SOURCE_IPS="54.207.210.151/32", **variables, **tls_env)
+    limit, why = None, None
+    if a.cpu_quota:
+        quota, _, period = a.cpu_quota.partition("/")
+        try:
+            limit = CpuLimit(int(quota), int(period))
+        except CpuLimitUnavailable as e:
+            why = str(e)
+            log(f"cold requests: no CPU limit ({why}); measuring at full CPU only")
+    empty_queue = queue_drainer(a.moto, local["env"]["EVENTS_QUEUE_URL"])
+    empty_queue()
+    loadavg = {"before": os.getloadavg()}
+    try:
+        measured = cold_requests(all_impls, env, a.cold_requests, logs, fronts, limit, empty_queue)
+    finally:
+        if limit is not None:
+            limit.close()
+    loadavg["after"] = os.getloadavg()
+    return {
+        "modes": measured,
+        "limit": limit.describe() if limit is not None else None,
+        "limit_unavailable": why,
+        "quota": a.cpu_quota,
+        "loadavg": loadavg,
+        "impls": list(all_impls),
+    }
 
 
 if __name__ == "__main__":

@@ -108,3 +108,54 @@ for i in load:
     a = load[i].get("answers", {})
     if set(a) != {"200 stored"}:
         print(f"\n{labels.get(i, i)}: answers {a} (a call that timed out after taking effect, then retried, answers duplicate)")
+
+# --- the cold request (harness.py --cold-requests) ----------------------------------------
+cr = r.get("cold_request")
+if cr:
+    names = cr["impls"]
+    cr_labels = dict(labels, **{"rust-nowarm": "Rust (ours), warm-up off (`WARM_UP_MS=0`)"})
+    mode_text = {
+        "full": "full CPU",
+        "limited": "limited from the start",
+        "limited after init": "limited after init",
+    }
+    print()
+    print("### The first request after a cold start (HTTPS)")
+    print()
+    runs = next(iter(next(iter(cr["modes"].values())).values()))["runs"]
+    print(f"Medians of {runs} runs per row (start → first response: median, and the range over the runs); every process "
+          "started with its notification waiting (a new notification: stored and forwarded), then served 5 more. "
+          "*Window*: from handing out the event to the answer; *own*: the window less the time its calls spent in the "
+          "local server (behind the HTTPS fronts, from request line to answer). CPU limit: "
+          + (cr["limit"] or f"none ({cr['limit_unavailable']})") + ".")
+    print()
+    print("| implementation | CPU | start → first response (ms) | of which init: all / waiting on the local server (ms) | first request: window / own (ms) "
+          "| next 5 requests, median: window / own (ms) | CPU time by the first response (ms) | HTTPS connections: init / first request "
+          "| Python / ours, start → first response |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for mode, by_name in cr["modes"].items():
+        ours_first = by_name.get("rust", {}).get("first_response_ms")
+        for name in names:
+            m = by_name[name]
+            ratio = "—"
+            if name == "python" and ours_first:
+                ratio = f"{m['first_response_ms'] / ours_first:.1f}×"
+            print(f"| {cr_labels.get(name, name)} | {mode_text.get(mode, mode)} | {m['first_response_ms']:.1f} "
+                  f"({m['first_response_ms_min']:.1f}–{m['first_response_ms_max']:.1f}) | {m['init_ms']:.1f} / {m['init_waiting_ms']:.1f} "
+                  f"| {m['first_request_ms']:.1f} / {m['first_request_own_ms']:.1f} "
+                  f"| {m['later_request_ms']:.1f} / {m['later_request_own_ms']:.1f} | {m['first_response_cpu_ms']:.1f} "
+                  f"| {m['connections_init']:.0f} / {m['connections_first_request']:.0f} | {ratio} |")
+    print()
+    for mode, by_name in cr["modes"].items():
+        if "python" in by_name and "rust" in by_name:
+            q = by_name["python"]["first_response_ms"] / by_name["rust"]["first_response_ms"]
+            print(f"- {mode_text.get(mode, mode)}: Python / ours = {q:.1f}× "
+                  f"(target ≥ 20× under the CPU limit: {'met' if q >= 20 else 'NOT met'}{'' if mode != 'full' else ', no target at full CPU'})")
+    for mode, by_name in cr["modes"].items():
+        for name, m in by_name.items():
+            for why in m.get("redone", []):
+                print(f"- {cr_labels.get(name, name)} ({mode_text.get(mode, mode)}): a run started over: {why}")
+    la = cr["loadavg"]
+    print()
+    print(f"Load average (1, 5, 15 min) of the cold requests: before {', '.join(f'{x:.2f}' for x in la['before'])}; "
+          f"after {', '.join(f'{x:.2f}' for x in la['after'])}.")

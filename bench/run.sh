@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every figure of bench/README.md, from one run:
 #
-#   bash bench/run.sh              (REQUESTS=10000 COLD_RUNS=20 OVERHEAD_RUNS=5 by default)
+#   bash bench/run.sh              (REQUESTS=10000 COLD_RUNS=20 OVERHEAD_RUNS=5 COLD_REQUEST_RUNS=10)
 #   REQUESTS=500 COLD_RUNS=5 bash bench/run.sh      a quick look
 #   ARM64=1 bash bench/run.sh      also builds the arm64 binary (cargo lambda + zig) and sizes it
 #   nice -n -10 bash bench/run.sh  (root) the measured processes and moto ahead of other work
+#   COLD_REQUEST_RUNS=0 bash bench/run.sh   without the cold requests (HTTPS, CPU quota: root)
 #
 # Needs the dev venv (bash scripts/dev-env.sh: moto, boto3, cargo-lambda); node + npm for the
 # Node.js figures (skipped without them). Writes bench/out/ and prints the markdown table.
@@ -64,8 +65,12 @@ for _ in $(seq 50); do
     sleep 0.2
 done
 "$py" scripts/local_resources.py --endpoint "http://127.0.0.1:$port" --out "$out/local.json" >/dev/null 2>"$out/local_resources.log"
+# The cold requests (HTTPS, with and without a 128 MB function's CPU quota) also run ours with
+# its warm-up off, the one variable set in front of the same binary.
 "$py" bench/harness.py "${impls[@]}" --moto "http://127.0.0.1:$port" --env-json "$out/local.json" \
-    --cold "$cold" --requests "$requests" --logs "$out" >"$out/harness.json"
+    --cold "$cold" --requests "$requests" --logs "$out" \
+    --cold-requests "${COLD_REQUEST_RUNS:-10}" --cold-request-impl "rust-nowarm=WARM_UP_MS=0 $release/invoices" \
+    >"$out/harness.json"
 
 "$py" - "$out/meta.json" "$("$py" --version) + boto3 $("$py" -c 'import boto3; print(boto3.__version__)')" \
     "$meta_node" "$overhead_load" <<'PY'
