@@ -4,7 +4,9 @@
 # (no timing is asserted anywhere).
 #
 #   bash bench/check_size.sh [DIR] [FUNCTION...]
-#     DIR       where the release binaries are (default target/release)
+#     DIR       where the release binaries are (default target/release): DIR/<function>, or
+#               DIR/<function>/bootstrap as `cargo lambda build` leaves them (target/lambda,
+#               what `sam build` deploys)
 #     FUNCTION  binaries to check (default: every functions/* that DIR holds; none is an error)
 #   LIMIT_BYTES=8000000 overrides the budget (8 MB, as the issue counts megabytes).
 set -euo pipefail
@@ -16,7 +18,7 @@ names=("$@")
 if [[ ${#names[@]} -eq 0 ]]; then
     for f in "$root"/functions/*/; do
         name="$(basename "$f")"
-        [[ -f "$dir/$name" ]] && names+=("$name")
+        [[ -f "$dir/$name" || -f "$dir/$name/bootstrap" ]] && names+=("$name")
     done
 fi
 if [[ ${#names[@]} -eq 0 ]]; then
@@ -26,6 +28,7 @@ fi
 failed=0
 for name in "${names[@]}"; do
     bin="$dir/$name"
+    [[ -f "$dir/$name/bootstrap" ]] && bin="$dir/$name/bootstrap"
     if [[ ! -f "$bin" ]]; then
         echo "check_size: $bin is missing" >&2
         failed=1
