@@ -829,6 +829,8 @@ def main():
     p.add_argument("--cold-requests", type=int, default=0, help="runs of the cold-request measure (0: none)")
     p.add_argument("--cold-request-impl", action="append", default=[],
                    help="NAME=COMMAND measured in the cold requests only, after the --impl ones")
+    p.add_argument("--cold-request-impls", default="",
+                   help="comma-separated --impl names measured in the cold requests (default: all)")
     p.add_argument("--cpu-quota", default=f"{LAMBDA_128MB_QUOTA_US}/{LAMBDA_128MB_PERIOD_US}",
                    help="QUOTA/PERIOD in µs for the limited cold requests ('' for none)")
     a = p.parse_args()
@@ -867,7 +869,9 @@ def main():
 def cold_request_phase(a, impls, local, logs, home):
     """The cold requests over HTTPS (see `cold_requests`), with their context."""
     extra = dict(spec.split("=", 1) for spec in a.cold_request_impl)
-    all_impls = dict(impls, **{name: shlex.split(cmd) for name, cmd in extra.items()})
+    chosen = [n for n in a.cold_request_impls.split(",") if n] or list(impls)
+    all_impls = {name: impls[name] for name in chosen}
+    all_impls.update({name: shlex.split(cmd) for name, cmd in extra.items()})
     fronts, tls_env = https_fronts(a.moto, logs)
     variables = {k: v for k, v in local["env"].items() if k != "AWS_ENDPOINT_URL"}
     env = lambda_env(home, ALLOWED_SOURCE_IPS="54.207.210.151/32", **variables, **tls_env)
