@@ -7,8 +7,8 @@ time and page faults by then. It starts a local server of its own (moto, with te
 resources), since a function reads its webhook secret and warms its connections during init.
 
 With --first-request it measures the first request after a cold start instead (harness.py's
-cold requests: the local server behind HTTPS, at full CPU and under a 128 MB function's CPU
-quota; needs root for the quota): start -> first answer, the first request, the next ones.
+cold requests: a local server per service, each behind HTTPS, at full CPU and under a 128 MB
+function's CPU quota; needs root for the quota): start -> first answer, the first request, the next ones.
 
 usage: bench/cold_starts.py [--first-request] RUNS NAME=COMMAND [NAME=COMMAND ...]
   e.g. .venv/bin/python bench/cold_starts.py 30 before=/tmp/invoices.old after=target/release/invoices
@@ -41,41 +41,13 @@ def main():
         impls[name] = shlex.split(command)
     scratch = Path(tempfile.mkdtemp(prefix="cold-starts-"))
     (scratch / "home").mkdir()
+    if first_request:
+        with harness.LocalServers(scratch / "servers") as servers:
+            first_requests(runs, impls, scratch, servers)
+        return
     with harness.LocalServer(scratch) as server:
         variables = dict(server.local["env"], ALLOWED_SOURCE_IPS="54.207.210.151/32")
         before = os.getloadavg()
-        if first_request:
-            fronts, tls_env = harness.https_fronts(server.url, scratch)
-            env = harness.lambda_env(scratch / "home", **variables, **tls_env)
-            try:
-                limit = harness.CpuLimit(harness.LAMBDA_128MB_QUOTA_US, harness.LAMBDA_128MB_PERIOD_US)
-            except harness.CpuLimitUnavailable as e:
-                print(f"no CPU limit: {e}", file=sys.stderr)
-                limit = None
-            drain = harness.queue_drainer(server.url, variables["EVENTS_QUEUE_URL"])
-            try:
-                result = harness.cold_requests(impls, env, runs, scratch, fronts, limit, drain)
-            finally:
-                if limit is not None:
-                    limit.close()
-            (scratch / "cold_requests.json").write_text(json.dumps(result, indent=1))
-            print(f"{runs} runs each; load average before {before[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
-                  f"CPU limit: {limit.describe() if limit else 'none'}; every figure in {scratch}/cold_requests.json")
-            print("| command | CPU | start → first response, median (ms) | init: all / waiting on the local server (ms) "
-                  "| first request: window / own (ms) | next requests: window / own (ms) "
-                  "| HTTPS connections: init / first request |")
-            print("|---|---|---|---|---|---|---|")
-            for mode, by_name in result.items():
-                for name, m in by_name.items():
-                    print(f"| {name} | {mode} | {m['first_response_ms']:.1f} | {m['init_ms']:.1f} / {m['init_waiting_ms']:.1f} "
-                          f"| {m['first_request_ms']:.1f} / {m['first_request_own_ms']:.1f} "
-                          f"| {m['later_request_ms']:.1f} / {m['later_request_own_ms']:.1f} "
-                          f"| {m['connections_init']:.0f} / {m['connections_first_request']:.0f} |")
-            for mode, by_name in result.items():
-                for name, m in by_name.items():
-                    for why in m["redone"]:
-                        print(f"- {name} ({mode}): a run started over: {why}")
-            return
         env = harness.lambda_env(scratch / "home", AWS_ENDPOINT_URL=server.url, **variables)
         result = harness.cold_starts(impls, env, runs, scratch)
     print(f"{runs} runs each; load average before {before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
@@ -86,6 +58,42 @@ def main():
             f"| {name} | {r['median_ms']:.2f} | {r['min_ms']:.2f} | {r['cpu_median_ms']:.2f} "
             f"| {r['page_faults_median']:.0f} |"
         )
+
+
+def first_requests(runs, impls, scratch, servers):
+    """The cold requests of harness.py, with a local server per service (harness.LocalServers)."""
+    variables = dict(servers.env, ALLOWED_SOURCE_IPS="54.207.210.151/32")
+    before = os.getloadavg()
+    fronts, tls_env = harness.https_fronts(servers.urls, scratch)
+    env = harness.lambda_env(scratch / "home", **variables, **tls_env)
+    try:
+        limit = harness.CpuLimit(harness.LAMBDA_128MB_QUOTA_US, harness.LAMBDA_128MB_PERIOD_US)
+    except harness.CpuLimitUnavailable as e:
+        print(f"no CPU limit: {e}", file=sys.stderr)
+        limit = None
+    drain = harness.queue_drainer(servers.urls["sqs"], variables["EVENTS_QUEUE_URL"])
+    try:
+        result = harness.cold_requests(impls, env, runs, scratch, fronts, limit, drain)
+    finally:
+        if limit is not None:
+            limit.close()
+    (scratch / "cold_requests.json").write_text(json.dumps(result, indent=1))
+    print(f"{runs} runs each; load average before {before[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
+          f"CPU limit: {limit.describe() if limit else 'none'}; every figure in {scratch}/cold_requests.json")
+    print("| command | CPU | start → first response, median (ms) | init: all / waiting on the local server (ms) "
+          "| first request: window / own (ms) | next requests: window / own (ms) "
+          "| HTTPS connections: init / first request |")
+    print("|---|---|---|---|---|---|---|")
+    for mode, by_name in result.items():
+        for name, m in by_name.items():
+            print(f"| {name} | {mode} | {m['first_response_ms']:.1f} | {m['init_ms']:.1f} / {m['init_waiting_ms']:.1f} "
+                  f"| {m['first_request_ms']:.1f} / {m['first_request_own_ms']:.1f} "
+                  f"| {m['later_request_ms']:.1f} / {m['later_request_own_ms']:.1f} "
+                  f"| {m['connections_init']:.0f} / {m['connections_first_request']:.0f} |")
+    for mode, by_name in result.items():
+        for name, m in by_name.items():
+            for why in m["redone"]:
+                print(f"- {name} ({mode}): a run started over: {why}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ Everything runs on 127.0.0.1 in this one process, on one clock (time.perf_counte
   so a request's own work is its Runtime API window minus the time its calls spent in the
   proxy, and the calls per outcome are counted;
 * for the cold requests (--cold-requests): three such proxies speaking HTTPS, one per service
-  (DynamoDB, SQS, Secrets Manager: three hosts, as in AWS), with a certificate chain made for
+  (DynamoDB, SQS, Secrets Manager: three hosts, as in AWS), each in front of a local server of
+  its own (started by the harness), with a certificate chain made for
   the run and trusted through SSL_CERT_FILE (Rust), AWS_CA_BUNDLE (Python) and
   NODE_EXTRA_CA_CERTS (Node.js); and a CPU quota (cgroup) like a 128 MB function's.
 
@@ -106,6 +107,9 @@ class RuntimeApi:
                     return
                 rid, event = item
                 deadline = str(int(time.time() * 1000) + 10_000)
+                # Before the write: once the event is written, the process may make its first
+                # call (recorded by a proxy thread) before this thread runs again.
+                api.sent[rid] = now()
                 self.reply(
                     200,
                     event,
@@ -117,7 +121,6 @@ class RuntimeApi:
                         ("Lambda-Runtime-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"),
                     ],
                 )
-                api.sent[rid] = now()
 
             def do_POST(self):
                 body = self.body()
@@ -503,11 +506,14 @@ LAMBDA_128MB_PERIOD_US = 20_000
 LAMBDA_128MB_QUOTA_US = round(LAMBDA_128MB_PERIOD_US * 128 / 1769)
 
 
-def https_fronts(moto_url, scratch):
-    """One HTTPS timing proxy per service in front of moto, and the environment that points a
-    function at them and makes it trust their certificate."""
+SERVICES = ("dynamodb", "sqs", "secretsmanager")
+
+
+def https_fronts(upstreams, scratch):
+    """One HTTPS timing proxy per service, in front of `upstreams[service]` (a moto URL each),
+    and the environment that points a function at them and makes it trust their certificate."""
     root, context = make_certificates(scratch / "tls")
-    fronts = {service: Proxy(moto_url, tls=context) for service in ("dynamodb", "sqs", "secretsmanager")}
+    fronts = {service: Proxy(upstreams[service], tls=context) for service in SERVICES}
     env = {
         "AWS_ENDPOINT_URL_DYNAMODB": fronts["dynamodb"].endpoint,
         "AWS_ENDPOINT_URL_SQS": fronts["sqs"].endpoint,
@@ -675,6 +681,38 @@ class LocalServer:
         self.proc.kill()
         self.proc.wait()
         self.log.close()
+
+
+class LocalServers:
+    """One local server per service (DynamoDB, SQS, Secrets Manager), each with template.yaml's
+    resources, as AWS serves them from three hosts: three calls made at once are answered at
+    once, where one moto process (one Python interpreter) answers them about one at a time.
+    `urls[service]`, and `env`: the function variables naming each service's resources."""
+
+    def __init__(self, scratch):
+        self.servers = {service: LocalServer(Path(scratch) / service) for service in SERVICES}
+
+    def __enter__(self):
+        try:
+            for server in self.servers.values():
+                server.scratch.mkdir(parents=True, exist_ok=True)
+                server.__enter__()
+        except BaseException:
+            self.__exit__()
+            raise
+        self.urls = {service: server.url for service, server in self.servers.items()}
+        local = {service: server.local["env"] for service, server in self.servers.items()}
+        self.env = {
+            "EVENTS_TABLE": local["dynamodb"]["EVENTS_TABLE"],
+            "EVENTS_QUEUE_URL": local["sqs"]["EVENTS_QUEUE_URL"],
+            **{k: v for k, v in local["secretsmanager"].items() if k.endswith("_SECRET_ID")},
+        }
+        return self
+
+    def __exit__(self, *exc):
+        for server in self.servers.values():
+            if hasattr(server, "proc"):
+                server.__exit__()
 
 
 def moto_client(service, moto_url):
@@ -862,19 +900,23 @@ def main():
             result["load"][name] = load(name, command, env, proxy, a.requests, tag, logs, empty_queue)
             result["load"][name]["loadavg_after"] = os.getloadavg()
     if a.cold_requests:
-        result["cold_request"] = cold_request_phase(a, impls, local, logs, home)
+        result["cold_request"] = cold_request_phase(a, impls, logs, home)
     print(json.dumps(result, indent=1))
 
 
-def cold_request_phase(a, impls, local, logs, home):
+def cold_request_phase(a, impls, logs, home):
     """The cold requests over HTTPS (see `cold_requests`), with their context."""
     extra = dict(spec.split("=", 1) for spec in a.cold_request_impl)
     chosen = [n for n in a.cold_request_impls.split(",") if n] or list(impls)
     all_impls = {name: impls[name] for name in chosen}
     all_impls.update({name: shlex.split(cmd) for name, cmd in extra.items()})
-    fronts, tls_env = https_fronts(a.moto, logs)
-    variables = {k: v for k, v in local["env"].items() if k != "AWS_ENDPOINT_URL"}
-    env = lambda_env(home, ALLOWED_SOURCE_IPS="54.207.210.151/32", **variables, **tls_env)
+    with LocalServers(logs / "servers") as servers:
+        return cold_request_runs(a, all_impls, servers, logs, home)
+
+
+def cold_request_runs(a, all_impls, servers, logs, home):
+    fronts, tls_env = https_fronts(servers.urls, logs)
+    env = lambda_env(home, ALLOWED_SOURCE_IPS="54.207.210.151/32", **servers.env, **tls_env)
     limit, why = None, None
     if a.cpu_quota:
         quota, _, period = a.cpu_quota.partition("/")
@@ -883,7 +925,7 @@ def cold_request_phase(a, impls, local, logs, home):
         except CpuLimitUnavailable as e:
             why = str(e)
             log(f"cold requests: no CPU limit ({why}); measuring at full CPU only")
-    empty_queue = queue_drainer(a.moto, local["env"]["EVENTS_QUEUE_URL"])
+    empty_queue = queue_drainer(servers.urls["sqs"], servers.env["EVENTS_QUEUE_URL"])
     empty_queue()
     loadavg = {"before": os.getloadavg()}
     try:
