@@ -7,7 +7,7 @@
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use pipeline_tests::{answer, form_post, Local};
 use recover::event_table::EventTable;
-use recover::replay::{replay, Selection, Sent};
+use recover::replay::{replay, Selection, Sent, Which};
 use recover::report::Progress;
 use shared::aws::{DynamoStore, SqsForwarder};
 use shared::clock::ManualClock;
@@ -99,6 +99,7 @@ async fn an_entity_s_notifications_are_replayed_as_first_forwarded_in_order() {
         &table(&local),
         &forwarder(&again_to),
         &Selection::entity(&format!("invoice#{A}")).expect("a key"),
+        Which::All,
         false,
         &mut Progress::hidden(),
         NOW,
@@ -135,6 +136,7 @@ async fn a_dry_run_sends_nothing_and_says_what_it_would_send() {
         &table(&local),
         &forwarder(&local),
         &Selection::entity(&format!("invoice#{A}")).expect("a key"),
+        Which::All,
         true,
         &mut Progress::hidden(),
         NOW,
@@ -180,6 +182,7 @@ async fn a_period_is_replayed_through_the_day_index_in_arrival_order() {
         &table(&local),
         &forwarder(&day_to),
         &day,
+        Which::All,
         false,
         &mut Progress::hidden(),
         NOW,
@@ -207,6 +210,7 @@ async fn a_period_is_replayed_through_the_day_index_in_arrival_order() {
         &table(&local),
         &forwarder(&span_to),
         &span,
+        Which::All,
         false,
         &mut Progress::hidden(),
         NOW,
@@ -247,6 +251,7 @@ async fn a_stored_item_that_cannot_be_rebuilt_stops_its_entity_there() {
         &table(&local),
         &forwarder(&again_to),
         &Selection::entity(&format!("invoice#{A}")).expect("a key"),
+        Which::All,
         false,
         &mut Progress::hidden(),
         NOW,
@@ -284,7 +289,7 @@ async fn the_binary_replays_with_the_functions_configuration() {
     let (table, queue) = (local.table.clone(), again_to.queue_url.clone());
     let run = move |dry_run: bool| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_recover"));
-        command.args(["replay", "--pk", &format!("invoice#{A}")]);
+        command.args(["replay", "--all", "--pk", &format!("invoice#{A}")]);
         if dry_run {
             command.arg("--dry-run");
         }
@@ -356,6 +361,7 @@ async fn a_replay_sends_what_waits_before_it_first() {
         &table(&local),
         &forwarder(&local),
         &tuesday_only,
+        Which::Unforwarded,
         false,
         &mut Progress::hidden(),
         NOW,
@@ -391,5 +397,50 @@ async fn a_replay_sends_what_waits_before_it_first() {
     assert!(
         table_text.contains("sent first: stored, never forwarded"),
         "{table_text}"
+    );
+}
+
+/// By default a replay sends only what was never forwarded, and says what it skipped.
+#[tokio::test]
+async fn a_replay_without_all_skips_what_was_forwarded() {
+    let local = Local::new().await;
+    deliver(&local, &body(A, "invoice.created", "pending")).await;
+    store_unforwarded(&local, &body(A, "invoice.status_changed", "paid"), NOW).await;
+    local.drain().await;
+    let again_to = local.with_another_queue().await;
+    let replayed = replay(
+        &table(&local),
+        &forwarder(&again_to),
+        &Selection::entity(&format!("invoice#{A}")).expect("a key"),
+        Which::Unforwarded,
+        false,
+        &mut Progress::hidden(),
+        NOW,
+    )
+    .await
+    .expect("replayed");
+    let results: Vec<_> = replayed
+        .iter()
+        .map(|r| (r.sequence, r.result.clone()))
+        .collect();
+    assert_eq!(results, [(Some(1), Sent::Skipped), (Some(2), Sent::Sent)]);
+    let summary = recover::replay::replay_table(&replayed, false);
+    assert!(
+        summary.contains("2 notifications: 1 sent, 0 failed, 1 skipped (forwarded before; --all sends them again)"),
+        "{summary}"
+    );
+    let sent: Vec<Envelope> = again_to
+        .drain()
+        .await
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap_or_default()).expect("an envelope"))
+        .collect();
+    assert_eq!(
+        sent.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        [Some(2)]
+    );
+    assert_eq!(
+        local.head(&format!("invoice#{A}")).await.forwarded_sequence,
+        2
     );
 }

@@ -31,14 +31,14 @@ use serde_json::json;
 use crate::auth::Token;
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::DeliverySettings;
-use crate::envelope::Envelope;
 use crate::event::Family;
 use crate::gateway::EventFamily;
 use crate::ingest::{mark, store_and_forward, EventStore, Forwarder, IngestError};
-use crate::ipag::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
 use crate::ipag::replay::{check_timestamp, Timestamp, TIMESTAMP_HEADER};
 use crate::ipag::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
 use crate::ipag::SignatureKey;
+use crate::metrics::{Metrics, RequestMetric};
+use crate::quarantine::{is_quarantined, QuarantineStore, QuarantinedRequest};
 use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64};
 use crate::source_ip::SourceAllowList;
 
@@ -54,7 +54,8 @@ pub enum Route {
 }
 
 impl Route {
-    fn accepts(self, family: EventFamily) -> bool {
+    /// Whether this route takes events of `family`.
+    pub fn accepts(self, family: EventFamily) -> bool {
         match (self, family) {
             (Route::All, EventFamily::Iugu(_)) | (Route::Ipag, EventFamily::Ipag(_)) => true,
             (Route::Family(f), EventFamily::Iugu(family)) => f == family,
@@ -65,6 +66,45 @@ impl Route {
     fn allows(self, method: &Method) -> bool {
         // iPag's webhook registration lets the merchant choose `POST` or `PUT` (`http_method`).
         method == Method::POST || (self == Route::Ipag && method == Method::PUT)
+    }
+
+    /// The route's path: where its gateway posts.
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::Family(family) => route_path(family),
+            Route::All => route_path(Family::Other),
+            Route::Ipag => IPAG_ROUTE,
+        }
+    }
+
+    /// The route whose path `path` ends in (after any stage or base-path prefix).
+    pub fn of_path(path: &str) -> Option<Route> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        if path.ends_with(IPAG_ROUTE) {
+            return Some(Route::Ipag);
+        }
+        Family::ALL.into_iter().find_map(|family| {
+            path.ends_with(route_path(family)).then_some(match family {
+                Family::Other => Route::All,
+                family => Route::Family(family),
+            })
+        })
+    }
+
+    /// The gateway that posts here.
+    pub fn provider(self) -> &'static str {
+        match self {
+            Route::Ipag => "ipag",
+            Route::Family(_) | Route::All => "iugu",
+        }
+    }
+
+    /// The family a refusal is counted under when the body said none: the route's own.
+    fn family_label(self) -> &'static str {
+        match self {
+            Route::Family(family) => family.as_str(),
+            Route::All | Route::Ipag => "any",
+        }
     }
 
     /// The one media type the route's gateway sends.
@@ -167,7 +207,12 @@ pub struct App<S, F> {
     pub store: S,
     pub forwarder: F,
     pub delivery: Delivery,
+    /// Where the per-request metric line goes (`metrics`); off by default.
+    pub metrics: Metrics,
 }
+
+/// How long keeping a refused request may take; the answer does not wait longer.
+pub const QUARANTINE_BUDGET: Duration = Duration::from_secs(2);
 
 /// An answer: status plus the JSON body, and what to log about it.
 struct Answer {
@@ -197,14 +242,35 @@ struct LogFields {
     token: Option<&'static str>,
     /// `unreadable` when iPag's timestamp header is in a format we cannot read.
     ipag_timestamp: Option<&'static str>,
+    /// The token (and iPag's signature, when checked) passed: a refusal after this is kept.
+    authenticated: bool,
+    /// The refused request was kept in the quarantine.
+    quarantined: bool,
 }
 
-impl<S: EventStore, F: Forwarder> App<S, F> {
+impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
     /// Answers one request. Never fails: every error becomes an answer.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
         let mut log = LogFields::default();
         let answer = self.answer(&request, &mut log).await;
+        let status = answer.status.as_u16();
+        if log.authenticated && is_quarantined(status) {
+            log.quarantined = self.quarantine(&request, &answer).await;
+        }
+        let latency = started.elapsed();
+        self.metrics.request(RequestMetric {
+            provider: self.route.provider(),
+            family: log.family.unwrap_or(self.route.family_label()),
+            outcome: match status {
+                200 => answer.outcome,
+                _ if log.quarantined => "quarantined",
+                500..=599 => "failed",
+                _ => "refused",
+            },
+            code: answer.outcome,
+            latency,
+        });
         tracing::info!(
             route = ?self.route,
             event = log.event.as_deref(),
@@ -216,8 +282,9 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             token = log.token,
             ipag_timestamp = log.ipag_timestamp,
             outcome = answer.outcome,
-            status = answer.status.as_u16(),
-            latency_us = started.elapsed().as_micros() as u64,
+            quarantined = log.quarantined,
+            status,
+            latency_us = latency.as_micros() as u64,
             "request"
         );
         let mut response = Response::new(Body::Text(answer.body.to_string()));
@@ -227,6 +294,38 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             header::HeaderValue::from_static("application/json"),
         );
         response
+    }
+
+    /// Keeps a refused request (see `quarantine`); whether it was kept. Its failure is a log
+    /// line: the answer to the gateway stays the refusal.
+    async fn quarantine(&self, request: &Request, answer: &Answer) -> bool {
+        let kept = QuarantinedRequest::new(
+            self.delivery.clock.now(),
+            self.route.path(),
+            request.method().as_str(),
+            (
+                answer.outcome,
+                answer.body["message"].as_str().unwrap_or_default(),
+            ),
+            request
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_bytes())),
+            request.body().as_ref(),
+        );
+        let expires_at = kept.received_at + self.delivery.settings.retention;
+        let write = self.store.quarantine(&kept, expires_at);
+        match tokio::time::timeout(QUARANTINE_BUDGET, write).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "a refused request could not be quarantined");
+                false
+            }
+            Err(_) => {
+                tracing::error!("quarantining a refused request exceeded its budget");
+                false
+            }
+        }
     }
 
     async fn answer(&self, request: &Request, log: &mut LogFields) -> Answer {
@@ -258,7 +357,10 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
         match self.token.check(header, query.first("token")) {
-            Ok(matched) => log.token = Some(matched.as_str()),
+            Ok(matched) => {
+                log.token = Some(matched.as_str());
+                log.authenticated = true;
+            }
             Err(why) => {
                 tracing::warn!(reason = why.message(), "refused: not authentic");
                 return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why.message());
@@ -312,63 +414,21 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                 }
             }
         }
-        let parsed = match self.route {
-            Route::Ipag => {
-                let headers = request.headers();
-                let names = headers
-                    .get_all(EVENT_HEADER)
-                    .iter()
-                    .chain(headers.get_all(EVENT_HEADER_PLAIN).iter())
-                    .map(|v| v.as_bytes());
-                crate::ipag::event_from_headers(names)
-                    .and_then(|event| Envelope::from_ipag_json(body, event, now))
-                    // The event header is not signed: it must agree with the (signed) body.
-                    .and_then(|envelope| {
-                        crate::ipag::replay::check_envelope(&envelope).map(|()| envelope)
-                    })
-            }
-            Route::Family(_) | Route::All => Envelope::from_iugu_form(body, now),
-        };
-        let envelope = match parsed {
+        let envelope = match crate::admission::admit(self.route, request.headers(), body, now) {
             Ok(envelope) => envelope,
-            Err(e) => {
-                let status = match e.class() {
-                    crate::ErrorClass::Malformed => StatusCode::BAD_REQUEST,
-                    crate::ErrorClass::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-                    crate::ErrorClass::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-                };
-                return refuse(status, e.code(), e.to_string());
+            Err(refusal) => {
+                if let Some(envelope) = &refusal.envelope {
+                    log.event = Some(envelope.event.to_string());
+                    log.family = Some(envelope.family.as_str());
+                }
+                return refuse(refusal.status, refusal.code, refusal.message);
             }
         };
         log.event = Some(envelope.event.to_string());
         log.family = Some(envelope.family.as_str());
         log.pk = Some(envelope.entity_key.clone());
         log.dedup_key = Some(envelope.dedup_key.clone());
-        if !self.route.accepts(envelope.family) {
-            return refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "wrong_route",
-                match envelope.family {
-                    EventFamily::Ipag(_) => format!(
-                        "event `{}` is iPag's: send it to {IPAG_ROUTE}",
-                        envelope.event
-                    ),
-                    EventFamily::Iugu(Family::Other) => format!(
-                        "event `{}` belongs to no known family: send it to {}",
-                        envelope.event,
-                        route_path(Family::Other)
-                    ),
-                    EventFamily::Iugu(family) => format!(
-                        "event `{}` belongs to the {family} family: send it to {} (or to {})",
-                        envelope.event,
-                        route_path(family),
-                        route_path(Family::Other)
-                    ),
-                },
-            );
-        }
-        // Both parsers have checked the body is UTF-8 (the form parser once percent-decoded,
-        // which a body with any non-UTF-8 byte is not); this cannot fail, but never panic.
+        // The admission checked the body is UTF-8; never panic all the same.
         let Ok(raw_body) = std::str::from_utf8(body) else {
             return refuse(
                 StatusCode::BAD_REQUEST,

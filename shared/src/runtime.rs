@@ -31,6 +31,8 @@ pub struct Config {
     pub allowed_sources: SourceAllowList,
     /// `DEDUP_WINDOW` and `RETENTION_DAYS` (see `delivery`).
     pub delivery: DeliverySettings,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the metric lines (`metrics`).
+    pub metrics_namespace: String,
 }
 
 impl Config {
@@ -59,6 +61,9 @@ impl Config {
                 optional("DEDUP_WINDOW").as_deref(),
                 optional("RETENTION_DAYS").as_deref(),
             )?,
+            metrics_namespace: optional("METRICS_NAMESPACE")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| crate::metrics::DEFAULT_NAMESPACE.to_owned()),
         })
     }
 }
@@ -123,6 +128,7 @@ pub async fn app(
             settings: config.delivery,
             ..Delivery::default()
         },
+        metrics: crate::metrics::Metrics::stdout(config.metrics_namespace),
     })
 }
 

@@ -203,6 +203,7 @@ impl Local {
             store: DynamoStore::new(self.dynamo.clone(), &self.table),
             forwarder: SqsForwarder::new(self.sqs.clone(), queue_url),
             delivery: Delivery::default(),
+            metrics: Default::default(),
         }
     }
 
@@ -235,6 +236,7 @@ impl Local {
             store: DynamoStore::new(dynamo, &self.table),
             forwarder: SqsForwarder::new(sqs, &self.queue_url),
             delivery: Delivery::default(),
+            metrics: Default::default(),
         }
     }
 
@@ -267,6 +269,25 @@ impl Local {
         let mut items = self.items().await;
         items.retain(shared::aws::table::is_event);
         items
+    }
+
+    /// Every item but the quarantine's (what a refusal must not change).
+    pub async fn items_but_quarantine(
+        &self,
+    ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let mut items = self.items().await;
+        items.retain(|i| text(i, "kind") != "quarantine");
+        items
+    }
+
+    /// How many deliveries the quarantine counted, over every request it kept.
+    pub async fn quarantined_deliveries(&self) -> u64 {
+        self.items()
+            .await
+            .iter()
+            .filter(|i| text(i, "kind") == "quarantine")
+            .map(|i| shared::aws::table::number(i, "deliveries").unwrap_or(0))
+            .sum()
     }
 
     /// The head item (the counters) of entity `pk`.

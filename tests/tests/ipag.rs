@@ -433,6 +433,7 @@ async fn bad_input_is_refused_and_nothing_is_written() {
             "method_not_allowed",
         ),
     ];
+    let mut quarantined = 0;
     for (what, request, status, code) in cases {
         let (got, body) = send(&local, request).await;
         assert_eq!(
@@ -441,8 +442,21 @@ async fn bad_input_is_refused_and_nothing_is_written() {
             "{what}: {body}"
         );
         assert!(body["message"].is_string(), "{what}");
+        // With the token, a 400/413/422 is kept in the quarantine; 401, 405, 415 never.
+        if matches!(got, 400 | 413 | 422) {
+            quarantined += 1;
+        }
     }
-    assert!(local.items().await.is_empty());
+    let items = local.items().await;
+    assert!(
+        items.iter().all(|i| text(i, "kind") == "quarantine"),
+        "nothing stored but the quarantine: {items:?}"
+    );
+    let kept: u64 = items
+        .iter()
+        .map(|i| shared::aws::table::number(i, "deliveries").unwrap_or(0))
+        .sum();
+    assert_eq!(kept, quarantined);
     assert!(local.drain().await.is_empty());
 
     // An iugu route does not take iPag's JSON.
@@ -451,7 +465,7 @@ async fn bad_input_is_refused_and_nothing_is_written() {
         .handle(ipag_post(good, "TransactionCaptured"))
         .await;
     assert_eq!(answer(&iugu).0, 415);
-    assert!(local.items().await.is_empty());
+    assert_eq!(local.items().await, items, "a 415 is not kept");
 }
 
 /// With a signing key configured (`signing_key` in iPag's secret): a missing or wrong `X-Ipag-Signature` is 401, nothing
