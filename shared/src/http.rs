@@ -485,6 +485,7 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                 Ok(Err(e)) => tracing::error!(error = %e, "forwarded, but not marked forwarded"),
                 Err(_) => tracing::error!(
                     budget_ms = budget.as_millis() as u64,
+                    deadline_ms = request.lambda_context_ref().map_or(0, |ctx| ctx.deadline),
                     "forwarded, but marking it forwarded exceeded its budget"
                 ),
             }
@@ -501,25 +502,32 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         }
     }
 
-    /// The mark's budget: [`Delivery::mark_budget`], but never past the invocation's deadline
-    /// less [`ANSWER_MARGIN`]. A request without a deadline (a test, a bench) gets the whole
-    /// budget.
+    /// The mark's budget for this invocation (see [`mark_budget`]).
     fn mark_budget(&self, request: &Request) -> Duration {
-        let deadline_ms = request
-            .lambda_context_ref()
-            .map(|ctx| ctx.deadline)
-            .filter(|&ms| ms > 0);
-        let Some(deadline_ms) = deadline_ms else {
-            return self.delivery.mark_budget;
-        };
+        let deadline_ms = request.lambda_context_ref().map_or(0, |ctx| ctx.deadline);
         let now_ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-        left.saturating_sub(ANSWER_MARGIN)
-            .min(self.delivery.mark_budget)
+        mark_budget(deadline_ms, now_ms, self.delivery.mark_budget)
     }
 }
+
+/// The mark's budget: `budget`, but never past the invocation's deadline less
+/// [`ANSWER_MARGIN`], and never less than [`MIN_MARK_BUDGET`] (a mark that Lambda cuts short
+/// costs nothing; one never tried leaves the entity unmarked for sure). A deadline that is
+/// unknown (0: a test, a bench) or already past (not Lambda's: some local emulators send one)
+/// leaves the whole budget.
+pub fn mark_budget(deadline_ms: u64, now_ms: u64, budget: Duration) -> Duration {
+    match deadline_ms.checked_sub(now_ms) {
+        None | Some(0) => budget,
+        Some(left) => Duration::from_millis(left)
+            .saturating_sub(ANSWER_MARGIN)
+            .clamp(MIN_MARK_BUDGET, budget.max(MIN_MARK_BUDGET)),
+    }
+}
+
+/// The least the mark is given, whatever the deadline says.
+pub const MIN_MARK_BUDGET: Duration = Duration::from_millis(250);
 
 /// Whether `path` ends in one of [`ROUTES`]. An absent path (a hand-made test event) is not
 /// judged: there is nothing to compare.
@@ -568,4 +576,44 @@ fn clip(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mark_gets_its_budget_within_the_invocations_deadline() {
+        let budget = MARK_BUDGET;
+        let now = 1_800_000_000_000;
+        // Unknown or already past: the whole budget.
+        assert_eq!(mark_budget(0, now, budget), budget);
+        assert_eq!(mark_budget(now - 5, now, budget), budget);
+        // Plenty left: the budget.
+        assert_eq!(mark_budget(now + 9_000, now, budget), budget);
+        // Less left: up to the deadline less the margin.
+        assert_eq!(
+            mark_budget(now + 2_000, now, budget),
+            Duration::from_millis(1_500)
+        );
+        // Almost nothing left: the least, never nothing.
+        assert_eq!(mark_budget(now + 100, now, budget), MIN_MARK_BUDGET);
+    }
+
+    #[test]
+    fn routes_and_paths_map_both_ways() {
+        for family in Family::ALL {
+            let route = match family {
+                Family::Other => Route::All,
+                f => Route::Family(f),
+            };
+            assert_eq!(Route::of_path(route.path()), Some(route));
+            assert_eq!(
+                Route::of_path(&format!("/Prod{}/", route.path())),
+                Some(route)
+            );
+        }
+        assert_eq!(Route::of_path("/ipag/events"), Some(Route::Ipag));
+        assert_eq!(Route::of_path("/somewhere/else"), None);
+    }
 }
