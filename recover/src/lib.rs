@@ -93,6 +93,18 @@ fn table(env: &dyn Env, config: &aws_config::SdkConfig) -> Result<EventTable, Re
     Ok(EventTable::new(aws_sdk_dynamodb::Client::new(config), name))
 }
 
+/// The queue the functions forward to; a dry run sends nothing, so needs none.
+fn queue_url(env: &dyn Env, dry_run: bool) -> Result<String, RecoverError> {
+    if dry_run {
+        return Ok(env.var("EVENTS_QUEUE_URL").unwrap_or_default());
+    }
+    required(
+        env,
+        "EVENTS_QUEUE_URL",
+        "the SQS queue the functions forward to",
+    )
+}
+
 /// Runs one command; prints progress on stderr and the summary on stdout.
 pub async fn run(command: Command, env: &dyn Env, now: OffsetDateTime) -> ExitCode {
     let result = match command {
@@ -136,12 +148,15 @@ async fn resend_command(
         let api = iugu(env, RetryPolicy::STANDARD)?;
         let config = aws().await;
         let table = table(env, &config)?;
-        table
-            .record_resend(&resend::request_for_invoice(&invoice, now), now)
-            .await?;
         let mut progress = Progress::new(None);
-        let outcomes =
-            resend::resend_invoice(&api, &invoice, Which::Undelivered, &mut progress).await?;
+        let outcomes = resend::resend_invoice(
+            &api,
+            &invoice,
+            Which::Undelivered,
+            Some((&table, now)),
+            &mut progress,
+        )
+        .await?;
         progress.finish();
         print!("{}", resend::deliveries_table(&outcomes));
         return Ok(failed_if(resend::any_failed(&outcomes)));
@@ -194,15 +209,7 @@ async fn replay_command(
             ))
         }
     };
-    let queue_url = if args.dry_run {
-        env.var("EVENTS_QUEUE_URL").unwrap_or_default()
-    } else {
-        required(
-            env,
-            "EVENTS_QUEUE_URL",
-            "the SQS queue the functions forward to",
-        )?
-    };
+    let queue_url = queue_url(env, args.dry_run)?;
     let config = aws().await;
     let table = table(env, &config)?;
     let forwarder = SqsForwarder::new(aws_sdk_sqs::Client::new(&config), queue_url);
@@ -290,15 +297,7 @@ async fn quarantine_command(
             if let Some(hash) = &retry.sha256 {
                 items.retain(|q| q.request.body_sha256.starts_with(hash.as_str()));
             }
-            let queue_url = if retry.dry_run {
-                env.var("EVENTS_QUEUE_URL").unwrap_or_default()
-            } else {
-                required(
-                    env,
-                    "EVENTS_QUEUE_URL",
-                    "the SQS queue the functions forward to",
-                )?
-            };
+            let queue_url = queue_url(env, retry.dry_run)?;
             let settings = shared::delivery::DeliverySettings::from_values(
                 env.var("DEDUP_WINDOW").as_deref(),
                 env.var("RETENTION_DAYS").as_deref(),

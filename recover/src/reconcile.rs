@@ -125,12 +125,11 @@ pub async fn reconcile<A: IuguApi>(
         }
         let fix = if fix {
             // Recorded first, as `recover resend --invoice` does (see `resend`).
-            table
-                .record_resend(&crate::resend::request_for_invoice(&invoice.id, now), now)
-                .await?;
             let mut quiet = Progress::hidden();
             Some(
-                match resend_invoice(api, &invoice.id, Which::All, &mut quiet).await {
+                match resend_invoice(api, &invoice.id, Which::All, Some((table, now)), &mut quiet)
+                    .await
+                {
                     Ok(outcomes) => Ok(outcomes),
                     Err(e) if e.is_fatal() => return Err(e),
                     Err(e) => Err(e.to_string()),

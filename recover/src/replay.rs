@@ -216,7 +216,7 @@ impl<F: Forwarder> Run<'_, F> {
                 let waiting = self
                     .table
                     .store()
-                    .stored_range(&pk, forwarded + 1, n - 1)
+                    .stored_range(&pk, forwarded + 1, n - 1, now)
                     .await
                     .map_err(|e| RecoverError::aws("DynamoDB Query", e))?;
                 for stored in waiting {
@@ -245,6 +245,12 @@ impl<F: Forwarder> Run<'_, F> {
             // Before sequences, an item said it itself.
             None => item.contains_key(attr::FORWARDED_AT),
         };
+        // Stored before sequences and never forwarded, then stored anew (with a sequence) by
+        // a later delivery: that one is the notification now, and was sent as such.
+        if sequence.is_none() && !forwarded_before && self.superseded(item).await? {
+            self.record(&pk, described, false, Sent::Skipped, progress);
+            return Ok(());
+        }
         if forwarded_before && self.which == Which::Unforwarded {
             self.record(&pk, described, false, Sent::Skipped, progress);
             return Ok(());
@@ -252,6 +258,27 @@ impl<F: Forwarder> Run<'_, F> {
         let envelope = envelope_from_item(item);
         self.forward(&pk, envelope, described, false, progress, now)
             .await
+    }
+
+    /// Whether a legacy item's content was stored again since, with a sequence (its marker
+    /// now points at a sequenced notification).
+    async fn superseded(&self, item: &Item) -> Result<bool, RecoverError> {
+        let Some(dedup_key) = text(item, attr::DEDUP_KEY) else {
+            return Ok(false);
+        };
+        let key = std::collections::HashMap::from([
+            (attr::PK.to_owned(), table::s(table::marker_pk(dedup_key))),
+            (attr::SK.to_owned(), table::s(table::MARKER_SK)),
+        ]);
+        let markers = self
+            .table
+            .store()
+            .get_many(vec![key])
+            .await
+            .map_err(|e| RecoverError::aws("DynamoDB BatchGetItem", e))?;
+        Ok(markers
+            .first()
+            .is_some_and(|m| table::number(m, attr::SEQUENCE).is_some()))
     }
 
     fn record(

@@ -28,6 +28,25 @@ fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
+/// `quarantine retry` of `items` with the admission `admit`, now.
+async fn retry_with(
+    table: &EventTable,
+    forwarder: &SqsForwarder,
+    admit: &recover::quarantine::Admit,
+    items: &[shared::aws::table::QuarantineItem],
+) -> Vec<(shared::aws::table::QuarantineItem, Retried)> {
+    let settings = shared::delivery::DeliverySettings::default();
+    let with = Retrier {
+        table,
+        forwarder,
+        admit,
+        settings: &settings,
+    };
+    retry(&with, items, false, &mut Progress::hidden(), now())
+        .await
+        .expect("retried")
+}
+
 #[tokio::test]
 async fn a_refused_authentic_request_is_kept_once_and_retried_once_the_parser_learns() {
     let local = Local::new().await;
@@ -72,22 +91,8 @@ async fn a_refused_authentic_request_is_kept_once_and_retried_once_the_parser_le
     assert!(list_table(&items).contains("1 quarantined: 1 not resolved"));
 
     let forwarder = SqsForwarder::new(local.sqs.clone(), &local.queue_url);
-    let settings = shared::delivery::DeliverySettings::default();
     // Today's parser still refuses it: left as it is.
-    let results = retry(
-        &Retrier {
-            table: &table,
-            forwarder: &forwarder,
-            admit: &shared::admission::admit,
-            settings: &settings,
-        },
-        &items,
-        false,
-        &mut Progress::hidden(),
-        now(),
-    )
-    .await
-    .expect("retried");
+    let results = retry_with(&table, &forwarder, &shared::admission::admit, &items).await;
     assert!(
         matches!(&results[0].1, Retried::StillRefused { code, .. } if code == "missing_entity_id"),
         "{results:?}"
@@ -101,20 +106,7 @@ async fn a_refused_authentic_request_is_kept_once_and_retried_once_the_parser_le
                 String::from_utf8_lossy(body).replace("data%5Binvoice_id%5D", "data%5Bid%5D");
             shared::admission::admit(route, headers, body.as_bytes(), at)
         };
-    let results = retry(
-        &Retrier {
-            table: &table,
-            forwarder: &forwarder,
-            admit: &learned,
-            settings: &settings,
-        },
-        &items,
-        false,
-        &mut Progress::hidden(),
-        now(),
-    )
-    .await
-    .expect("retried");
+    let results = retry_with(&table, &forwarder, &learned, &items).await;
     assert_eq!(
         results[0].1,
         Retried::Accepted {
@@ -134,20 +126,7 @@ async fn a_refused_authentic_request_is_kept_once_and_retried_once_the_parser_le
     // Resolved: a second retry does nothing.
     let items = list(&table, today, today, now()).await.expect("listed");
     assert_eq!(items[0].resolution.as_deref(), Some("stored, sequence 1"));
-    let results = retry(
-        &Retrier {
-            table: &table,
-            forwarder: &forwarder,
-            admit: &learned,
-            settings: &settings,
-        },
-        &items,
-        false,
-        &mut Progress::hidden(),
-        now(),
-    )
-    .await
-    .expect("retried");
+    let results = retry_with(&table, &forwarder, &learned, &items).await;
     assert_eq!(results[0].1, Retried::AlreadyResolved);
     assert!(local.drain().await.is_empty());
     assert_eq!(local.events().await.len(), 1);

@@ -67,6 +67,27 @@ fn table(local: &Local) -> EventTable {
     EventTable::new(local.dynamo.clone(), &local.table)
 }
 
+/// A replay of `selection` from `local`'s table to `to`'s queue, at `NOW`.
+async fn run(
+    local: &Local,
+    to: &Local,
+    selection: &Selection,
+    which: Which,
+    dry_run: bool,
+) -> Vec<recover::replay::Replayed> {
+    replay(
+        &table(local),
+        &forwarder(to),
+        selection,
+        which,
+        dry_run,
+        &mut Progress::hidden(),
+        NOW,
+    )
+    .await
+    .expect("replayed")
+}
+
 fn forwarder(local: &Local) -> SqsForwarder {
     SqsForwarder::new(local.sqs.clone(), &local.queue_url)
 }
@@ -95,17 +116,14 @@ async fn an_entity_s_notifications_are_replayed_as_first_forwarded_in_order() {
     assert_eq!(first.len(), 3);
 
     let again_to = local.with_another_queue().await;
-    let replayed = replay(
-        &table(&local),
-        &forwarder(&again_to),
+    let replayed = run(
+        &local,
+        &again_to,
         &Selection::entity(&format!("invoice#{A}")).expect("a key"),
         Which::All,
         false,
-        &mut Progress::hidden(),
-        NOW,
     )
-    .await
-    .expect("replayed");
+    .await;
     assert_eq!(replayed.len(), 2);
     assert!(
         replayed.iter().all(|r| r.result == Sent::Sent),
@@ -132,17 +150,14 @@ async fn a_dry_run_sends_nothing_and_says_what_it_would_send() {
     deliver(&local, &body(A, "invoice.status_changed", "paid")).await;
     local.drain().await;
 
-    let replayed = replay(
-        &table(&local),
-        &forwarder(&local),
+    let replayed = run(
+        &local,
+        &local,
         &Selection::entity(&format!("invoice#{A}")).expect("a key"),
         Which::All,
         true,
-        &mut Progress::hidden(),
-        NOW,
     )
-    .await
-    .expect("dry run");
+    .await;
     assert_eq!(replayed.len(), 1);
     assert_eq!(replayed[0].result, Sent::WouldSend);
     assert_eq!(replayed[0].pk, format!("invoice#{A}"));
@@ -178,17 +193,7 @@ async fn a_period_is_replayed_through_the_day_index_in_arrival_order() {
         now,
     )
     .expect("a period");
-    let replayed = replay(
-        &table(&local),
-        &forwarder(&day_to),
-        &day,
-        Which::All,
-        false,
-        &mut Progress::hidden(),
-        NOW,
-    )
-    .await
-    .expect("replayed");
+    let replayed = run(&local, &day_to, &day, Which::All, false).await;
     assert_eq!(
         replayed
             .iter()
@@ -206,17 +211,7 @@ async fn a_period_is_replayed_through_the_day_index_in_arrival_order() {
         now,
     )
     .expect("a period");
-    replay(
-        &table(&local),
-        &forwarder(&span_to),
-        &span,
-        Which::All,
-        false,
-        &mut Progress::hidden(),
-        NOW,
-    )
-    .await
-    .expect("replayed");
+    run(&local, &span_to, &span, Which::All, false).await;
     let again: Vec<_> = span_to.drain().await.iter().map(seen).collect();
     assert_eq!(again, first);
 }
@@ -247,17 +242,14 @@ async fn a_stored_item_that_cannot_be_rebuilt_stops_its_entity_there() {
         .expect("put");
 
     let again_to = local.with_another_queue().await;
-    let replayed = replay(
-        &table(&local),
-        &forwarder(&again_to),
+    let replayed = run(
+        &local,
+        &again_to,
         &Selection::entity(&format!("invoice#{A}")).expect("a key"),
         Which::All,
         false,
-        &mut Progress::hidden(),
-        NOW,
     )
-    .await
-    .expect("replayed");
+    .await;
     let results: Vec<_> = replayed
         .iter()
         .map(|r| (r.sequence, r.result.clone()))
@@ -357,17 +349,7 @@ async fn a_replay_sends_what_waits_before_it_first() {
         NOW,
     )
     .expect("a period");
-    let replayed = replay(
-        &table(&local),
-        &forwarder(&local),
-        &tuesday_only,
-        Which::Unforwarded,
-        false,
-        &mut Progress::hidden(),
-        NOW,
-    )
-    .await
-    .expect("replayed");
+    let replayed = run(&local, &local, &tuesday_only, Which::Unforwarded, false).await;
     let rows: Vec<_> = replayed
         .iter()
         .map(|r| (r.event.as_str(), r.sequence, r.waited, r.result.clone()))
@@ -408,17 +390,14 @@ async fn a_replay_without_all_skips_what_was_forwarded() {
     store_unforwarded(&local, &body(A, "invoice.status_changed", "paid"), NOW).await;
     local.drain().await;
     let again_to = local.with_another_queue().await;
-    let replayed = replay(
-        &table(&local),
-        &forwarder(&again_to),
+    let replayed = run(
+        &local,
+        &again_to,
         &Selection::entity(&format!("invoice#{A}")).expect("a key"),
         Which::Unforwarded,
         false,
-        &mut Progress::hidden(),
-        NOW,
     )
-    .await
-    .expect("replayed");
+    .await;
     let results: Vec<_> = replayed
         .iter()
         .map(|r| (r.sequence, r.result.clone()))

@@ -33,7 +33,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::delivery::DeliverySettings;
 use crate::event::Family;
 use crate::gateway::EventFamily;
-use crate::ingest::{mark, store_and_forward, EventStore, Forwarder, IngestError};
+use crate::ingest::{
+    mark, owe_after_failure, store_and_forward_tracked, EventStore, Forwarder, InFlight,
+    IngestError,
+};
 use crate::ipag::replay::{check_timestamp, Timestamp, TIMESTAMP_HEADER};
 use crate::ipag::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
 use crate::ipag::SignatureKey;
@@ -211,6 +214,9 @@ pub struct App<S, F> {
     pub metrics: Metrics,
 }
 
+/// How long recording a retry owed (after a 5xx) may take.
+pub const OWE_BUDGET: Duration = Duration::from_secs(1);
+
 /// How long keeping a refused request may take; the answer does not wait longer.
 pub const QUARANTINE_BUDGET: Duration = Duration::from_secs(2);
 
@@ -255,7 +261,8 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         let mut log = LogFields::default();
         let answer = self.answer(&request, &mut log).await;
         let status = answer.status.as_u16();
-        if log.authenticated && is_quarantined(status) {
+        // A stale timestamp is a replay's refusal, not a notification we failed to read.
+        if log.authenticated && is_quarantined(status) && answer.outcome != "stale_timestamp" {
             log.quarantined = self.quarantine(&request, &answer).await;
         }
         let latency = started.elapsed();
@@ -359,7 +366,8 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         match self.token.check(header, query.first("token")) {
             Ok(matched) => {
                 log.token = Some(matched.as_str());
-                log.authenticated = true;
+                // iPag with a signing key: authentic only once the signature is checked too.
+                log.authenticated = !(self.route == Route::Ipag && self.ipag_signature.is_some());
             }
             Err(why) => {
                 tracing::warn!(reason = why.message(), "refused: not authentic");
@@ -397,6 +405,7 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                 tracing::warn!(reason = why.message(), "refused: iPag signature");
                 return refuse(StatusCode::UNAUTHORIZED, "invalid_signature", why.message());
             }
+            log.authenticated = true;
         }
         let now = self.delivery.clock.now();
         if self.route == Route::Ipag {
@@ -437,17 +446,20 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
             );
         };
         let dedup_key = envelope.dedup_key.clone();
-        let work = store_and_forward(
+        let in_flight = InFlight::default();
+        let work = store_and_forward_tracked(
             &self.store,
             &self.forwarder,
             envelope,
             raw_body,
             &self.delivery.settings,
+            &in_flight,
         );
         let accepted = match tokio::time::timeout(self.delivery.deadline, work).await {
             Ok(Ok(accepted)) => accepted,
             Err(_elapsed) => {
                 tracing::error!("storing and forwarding exceeded the request deadline");
+                self.owe(&in_flight).await;
                 return refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "timeout",
@@ -461,6 +473,7 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                     IngestError::Store(_) => "store_failed",
                     IngestError::Forward(_) => "forward_failed",
                 };
+                self.owe(&in_flight).await;
                 return refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
                     code,
@@ -499,6 +512,17 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                 "sequence": accepted.sequence,
             }),
             outcome: outcome.as_str(),
+        }
+    }
+
+    /// After a 5xx: the gateway will retry; if the notification was stored, record that its
+    /// retry is owed (so it is taken for one, whatever came since). Best effort, bounded.
+    async fn owe(&self, in_flight: &InFlight) {
+        let owing = owe_after_failure(&self.store, in_flight, self.delivery.clock.now());
+        match tokio::time::timeout(OWE_BUDGET, owing).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "could not record the retry owed"),
+            Err(_) => tracing::error!("recording the retry owed exceeded its budget"),
         }
     }
 

@@ -118,7 +118,6 @@ impl EventStore for MemoryStore {
         }
         let entity = t.entities.entry(env.entity_key.clone()).or_default();
         entity.head.last_sequence = sequence;
-        entity.head.unacked.insert(sequence, env.received_at);
         entity.pending_since.get_or_insert(env.received_at);
         for old in &append.forget_unacked {
             entity.head.unacked.remove(old);
@@ -159,7 +158,10 @@ impl EventStore for MemoryStore {
         let mut t = self.lock("use resend")?;
         let seen_version = seen.previous.as_ref().map(|p| p.version.as_str());
         match t.markers.get_mut(&envelope.dedup_key) {
-            Some(marker) if Some(marker.version.as_str()) == seen_version => {
+            Some(marker)
+                if Some(marker.version.as_str()) == seen_version
+                    && !marker.resends_used.iter().any(|r| r == request) =>
+            {
                 marker.resends_used.push(request.to_owned());
                 Ok(())
             }
@@ -172,6 +174,7 @@ impl EventStore for MemoryStore {
         entity_key: &str,
         from: u64,
         to: u64,
+        _now: OffsetDateTime,
     ) -> Result<Vec<StoredNotification>, DownstreamError> {
         let t = self.lock("stored range")?;
         Ok(t.entities.get(entity_key).map_or_else(Vec::new, |e| {
@@ -180,6 +183,21 @@ impl EventStore for MemoryStore {
                 .map(|(_, n)| n.clone())
                 .collect()
         }))
+    }
+
+    async fn owe(
+        &self,
+        entity_key: &str,
+        sequence: u64,
+        at: OffsetDateTime,
+    ) -> Result<(), DownstreamError> {
+        let mut t = self.lock("owe")?;
+        if let Some(entity) = t.entities.get_mut(entity_key) {
+            if entity.head.last_sequence >= sequence {
+                entity.head.unacked.insert(sequence, at);
+            }
+        }
+        Ok(())
     }
 
     async fn mark(&self, mark: &Mark, _at: OffsetDateTime) -> Result<(), DownstreamError> {

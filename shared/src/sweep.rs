@@ -122,6 +122,10 @@ pub async fn sweep<S: PendingStore, F: Forwarder>(
     let cursor = store.cursor().await?;
     // From the cursor to the end, then (if the cursor skipped any) from the oldest again.
     let mut candidates = store.pending(cutoff, cursor, settings.max_entities).await?;
+    // A full page may hide more entities behind it: then the next run goes on after this
+    // one's last, even if every one of these failed fast (they must never keep the rest
+    // waiting).
+    let more_behind = candidates.len() >= settings.max_entities;
     if cursor.is_some() && candidates.len() < settings.max_entities {
         let wrapped = store
             .pending(cutoff, None, settings.max_entities - candidates.len())
@@ -136,7 +140,8 @@ pub async fn sweep<S: PendingStore, F: Forwarder>(
         }
         report.entities += 1;
         stopped_at = Some(pending.since);
-        match sweep_entity(store, forwarder, &pending.entity_key, cutoff, clock).await {
+        let room = settings.max_forwards - report.forwarded;
+        match sweep_entity(store, forwarder, &pending.entity_key, cutoff, room, clock).await {
             Ok(sent) => report.forwarded += sent,
             Err(why) => {
                 report.failed += 1;
@@ -145,6 +150,9 @@ pub async fn sweep<S: PendingStore, F: Forwarder>(
                 }
             }
         }
+    }
+    if more_behind {
+        report.stopped_early = true;
     }
     store
         .set_cursor(if report.stopped_early {
@@ -158,12 +166,14 @@ pub async fn sweep<S: PendingStore, F: Forwarder>(
     Ok(report)
 }
 
-/// Forwards what waits of one entity, older than `cutoff`; returns how many were sent.
+/// Forwards what waits of one entity, older than `cutoff`, at most `room` messages (the rest
+/// next run, after this one's mark); returns how many were sent.
 async fn sweep_entity<S: PendingStore, F: Forwarder>(
     store: &S,
     forwarder: &F,
     entity_key: &str,
     cutoff: OffsetDateTime,
+    room: usize,
     clock: &dyn Clock,
 ) -> Result<usize, IngestError> {
     let Some(head) = store.head(entity_key).await.map_err(IngestError::Store)? else {
@@ -183,13 +193,20 @@ async fn sweep_entity<S: PendingStore, F: Forwarder>(
         return Ok(0);
     }
     // Only what arrived before the cutoff: the request path may still be on the rest.
+    let now = clock.now();
     let waiting = store
-        .stored_range(entity_key, head.forwarded_sequence + 1, head.last_sequence)
+        .stored_range(
+            entity_key,
+            head.forwarded_sequence + 1,
+            head.last_sequence,
+            now,
+        )
         .await
         .map_err(IngestError::Store)?;
     let through = waiting
         .iter()
         .take_while(|n| n.received_at <= cutoff)
+        .take(room)
         .filter_map(|n| n.sequence)
         .last();
     let Some(through) = through else {
@@ -202,6 +219,7 @@ async fn sweep_entity<S: PendingStore, F: Forwarder>(
         head.forwarded_sequence,
         through,
         None,
+        now,
     )
     .await?;
     store

@@ -180,3 +180,86 @@ async fn an_entity_that_cannot_be_forwarded_does_not_keep_the_others_waiting() {
     );
     assert!(store.head("invoice#A").await.expect("read").is_some());
 }
+
+#[tokio::test]
+async fn one_entitys_backlog_is_forwarded_a_run_at_a_time_and_marked_each_time() {
+    let store = MemoryStore::default();
+    for n in 0..5 {
+        stored_while_the_queue_is_down(
+            &store,
+            &body("A", &format!("s{n}")),
+            T0 + Duration::seconds(n),
+        )
+        .await;
+    }
+    let queue = MemoryQueue::default();
+    let clock = ManualClock::at(T0 + Duration::minutes(10));
+    let settings = SweepSettings {
+        max_forwards: 2,
+        ..SweepSettings::default()
+    };
+    let mut per_run = Vec::new();
+    for _ in 0..3 {
+        let report = sweep(&store, &queue, &clock, &settings)
+            .await
+            .expect("swept");
+        per_run.push(report.forwarded);
+        per_run.push(
+            store
+                .entity("invoice#A")
+                .expect("stored")
+                .head
+                .forwarded_sequence as usize,
+        );
+    }
+    assert_eq!(
+        per_run,
+        [2, 2, 2, 4, 1, 5],
+        "(sent, forwarded_sequence) after each run"
+    );
+    let sequences: Vec<Option<u64>> = queue.envelopes().iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences, [Some(1), Some(2), Some(3), Some(4), Some(5)]);
+}
+
+#[tokio::test]
+async fn a_page_of_failing_entities_does_not_hide_the_ones_behind_it() {
+    let store = MemoryStore::default();
+    for (i, id) in ["A", "B", "C"].iter().enumerate() {
+        stored_while_the_queue_is_down(
+            &store,
+            &body(id, "pending"),
+            T0 + Duration::seconds(i as i64),
+        )
+        .await;
+    }
+    // A and B no longer rebuild; each run looks at 2 entities.
+    if let Ok(mut t) = store.tables.lock() {
+        for id in ["invoice#A", "invoice#B"] {
+            if let Some(n) = t
+                .entities
+                .get_mut(id)
+                .and_then(|e| e.notifications.get_mut(&1))
+            {
+                n.raw_body = body("Z", "changed");
+            }
+        }
+    }
+    let queue = MemoryQueue::default();
+    let clock = ManualClock::at(T0 + Duration::minutes(10));
+    let settings = SweepSettings {
+        max_entities: 2,
+        ..SweepSettings::default()
+    };
+    let first = sweep(&store, &queue, &clock, &settings)
+        .await
+        .expect("swept");
+    assert_eq!((first.failed, first.forwarded), (2, 0));
+    let second = sweep(&store, &queue, &clock, &settings)
+        .await
+        .expect("swept");
+    assert_eq!(
+        second.forwarded, 1,
+        "C, behind the failing page, is reached: {second:?}"
+    );
+    assert_eq!(sent(&queue), [row("C", "pending", 1)]);
+}

@@ -12,41 +12,14 @@ use shared::http::Route;
 use shared::ipag::SignatureKey;
 use shared::Envelope;
 
-const ROUTE: &str = "/ipag/events";
 const KEY: &str = "merchant-ipag-api-key";
 
 /// A request as the HTTP API (payload 2.0) hands iPag's webhook to the function.
 fn request(method: &str, body: &str, headers: &[(&str, &str)], token: Option<&str>) -> Request {
-    let mut all = serde_json::Map::new();
-    all.insert("content-length".into(), json!(body.len().to_string()));
-    for (name, value) in headers {
-        all.insert(name.to_ascii_lowercase(), json!(value));
-    }
-    let query = token.map_or(String::new(), |t| format!("token={t}"));
-    let event = json!({
-        "version": "2.0",
-        "routeKey": format!("{method} {ROUTE}"),
-        "rawPath": ROUTE,
-        "rawQueryString": query,
-        "headers": all,
-        "queryStringParameters": token.map(|t| json!({ "token": t })),
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "local",
-            "domainName": "local",
-            "domainPrefix": "local",
-            "http": { "method": method, "path": ROUTE, "protocol": "HTTP/1.1",
-                      "sourceIp": "52.73.203.226", "userAgent": "iPag-Webhook" },
-            "requestId": "test-request",
-            "routeKey": format!("{method} {ROUTE}"),
-            "stage": "$default",
-            "time": "17/Jun/2024:12:00:00 +0000",
-            "timeEpoch": 1718625600000u64
-        },
-        "body": body,
-        "isBase64Encoded": false
-    });
-    through_runtime(&event.to_string())
+    let length = body.len().to_string();
+    let mut all = vec![("content-length", length.as_str())];
+    all.extend_from_slice(headers);
+    through_runtime(&pipeline_tests::ipag_event(method, body, &all, token).to_string())
 }
 
 /// A JSON POST naming `event` in `X-Ipag-Event`, with the token.

@@ -177,7 +177,13 @@ impl DynamoStore {
         let mut condition = "attribute_exists(#pk)".to_owned();
         if let Some(through) = through {
             set.push("#fwd = :through, #fwd_at = :at");
-            condition.push_str(" AND #fwd < :through");
+            // Caught up: also when another delivery got there first (then this only clears
+            // the index and the answer); otherwise never move `forwarded_sequence` down.
+            condition.push_str(if caught_up {
+                " AND #fwd <= :through"
+            } else {
+                " AND #fwd < :through"
+            });
             update = update
                 .expression_attribute_names("#fwd", attr::FORWARDED_SEQUENCE)
                 .expression_attribute_names("#fwd_at", attr::FORWARDED_AT)
@@ -326,16 +332,14 @@ impl EventStore for DynamoStore {
                 )
                 .build(),
             Some(head) => {
-                let mut expression = "SET #last = :n, #unacked.#n = :at, \
-                     #pending = if_not_exists(#pending, :at), #shard = :shard"
-                    .to_owned();
+                let mut expression =
+                    "SET #last = :n, #pending = if_not_exists(#pending, :at), #shard = :shard"
+                        .to_owned();
                 let mut update = Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(key(&envelope.entity_key, table::HEAD_SK)))
                     .condition_expression("#last = :seen")
                     .expression_attribute_names("#last", attr::LAST_SEQUENCE)
-                    .expression_attribute_names("#unacked", attr::UNACKED)
-                    .expression_attribute_names("#n", sequence.to_string())
                     .expression_attribute_names("#pending", attr::PENDING_SINCE)
                     .expression_attribute_names("#shard", attr::SWEEP_SHARD)
                     .expression_attribute_values(
@@ -348,6 +352,9 @@ impl EventStore for DynamoStore {
                         ":at",
                         s(table::format_time(envelope.received_at)),
                     );
+                if !append.forget_unacked.is_empty() {
+                    update = update.expression_attribute_names("#unacked", attr::UNACKED);
+                }
                 for (i, old) in append.forget_unacked.iter().enumerate() {
                     expression.push_str(if i == 0 { " REMOVE " } else { ", " });
                     expression.push_str(&format!("#unacked.#old{i}"));
@@ -399,7 +406,9 @@ impl EventStore for DynamoStore {
                 table::MARKER_SK,
             )))
             .update_expression("ADD #used :request")
-            .condition_expression("#version = :version")
+            // Once per request: of two deliveries racing, only one is the resend.
+            .condition_expression("#version = :version AND NOT contains(#used, :one)")
+            .expression_attribute_values(":one", s(request))
             .expression_attribute_names("#used", attr::RESENDS_USED)
             .expression_attribute_names("#version", attr::EVENT_SK)
             .expression_attribute_values(":request", AttributeValue::Ss(vec![request.to_owned()]))
@@ -423,6 +432,7 @@ impl EventStore for DynamoStore {
         entity_key: &str,
         from: u64,
         to: u64,
+        now: OffsetDateTime,
     ) -> Result<Vec<StoredNotification>, DownstreamError> {
         let items = self
             .query_range(
@@ -430,12 +440,23 @@ impl EventStore for DynamoStore {
                 Some((&table::event_sk(from), &table::event_sk(to))),
             )
             .await?;
+        // Past its retention a notification is gone, whether or not TTL deleted it yet.
         items
             .iter()
+            .filter(|item| !table::is_expired(item, now))
             .map(|item| {
                 table::stored_notification(item).map_err(failed("reading a stored notification"))
             })
             .collect()
+    }
+
+    async fn owe(
+        &self,
+        entity_key: &str,
+        sequence: u64,
+        at: OffsetDateTime,
+    ) -> Result<(), DownstreamError> {
+        self.set_owed(entity_key, sequence, at).await
     }
 
     async fn mark(&self, mark: &Mark, at: OffsetDateTime) -> Result<(), DownstreamError> {
@@ -458,6 +479,40 @@ impl EventStore for DynamoStore {
                 .await?;
         }
         Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// See [`EventStore::owe`].
+    async fn set_owed(
+        &self,
+        entity_key: &str,
+        sequence: u64,
+        at: OffsetDateTime,
+    ) -> Result<(), DownstreamError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(entity_key, table::HEAD_SK)))
+            .update_expression("SET #unacked.#n = :at")
+            .condition_expression("attribute_exists(#pk) AND #last >= :n")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#last", attr::LAST_SEQUENCE)
+            .expression_attribute_names("#unacked", attr::UNACKED)
+            .expression_attribute_names("#n", sequence.to_string())
+            .expression_attribute_values(":n", n(sequence))
+            .expression_attribute_values(":at", s(table::format_time(at)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Not stored after all (the write that timed out did not happen): nothing owed.
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(DownstreamError::new("DynamoDB UpdateItem", error_text(&e))),
+        }
     }
 }
 
