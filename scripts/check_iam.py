@@ -6,7 +6,8 @@
    `secretsmanager:GetSecretValue`, on secrets the template names (a secret it creates, or a
    parameter whose pattern admits one full ARN and no wildcard); each function's role reads
    exactly the secret its own variable points at (IUGU_SECRET_ID for the iugu functions,
-   IPAG_SECRET_ID for the ipag one) and nothing else; and no secret serves both gateways.
+   IPAG_SECRET_ID for the ipag one) and nothing else; a function that serves no gateway
+   (the scheduled sweeper) reads none; and no secret serves both gateways.
 
 Usage: .venv/bin/python scripts/check_iam.py [template.yaml]   (exit 1 and a list when not)
        .venv/bin/python scripts/check_iam.py --self-test [template.yaml]
@@ -167,6 +168,13 @@ def problems(template):
             if touches_secrets(statement) and statement.get("Effect") == "Allow":
                 for value in as_list(statement.get("Resource", [])):
                     readable |= secret_sources(template, value, where)[0]
+        events = (props.get("Events") or {}).values()
+        if not any(e.get("Type") in ("Api", "HttpApi") for e in events):
+            # Not a webhook route (the scheduled sweeper): it serves no gateway, and may read
+            # no secret at all.
+            if readable:
+                yield f"Resources.{name}: serves no gateway, but its role {role} reads {sorted(readable)}"
+            continue
         variable = secret_variable(name, resource)
         own_vars = ((props.get("Environment") or {}).get("Variables") or {})
         value = own_vars.get(variable, global_vars.get(variable))

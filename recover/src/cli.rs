@@ -23,6 +23,7 @@ use crate::windows::{parse_date, MAX_WINDOW_DAYS};
         EVENTS_TABLE      the DynamoDB events table (resend, replay, reconcile)\n  \
         EVENTS_QUEUE_URL  the SQS queue the functions forward to (replay)\n  \
         IUGU_API_URL      iugu's API base (default https://api.iugu.com/v1)\n  \
+        DEDUP_WINDOW, RETENTION_DAYS  as the functions' (quarantine retry; defaults 22h, 90)\n  \
         AWS_REGION, AWS credentials, AWS_ENDPOINT_URL as for any AWS tool\n\n\
         Exit codes: 0 done; 1 failed (or some items failed); 2 refused (bad arguments, nothing sent); \
         3 reconcile found gaps it did not fix."
@@ -37,6 +38,59 @@ pub enum Command {
     Resend(ResendArgs),
     Replay(ReplayArgs),
     Reconcile(ReconcileArgs),
+    Quarantine(QuarantineArgs),
+}
+
+/// The requests the functions refused (400, 413, 422) and kept: list them, retry them.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "The requests the functions refused as malformed, too large or unprocessable \
+        (400, 413, 422), with a valid token, and kept: raw body (up to 64 KiB), safe headers, \
+        route, error, first and last arrival, deliveries. One item per body and day.\n\n\
+        retry runs each through the functions' current admission (parse, route, iPag's event \
+        header against its body) and stores and forwards what now parses, as the request path \
+        would; what still fails stays, with today's reason.",
+    after_help = "Examples:\n  \
+        recover quarantine list --from 2026-11-20 --to 2026-11-21\n  \
+        recover quarantine retry --from 2026-11-20 --dry-run\n  \
+        recover quarantine retry --from 2026-11-20 --sha256 3fa9c2"
+)]
+pub struct QuarantineArgs {
+    #[command(subcommand)]
+    pub command: QuarantineCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Show the quarantined requests of a period
+    List(QuarantinePeriod),
+    /// Run them through the current parser; store and forward what now parses
+    Retry(QuarantineRetryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QuarantinePeriod {
+    /// First day (YYYY-MM-DD, UTC); default today
+    #[arg(long, value_parser = parse_date)]
+    pub from: Option<Date>,
+
+    /// Last day, included (default: --from)
+    #[arg(long, value_parser = parse_date)]
+    pub to: Option<Date>,
+}
+
+#[derive(Debug, Args)]
+pub struct QuarantineRetryArgs {
+    #[command(flatten)]
+    pub period: QuarantinePeriod,
+
+    /// Only the request whose body's SHA-256 starts with this (as `list` shows it)
+    #[arg(long)]
+    pub sha256: Option<String>,
+
+    /// Say what would be accepted; store and send nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Ask iugu to resend the notifications of a period, or of one invoice.
@@ -73,14 +127,19 @@ pub struct ResendArgs {
     pub invoice: Option<String>,
 }
 
-/// Send stored notifications to the queue again (same message, group and de-duplication id).
+/// Send stored notifications that were never forwarded (with --all: every one) to the queue.
 #[derive(Debug, Args)]
 #[command(
-    long_about = "Send stored notifications to the queue again, for a consumer that lost messages.\n\n\
+    long_about = "Send stored notifications to the queue.\n\n\
+        By default only those stored and never forwarded (the queue was down longer than the \
+        gateway retried). With --all, also those already forwarded, for a consumer that lost \
+        messages: WARNING, a consumer that did not lose them receives them twice (same \
+        sequence; it should skip a sequence it has seen).\n\n\
         Each message is rebuilt from the stored raw body and is the one the first forward sent: \
         same JSON body, same attributes, FIFO group = the entity key, de-duplication id = the \
-        notification's key. SQS itself drops a message whose de-duplication id it saw in the \
-        last 5 minutes.",
+        notification's key and sequence. SQS itself drops a message whose de-duplication id it \
+        saw in the last 5 minutes. An earlier notification of the entity still waiting is sent \
+        first.",
     after_help = "Examples:\n  \
         recover replay --pk invoice#84F982E1A10F4FF1B483B829F4762C2C --dry-run\n  \
         recover replay --since 2026-11-20 --until 2026-11-21\n  \
@@ -102,6 +161,10 @@ pub struct ReplayArgs {
     /// Print what would be sent; send nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Also send what was forwarded before (consumers that have it receive it again)
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Compare iugu's invoices changed in a period with what we stored; list (and --fix) the gaps.

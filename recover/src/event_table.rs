@@ -223,6 +223,55 @@ impl EventTable {
             }))
     }
 
+    /// The requests quarantined on `day` (`YYYY-MM-DD`, UTC) that are still live, oldest
+    /// first.
+    pub async fn quarantined(
+        &self,
+        day: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<table::QuarantineItem>, RecoverError> {
+        let items = self
+            .store
+            .query_range(&table::quarantine_pk(day), None)
+            .await
+            .map_err(aws("DynamoDB Query"))?;
+        let mut kept = Vec::new();
+        for item in items.iter().filter(|i| !table::is_expired(i, now)) {
+            kept.push(
+                table::quarantine_item(item)
+                    .map_err(|why| RecoverError::aws("reading a quarantined request", why))?,
+            );
+        }
+        kept.sort_by_key(|q| q.first_seen);
+        Ok(kept)
+    }
+
+    /// Records what a retry made of a quarantined request.
+    pub async fn resolve_quarantined(
+        &self,
+        item: &table::QuarantineItem,
+        resolution: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), RecoverError> {
+        self.store
+            .client()
+            .update_item()
+            .table_name(self.store.table())
+            .key(attr::PK, table::s(table::quarantine_pk(&item.day)))
+            .key(attr::SK, table::s(item.request.body_sha256.as_str()))
+            .update_expression("SET #at = :at, #resolution = :resolution")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#at", attr::RESOLVED_AT)
+            .expression_attribute_names("#resolution", attr::RESOLUTION)
+            .expression_attribute_values(":at", table::s(table::format_time(now)))
+            .expression_attribute_values(":resolution", table::s(resolution))
+            .send()
+            .await
+            .map_err(|e| RecoverError::aws("DynamoDB UpdateItem", error_text(&e)))?;
+        Ok(())
+    }
+
     /// Keeps a resend request where the functions read it (see `shared::delivery`).
     pub async fn record_resend(
         &self,

@@ -3,7 +3,8 @@
 //!
 //! - [`resend`]: ask iugu to deliver a period's (or an invoice's) notifications again;
 //! - [`replay`]: send stored notifications to the queue again;
-//! - [`reconcile`]: compare iugu's invoices with what we stored, and resend the gaps.
+//! - [`reconcile`]: compare iugu's invoices with what we stored, and resend the gaps;
+//! - [`quarantine`]: list the requests the functions refused and kept, and retry them.
 //!
 //! Every command is harmless to repeat: the functions store each notification once and
 //! forward it once. [`run`] is the whole program but for reading the environment.
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod error;
 pub mod event_table;
 pub mod iugu_api;
+pub mod quarantine;
 pub mod reconcile;
 pub mod replay;
 pub mod report;
@@ -26,7 +28,9 @@ use aws_config::BehaviorVersion;
 use shared::aws::SqsForwarder;
 use time::OffsetDateTime;
 
-use crate::cli::{Command, ReconcileArgs, ReplayArgs, ResendArgs};
+use crate::cli::{
+    Command, QuarantineArgs, QuarantineCommand, ReconcileArgs, ReplayArgs, ResendArgs,
+};
 use crate::error::RecoverError;
 use crate::event_table::EventTable;
 use crate::iugu_api::{HttpIugu, RetryPolicy, DEFAULT_BASE_URL};
@@ -89,12 +93,25 @@ fn table(env: &dyn Env, config: &aws_config::SdkConfig) -> Result<EventTable, Re
     Ok(EventTable::new(aws_sdk_dynamodb::Client::new(config), name))
 }
 
+/// The queue the functions forward to; a dry run sends nothing, so needs none.
+fn queue_url(env: &dyn Env, dry_run: bool) -> Result<String, RecoverError> {
+    if dry_run {
+        return Ok(env.var("EVENTS_QUEUE_URL").unwrap_or_default());
+    }
+    required(
+        env,
+        "EVENTS_QUEUE_URL",
+        "the SQS queue the functions forward to",
+    )
+}
+
 /// Runs one command; prints progress on stderr and the summary on stdout.
 pub async fn run(command: Command, env: &dyn Env, now: OffsetDateTime) -> ExitCode {
     let result = match command {
         Command::Resend(args) => resend_command(args, env, now).await,
         Command::Replay(args) => replay_command(args, env, now).await,
         Command::Reconcile(args) => reconcile_command(args, env, now).await,
+        Command::Quarantine(args) => quarantine_command(args, env, now).await,
     };
     match result {
         Ok(code) => code,
@@ -131,12 +148,15 @@ async fn resend_command(
         let api = iugu(env, RetryPolicy::STANDARD)?;
         let config = aws().await;
         let table = table(env, &config)?;
-        table
-            .record_resend(&resend::request_for_invoice(&invoice, now), now)
-            .await?;
         let mut progress = Progress::new(None);
-        let outcomes =
-            resend::resend_invoice(&api, &invoice, Which::Undelivered, &mut progress).await?;
+        let outcomes = resend::resend_invoice(
+            &api,
+            &invoice,
+            Which::Undelivered,
+            Some((&table, now)),
+            &mut progress,
+        )
+        .await?;
         progress.finish();
         print!("{}", resend::deliveries_table(&outcomes));
         return Ok(failed_if(resend::any_failed(&outcomes)));
@@ -189,23 +209,21 @@ async fn replay_command(
             ))
         }
     };
-    let queue_url = if args.dry_run {
-        env.var("EVENTS_QUEUE_URL").unwrap_or_default()
-    } else {
-        required(
-            env,
-            "EVENTS_QUEUE_URL",
-            "the SQS queue the functions forward to",
-        )?
-    };
+    let queue_url = queue_url(env, args.dry_run)?;
     let config = aws().await;
     let table = table(env, &config)?;
     let forwarder = SqsForwarder::new(aws_sdk_sqs::Client::new(&config), queue_url);
     let mut progress = Progress::new(None);
+    let which = if args.all {
+        replay::Which::All
+    } else {
+        replay::Which::Unforwarded
+    };
     let replayed = replay::replay(
         &table,
         &forwarder,
         &selection,
+        which,
         args.dry_run,
         &mut progress,
         now,
@@ -238,7 +256,7 @@ async fn reconcile_command(
     .await?;
     progress.finish();
     print!("{}", reconcile::reconcile_table(&report, args.fix));
-    let left = report.gaps.iter().any(reconcile::gap_left);
+    let left = report.anything_left();
     Ok(if !left {
         ExitCode::SUCCESS
     } else if args.fix {
@@ -246,4 +264,58 @@ async fn reconcile_command(
     } else {
         ExitCode::from(EXIT_GAPS)
     })
+}
+
+async fn quarantine_command(
+    args: QuarantineArgs,
+    env: &dyn Env,
+    now: OffsetDateTime,
+) -> Result<ExitCode, RecoverError> {
+    let today = now.to_offset(time::UtcOffset::UTC).date();
+    let (from, to) = match &args.command {
+        QuarantineCommand::List(p)
+        | QuarantineCommand::Retry(cli::QuarantineRetryArgs { period: p, .. }) => {
+            (p.from.unwrap_or(today), p.to.or(p.from).unwrap_or(today))
+        }
+    };
+    if to < from {
+        return Err(RecoverError::Refused(format!(
+            "--to {} is before --from {}",
+            windows::format_date(to),
+            windows::format_date(from)
+        )));
+    }
+    let config = aws().await;
+    let table = table(env, &config)?;
+    let mut items = quarantine::list(&table, from, to, now).await?;
+    match args.command {
+        QuarantineCommand::List(_) => {
+            print!("{}", quarantine::list_table(&items));
+            Ok(ExitCode::SUCCESS)
+        }
+        QuarantineCommand::Retry(retry) => {
+            if let Some(hash) = &retry.sha256 {
+                items.retain(|q| q.request.body_sha256.starts_with(hash.as_str()));
+            }
+            let queue_url = queue_url(env, retry.dry_run)?;
+            let settings = shared::delivery::DeliverySettings::from_values(
+                env.var("DEDUP_WINDOW").as_deref(),
+                env.var("RETENTION_DAYS").as_deref(),
+            )
+            .map_err(RecoverError::Refused)?;
+            let forwarder = SqsForwarder::new(aws_sdk_sqs::Client::new(&config), queue_url);
+            let mut progress = Progress::new(Some(items.len() as u64));
+            let retrier = quarantine::Retrier {
+                table: &table,
+                forwarder: &forwarder,
+                admit: &shared::admission::admit,
+                settings: &settings,
+            };
+            let results =
+                quarantine::retry(&retrier, &items, retry.dry_run, &mut progress, now).await?;
+            progress.finish();
+            print!("{}", quarantine::retry_table(&results));
+            Ok(failed_if(quarantine::any_failed(&results)))
+        }
+    }
 }

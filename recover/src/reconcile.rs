@@ -28,7 +28,24 @@ pub struct Reconciled {
     /// Pages of iugu's list read.
     pub pages: u32,
     pub gaps: Vec<Gap>,
+    /// Entities of any type with a notification stored and not yet forwarded (the sweeper's
+    /// work; `recover replay` sends them too).
+    pub unforwarded: Vec<shared::sweep::PendingEntity>,
+    /// Requests refused and kept on the period's days, not yet resolved (`recover quarantine`).
+    pub quarantined: Vec<shared::aws::table::QuarantineItem>,
 }
+
+impl Reconciled {
+    /// Whether anything is left that this run did not (or could not) fix.
+    pub fn anything_left(&self) -> bool {
+        self.gaps.iter().any(gap_left)
+            || !self.unforwarded.is_empty()
+            || !self.quarantined.is_empty()
+    }
+}
+
+/// Most unforwarded entities a reconcile lists.
+pub const MAX_UNFORWARDED_LISTED: usize = 1_000;
 
 /// Every invoice iugu lists as updated in `period` (São Paulo dates, both ends included),
 /// `page_size` per page.
@@ -89,7 +106,7 @@ pub async fn reconcile<A: IuguApi>(
     let mut report = Reconciled {
         checked: invoices.len(),
         pages,
-        gaps: Vec::new(),
+        ..Reconciled::default()
     };
     for invoice in invoices {
         let iugu_status = invoice.status.clone().unwrap_or_default();
@@ -108,12 +125,11 @@ pub async fn reconcile<A: IuguApi>(
         }
         let fix = if fix {
             // Recorded first, as `recover resend --invoice` does (see `resend`).
-            table
-                .record_resend(&crate::resend::request_for_invoice(&invoice.id, now), now)
-                .await?;
             let mut quiet = Progress::hidden();
             Some(
-                match resend_invoice(api, &invoice.id, Which::All, &mut quiet).await {
+                match resend_invoice(api, &invoice.id, Which::All, Some((table, now)), &mut quiet)
+                    .await
+                {
                     Ok(outcomes) => Ok(outcomes),
                     Err(e) if e.is_fatal() => return Err(e),
                     Err(e) => Err(e.to_string()),
@@ -129,6 +145,16 @@ pub async fn reconcile<A: IuguApi>(
             fix,
         });
     }
+    // Every entity type: what waits to be forwarded, and what was refused and kept.
+    report.unforwarded =
+        shared::sweep::PendingStore::pending(table.store(), now, None, MAX_UNFORWARDED_LISTED)
+            .await
+            .map_err(|e| RecoverError::aws("DynamoDB Query (by_pending)", e))?;
+    report.quarantined = crate::quarantine::list(table, period.from, period.to, now)
+        .await?
+        .into_iter()
+        .filter(|q| q.resolved_at.is_none())
+        .collect();
     Ok(report)
 }
 
@@ -200,10 +226,34 @@ pub fn reconcile_table(report: &Reconciled, fix: bool) -> String {
     } else {
         " (run again with --fix to ask iugu to resend them)".to_owned()
     };
-    format!(
+    let mut out = format!(
         "{body}\n{} invoices checked, {} gaps ({never} never seen, {} behind){tail}\n",
         report.checked,
         report.gaps.len(),
         report.gaps.len() - never
-    )
+    );
+    if !report.unforwarded.is_empty() {
+        let mut waiting = Table::new(&["entity", "waiting since"]);
+        for p in &report.unforwarded {
+            waiting.row(vec![
+                p.entity_key.clone(),
+                shared::aws::table::format_time(p.since),
+            ]);
+        }
+        out.push_str(&format!(
+            "\n{}\n{} entities with notifications stored and not forwarded (the sweeper sends \
+             them; `recover replay --pk <entity>` now)\n",
+            waiting.render(),
+            report.unforwarded.len()
+        ));
+    }
+    if !report.quarantined.is_empty() {
+        out.push_str(&format!(
+            "\n{}{} requests refused and kept, not resolved (`recover quarantine retry` once \
+             the parser takes them)\n",
+            crate::quarantine::list_table(&report.quarantined),
+            report.quarantined.len()
+        ));
+    }
+    out
 }

@@ -107,6 +107,8 @@ pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
 pub enum Sent {
     Sent,
     WouldSend,
+    /// Forwarded before, and the run was not asked for `--all`.
+    Skipped,
     Failed(String),
 }
 
@@ -122,12 +124,22 @@ pub struct Replayed {
     pub result: Sent,
 }
 
+/// What a replay sends of the selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Only what was stored and never forwarded (the default).
+    Unforwarded,
+    /// Everything selected (`--all`): consumers receive again what they had.
+    All,
+}
+
 /// Replays the selection, in order, through `forwarder`; with `dry_run`, only says what it
 /// would send. `now` decides which items are past their retention.
 pub async fn replay<F: Forwarder>(
     table: &EventTable,
     forwarder: &F,
     selection: &Selection,
+    which: Which,
     dry_run: bool,
     progress: &mut Progress,
     now: OffsetDateTime,
@@ -135,6 +147,7 @@ pub async fn replay<F: Forwarder>(
     let mut run = Run {
         table,
         forwarder,
+        which,
         dry_run,
         forwarded: HashMap::new(),
         blocked: HashSet::new(),
@@ -168,6 +181,7 @@ pub async fn replay<F: Forwarder>(
 struct Run<'a, F> {
     table: &'a EventTable,
     forwarder: &'a F,
+    which: Which,
     dry_run: bool,
     /// Each entity's `forwarded_sequence`, read once, moved up as this run sends.
     forwarded: HashMap<String, u64>,
@@ -202,7 +216,7 @@ impl<F: Forwarder> Run<'_, F> {
                 let waiting = self
                     .table
                     .store()
-                    .stored_range(&pk, forwarded + 1, n - 1)
+                    .stored_range(&pk, forwarded + 1, n - 1, now)
                     .await
                     .map_err(|e| RecoverError::aws("DynamoDB Query", e))?;
                 for stored in waiting {
@@ -226,9 +240,72 @@ impl<F: Forwarder> Run<'_, F> {
                 dedup_key: text(item, attr::DEDUP_KEY).unwrap_or("?").to_owned(),
             },
         };
+        let forwarded_before = match sequence {
+            Some(n) => self.forwarded.get(&pk).is_some_and(|f| n <= *f),
+            // Before sequences, an item said it itself.
+            None => item.contains_key(attr::FORWARDED_AT),
+        };
+        // Stored before sequences and never forwarded, then stored anew (with a sequence) by
+        // a later delivery: that one is the notification now, and was sent as such.
+        if sequence.is_none() && !forwarded_before && self.superseded(item).await? {
+            self.record(&pk, described, false, Sent::Skipped, progress);
+            return Ok(());
+        }
+        if forwarded_before && self.which == Which::Unforwarded {
+            self.record(&pk, described, false, Sent::Skipped, progress);
+            return Ok(());
+        }
         let envelope = envelope_from_item(item);
         self.forward(&pk, envelope, described, false, progress, now)
             .await
+    }
+
+    /// Whether a legacy item's content was stored again since, with a sequence (its marker
+    /// now points at a sequenced notification).
+    async fn superseded(&self, item: &Item) -> Result<bool, RecoverError> {
+        let Some(dedup_key) = text(item, attr::DEDUP_KEY) else {
+            return Ok(false);
+        };
+        let key = std::collections::HashMap::from([
+            (attr::PK.to_owned(), table::s(table::marker_pk(dedup_key))),
+            (attr::SK.to_owned(), table::s(table::MARKER_SK)),
+        ]);
+        let markers = self
+            .table
+            .store()
+            .get_many(vec![key])
+            .await
+            .map_err(|e| RecoverError::aws("DynamoDB BatchGetItem", e))?;
+        Ok(markers
+            .first()
+            .is_some_and(|m| table::number(m, attr::SEQUENCE).is_some()))
+    }
+
+    fn record(
+        &mut self,
+        pk: &str,
+        described: Described,
+        waited: bool,
+        result: Sent,
+        progress: &mut Progress,
+    ) {
+        let entry = Replayed {
+            pk: pk.to_owned(),
+            sequence: described.sequence,
+            received_at: described.received_at,
+            event: described.event,
+            dedup_key: described.dedup_key,
+            waited,
+            result,
+        };
+        progress.step(&format!(
+            "{} {} {}: {}",
+            entry.received_at,
+            entry.pk,
+            entry.event,
+            result_text(&entry)
+        ));
+        self.out.push(entry);
     }
 
     /// Sends one notification unless its entity is blocked; moves the entity's
@@ -279,23 +356,7 @@ impl<F: Forwarder> Run<'_, F> {
             }
             _ => {}
         }
-        let entry = Replayed {
-            pk: pk.to_owned(),
-            sequence: described.sequence,
-            received_at: described.received_at,
-            event: described.event,
-            dedup_key: described.dedup_key,
-            waited,
-            result,
-        };
-        progress.step(&format!(
-            "{} {} {}: {}",
-            entry.received_at,
-            entry.pk,
-            entry.event,
-            result_text(&entry)
-        ));
-        self.out.push(entry);
+        self.record(pk, described, waited, result, progress);
         Ok(())
     }
 }
@@ -320,6 +381,7 @@ fn result_text(entry: &Replayed) -> String {
     let text = match &entry.result {
         Sent::Sent => "sent".to_owned(),
         Sent::WouldSend => "would send (dry run)".to_owned(),
+        Sent::Skipped => "skipped: forwarded before (--all sends it again)".to_owned(),
         Sent::Failed(why) => format!("FAILED: {why}"),
     };
     if entry.waited && !matches!(entry.result, Sent::Failed(_)) {
@@ -352,15 +414,23 @@ pub fn replay_table(replayed: &[Replayed], dry_run: bool) -> String {
         .iter()
         .filter(|r| matches!(r.result, Sent::Failed(_)))
         .count();
-    let ok = replayed.len() - failed;
+    let skipped = replayed
+        .iter()
+        .filter(|r| r.result == Sent::Skipped)
+        .count();
+    let ok = replayed.len() - failed - skipped;
     let verb = if dry_run { "would be sent" } else { "sent" };
     let body = if table.is_empty() {
         "no stored notification matches\n".to_owned()
     } else {
         table.render()
     };
+    let skipped = match skipped {
+        0 => String::new(),
+        n => format!(", {n} skipped (forwarded before; --all sends them again)"),
+    };
     format!(
-        "{body}\n{} notifications: {ok} {verb}, {failed} failed\n",
+        "{body}\n{} notifications: {ok} {verb}, {failed} failed{skipped}\n",
         replayed.len()
     )
 }

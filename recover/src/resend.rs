@@ -50,13 +50,18 @@ pub fn request_for_period(
     }
 }
 
-/// The request for a retry of one invoice's deliveries: any of its notifications, any time.
-pub fn request_for_invoice(invoice_id: &str, now: OffsetDateTime) -> ResendRequest {
+/// The request for a retry of one invoice's deliveries of `event` (iugu's log names each
+/// delivery's event, not its time): any notification of that event of the invoice, any time.
+pub fn request_for_invoice(
+    invoice_id: &str,
+    event: Option<&str>,
+    now: OffsetDateTime,
+) -> ResendRequest {
     ResendRequest {
         id: request_id(now),
         from: OffsetDateTime::UNIX_EPOCH,
         until: now,
-        event: None,
+        event: event.map(str::to_owned),
         entity_key: Some(format!("invoice#{invoice_id}")),
         expires_at: now + RESEND_HORIZON,
     }
@@ -145,13 +150,35 @@ pub struct DeliveryOutcome {
 }
 
 /// Lists an invoice's deliveries and asks iugu to retry the chosen ones.
+/// Asks iugu to retry the invoice's logged deliveries (`which`). With `record`, first records,
+/// for the functions' rule, one resend request per event among the deliveries it retries (so a
+/// real repeat of another event is never taken for this resend).
 pub async fn resend_invoice<A: IuguApi>(
     api: &A,
     invoice_id: &str,
     which: Which,
+    record: Option<(&crate::event_table::EventTable, OffsetDateTime)>,
     progress: &mut Progress,
 ) -> Result<Vec<DeliveryOutcome>, RecoverError> {
     let logs = api.webhook_logs(invoice_id).await?;
+    if let Some((table, now)) = record {
+        let mut events: Vec<Option<&str>> = logs
+            .iter()
+            .filter(|log| which == Which::All || !log.delivered())
+            .map(|log| log.event.as_deref())
+            .collect();
+        events.sort_unstable();
+        events.dedup();
+        // A delivery whose event iugu did not log: the request covers every event.
+        if events.contains(&None) {
+            events = vec![None];
+        }
+        for event in events {
+            table
+                .record_resend(&request_for_invoice(invoice_id, event, now), now)
+                .await?;
+        }
+    }
     let mut outcomes = Vec::with_capacity(logs.len());
     for log in logs {
         let action = if which == Which::Undelivered && log.delivered() {

@@ -242,3 +242,81 @@ async fn fix_asks_iugu_to_resend_exactly_the_gap_invoices() {
     );
     // The expectations above (`expect(1)`) are verified when the server drops.
 }
+
+/// Besides invoices, a reconcile reports, for every entity type, what is stored and not yet
+/// forwarded, and the requests refused and kept on the period's days.
+#[tokio::test]
+async fn unforwarded_and_quarantined_notifications_of_any_type_are_reported() {
+    let local = Local::new().await;
+    // A subscription's notification stored while the queue was down.
+    let down = pipeline_tests::Local {
+        queue_url: format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo")),
+        dynamo: local.dynamo.clone(),
+        sqs: local.sqs.clone(),
+        table: local.table.clone(),
+    };
+    let (status, _) = answer(
+        &down
+            .app(Route::Family(Family::Subscriptions))
+            .handle(form_post("event=subscription.suspended&data%5Bid%5D=S9"))
+            .await,
+    );
+    assert_eq!(status, 503);
+    // A request refused with a valid token.
+    let (status, _) = answer(
+        &local
+            .app(Route::Family(Family::Invoices))
+            .handle(form_post(
+                "event=invoice.status_changed&data%5Bstatus%5D=paid",
+            ))
+            .await,
+    );
+    assert_eq!(status, 422);
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/invoices"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "facets": {}, "totalItems": 0, "items": []
+        })))
+        .mount(&server)
+        .await;
+    let api = HttpIugu::new(&format!("{}/v1", server.uri()), "tok", NO_WAIT).expect("client");
+    let table = EventTable::new(local.dynamo.clone(), &local.table);
+    let today = now().date();
+    let period = Window {
+        from: today,
+        to: today,
+    };
+    let report = reconcile(
+        &api,
+        &table,
+        period,
+        2,
+        false,
+        &mut Progress::hidden(),
+        now(),
+    )
+    .await
+    .expect("reconciled");
+    assert!(report.gaps.is_empty());
+    let waiting: Vec<&str> = report
+        .unforwarded
+        .iter()
+        .map(|p| p.entity_key.as_str())
+        .collect();
+    assert_eq!(waiting, ["subscription#S9"]);
+    assert_eq!(report.quarantined.len(), 1);
+    assert_eq!(report.quarantined[0].request.error, "missing_entity_id");
+    assert!(report.anything_left());
+    let shown = recover::reconcile::reconcile_table(&report, false);
+    assert!(
+        shown.contains("subscription#S9")
+            && shown.contains("1 entities with notifications stored and not forwarded"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("1 requests refused and kept, not resolved"),
+        "{shown}"
+    );
+}

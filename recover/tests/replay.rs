@@ -7,7 +7,7 @@
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use pipeline_tests::{answer, form_post, Local};
 use recover::event_table::EventTable;
-use recover::replay::{replay, Selection, Sent};
+use recover::replay::{replay, Selection, Sent, Which};
 use recover::report::Progress;
 use shared::aws::{DynamoStore, SqsForwarder};
 use shared::clock::ManualClock;
@@ -67,6 +67,27 @@ fn table(local: &Local) -> EventTable {
     EventTable::new(local.dynamo.clone(), &local.table)
 }
 
+/// A replay of `selection` from `local`'s table to `to`'s queue, at `NOW`.
+async fn run(
+    local: &Local,
+    to: &Local,
+    selection: &Selection,
+    which: Which,
+    dry_run: bool,
+) -> Vec<recover::replay::Replayed> {
+    replay(
+        &table(local),
+        &forwarder(to),
+        selection,
+        which,
+        dry_run,
+        &mut Progress::hidden(),
+        NOW,
+    )
+    .await
+    .expect("replayed")
+}
+
 fn forwarder(local: &Local) -> SqsForwarder {
     SqsForwarder::new(local.sqs.clone(), &local.queue_url)
 }
@@ -95,16 +116,14 @@ async fn an_entity_s_notifications_are_replayed_as_first_forwarded_in_order() {
     assert_eq!(first.len(), 3);
 
     let again_to = local.with_another_queue().await;
-    let replayed = replay(
-        &table(&local),
-        &forwarder(&again_to),
+    let replayed = run(
+        &local,
+        &again_to,
         &Selection::entity(&format!("invoice#{A}")).expect("a key"),
+        Which::All,
         false,
-        &mut Progress::hidden(),
-        NOW,
     )
-    .await
-    .expect("replayed");
+    .await;
     assert_eq!(replayed.len(), 2);
     assert!(
         replayed.iter().all(|r| r.result == Sent::Sent),
@@ -131,16 +150,14 @@ async fn a_dry_run_sends_nothing_and_says_what_it_would_send() {
     deliver(&local, &body(A, "invoice.status_changed", "paid")).await;
     local.drain().await;
 
-    let replayed = replay(
-        &table(&local),
-        &forwarder(&local),
+    let replayed = run(
+        &local,
+        &local,
         &Selection::entity(&format!("invoice#{A}")).expect("a key"),
+        Which::All,
         true,
-        &mut Progress::hidden(),
-        NOW,
     )
-    .await
-    .expect("dry run");
+    .await;
     assert_eq!(replayed.len(), 1);
     assert_eq!(replayed[0].result, Sent::WouldSend);
     assert_eq!(replayed[0].pk, format!("invoice#{A}"));
@@ -176,16 +193,7 @@ async fn a_period_is_replayed_through_the_day_index_in_arrival_order() {
         now,
     )
     .expect("a period");
-    let replayed = replay(
-        &table(&local),
-        &forwarder(&day_to),
-        &day,
-        false,
-        &mut Progress::hidden(),
-        NOW,
-    )
-    .await
-    .expect("replayed");
+    let replayed = run(&local, &day_to, &day, Which::All, false).await;
     assert_eq!(
         replayed
             .iter()
@@ -203,16 +211,7 @@ async fn a_period_is_replayed_through_the_day_index_in_arrival_order() {
         now,
     )
     .expect("a period");
-    replay(
-        &table(&local),
-        &forwarder(&span_to),
-        &span,
-        false,
-        &mut Progress::hidden(),
-        NOW,
-    )
-    .await
-    .expect("replayed");
+    run(&local, &span_to, &span, Which::All, false).await;
     let again: Vec<_> = span_to.drain().await.iter().map(seen).collect();
     assert_eq!(again, first);
 }
@@ -243,16 +242,14 @@ async fn a_stored_item_that_cannot_be_rebuilt_stops_its_entity_there() {
         .expect("put");
 
     let again_to = local.with_another_queue().await;
-    let replayed = replay(
-        &table(&local),
-        &forwarder(&again_to),
+    let replayed = run(
+        &local,
+        &again_to,
         &Selection::entity(&format!("invoice#{A}")).expect("a key"),
+        Which::All,
         false,
-        &mut Progress::hidden(),
-        NOW,
     )
-    .await
-    .expect("replayed");
+    .await;
     let results: Vec<_> = replayed
         .iter()
         .map(|r| (r.sequence, r.result.clone()))
@@ -284,7 +281,7 @@ async fn the_binary_replays_with_the_functions_configuration() {
     let (table, queue) = (local.table.clone(), again_to.queue_url.clone());
     let run = move |dry_run: bool| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_recover"));
-        command.args(["replay", "--pk", &format!("invoice#{A}")]);
+        command.args(["replay", "--all", "--pk", &format!("invoice#{A}")]);
         if dry_run {
             command.arg("--dry-run");
         }
@@ -352,16 +349,7 @@ async fn a_replay_sends_what_waits_before_it_first() {
         NOW,
     )
     .expect("a period");
-    let replayed = replay(
-        &table(&local),
-        &forwarder(&local),
-        &tuesday_only,
-        false,
-        &mut Progress::hidden(),
-        NOW,
-    )
-    .await
-    .expect("replayed");
+    let replayed = run(&local, &local, &tuesday_only, Which::Unforwarded, false).await;
     let rows: Vec<_> = replayed
         .iter()
         .map(|r| (r.event.as_str(), r.sequence, r.waited, r.result.clone()))
@@ -391,5 +379,47 @@ async fn a_replay_sends_what_waits_before_it_first() {
     assert!(
         table_text.contains("sent first: stored, never forwarded"),
         "{table_text}"
+    );
+}
+
+/// By default a replay sends only what was never forwarded, and says what it skipped.
+#[tokio::test]
+async fn a_replay_without_all_skips_what_was_forwarded() {
+    let local = Local::new().await;
+    deliver(&local, &body(A, "invoice.created", "pending")).await;
+    store_unforwarded(&local, &body(A, "invoice.status_changed", "paid"), NOW).await;
+    local.drain().await;
+    let again_to = local.with_another_queue().await;
+    let replayed = run(
+        &local,
+        &again_to,
+        &Selection::entity(&format!("invoice#{A}")).expect("a key"),
+        Which::Unforwarded,
+        false,
+    )
+    .await;
+    let results: Vec<_> = replayed
+        .iter()
+        .map(|r| (r.sequence, r.result.clone()))
+        .collect();
+    assert_eq!(results, [(Some(1), Sent::Skipped), (Some(2), Sent::Sent)]);
+    let summary = recover::replay::replay_table(&replayed, false);
+    assert!(
+        summary.contains("2 notifications: 1 sent, 0 failed, 1 skipped (forwarded before; --all sends them again)"),
+        "{summary}"
+    );
+    let sent: Vec<Envelope> = again_to
+        .drain()
+        .await
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap_or_default()).expect("an envelope"))
+        .collect();
+    assert_eq!(
+        sent.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        [Some(2)]
+    );
+    assert_eq!(
+        local.head(&format!("invoice#{A}")).await.forwarded_sequence,
+        2
     );
 }

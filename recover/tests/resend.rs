@@ -300,6 +300,7 @@ async fn an_invoice_s_undelivered_notifications_are_retried_and_only_those() {
         &api(&server),
         invoice,
         Which::Undelivered,
+        None,
         &mut Progress::hidden(),
     )
     .await

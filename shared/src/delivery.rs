@@ -84,7 +84,7 @@ impl DeliverySettings {
 }
 
 /// `90s`, `45m`, `22h`, `2d`.
-fn parse_duration(v: &str) -> Result<Duration, &'static str> {
+pub fn parse_duration(v: &str) -> Result<Duration, &'static str> {
     const SHAPE: &str = "write a whole number and a unit: 90s, 45m, 22h, 2d";
     if !v.is_ascii() || v.ends_with(|c: char| c.is_ascii_digit()) {
         return Err(SHAPE);

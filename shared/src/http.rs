@@ -31,14 +31,17 @@ use serde_json::json;
 use crate::auth::Token;
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::DeliverySettings;
-use crate::envelope::Envelope;
 use crate::event::Family;
 use crate::gateway::EventFamily;
-use crate::ingest::{mark, store_and_forward, EventStore, Forwarder, IngestError};
-use crate::ipag::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
+use crate::ingest::{
+    mark, owe_after_failure, store_and_forward_tracked, EventStore, Forwarder, InFlight,
+    IngestError,
+};
 use crate::ipag::replay::{check_timestamp, Timestamp, TIMESTAMP_HEADER};
 use crate::ipag::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
 use crate::ipag::SignatureKey;
+use crate::metrics::{Metrics, RequestMetric};
+use crate::quarantine::{is_quarantined, QuarantineStore, QuarantinedRequest};
 use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64};
 use crate::source_ip::SourceAllowList;
 
@@ -54,7 +57,8 @@ pub enum Route {
 }
 
 impl Route {
-    fn accepts(self, family: EventFamily) -> bool {
+    /// Whether this route takes events of `family`.
+    pub fn accepts(self, family: EventFamily) -> bool {
         match (self, family) {
             (Route::All, EventFamily::Iugu(_)) | (Route::Ipag, EventFamily::Ipag(_)) => true,
             (Route::Family(f), EventFamily::Iugu(family)) => f == family,
@@ -65,6 +69,45 @@ impl Route {
     fn allows(self, method: &Method) -> bool {
         // iPag's webhook registration lets the merchant choose `POST` or `PUT` (`http_method`).
         method == Method::POST || (self == Route::Ipag && method == Method::PUT)
+    }
+
+    /// The route's path: where its gateway posts.
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::Family(family) => route_path(family),
+            Route::All => route_path(Family::Other),
+            Route::Ipag => IPAG_ROUTE,
+        }
+    }
+
+    /// The route whose path `path` ends in (after any stage or base-path prefix).
+    pub fn of_path(path: &str) -> Option<Route> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        if path.ends_with(IPAG_ROUTE) {
+            return Some(Route::Ipag);
+        }
+        Family::ALL.into_iter().find_map(|family| {
+            path.ends_with(route_path(family)).then_some(match family {
+                Family::Other => Route::All,
+                family => Route::Family(family),
+            })
+        })
+    }
+
+    /// The gateway that posts here.
+    pub fn provider(self) -> &'static str {
+        match self {
+            Route::Ipag => "ipag",
+            Route::Family(_) | Route::All => "iugu",
+        }
+    }
+
+    /// The family a refusal is counted under when the body said none: the route's own.
+    fn family_label(self) -> &'static str {
+        match self {
+            Route::Family(family) => family.as_str(),
+            Route::All | Route::Ipag => "any",
+        }
     }
 
     /// The one media type the route's gateway sends.
@@ -167,7 +210,15 @@ pub struct App<S, F> {
     pub store: S,
     pub forwarder: F,
     pub delivery: Delivery,
+    /// Where the per-request metric line goes (`metrics`); off by default.
+    pub metrics: Metrics,
 }
+
+/// How long recording a retry owed (after a 5xx) may take.
+pub const OWE_BUDGET: Duration = Duration::from_secs(1);
+
+/// How long keeping a refused request may take; the answer does not wait longer.
+pub const QUARANTINE_BUDGET: Duration = Duration::from_secs(2);
 
 /// An answer: status plus the JSON body, and what to log about it.
 struct Answer {
@@ -197,14 +248,36 @@ struct LogFields {
     token: Option<&'static str>,
     /// `unreadable` when iPag's timestamp header is in a format we cannot read.
     ipag_timestamp: Option<&'static str>,
+    /// The token (and iPag's signature, when checked) passed: a refusal after this is kept.
+    authenticated: bool,
+    /// The refused request was kept in the quarantine.
+    quarantined: bool,
 }
 
-impl<S: EventStore, F: Forwarder> App<S, F> {
+impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
     /// Answers one request. Never fails: every error becomes an answer.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
         let mut log = LogFields::default();
         let answer = self.answer(&request, &mut log).await;
+        let status = answer.status.as_u16();
+        // A stale timestamp is a replay's refusal, not a notification we failed to read.
+        if log.authenticated && is_quarantined(status) && answer.outcome != "stale_timestamp" {
+            log.quarantined = self.quarantine(&request, &answer).await;
+        }
+        let latency = started.elapsed();
+        self.metrics.request(RequestMetric {
+            provider: self.route.provider(),
+            family: log.family.unwrap_or(self.route.family_label()),
+            outcome: match status {
+                200 => answer.outcome,
+                _ if log.quarantined => "quarantined",
+                500..=599 => "failed",
+                _ => "refused",
+            },
+            code: answer.outcome,
+            latency,
+        });
         tracing::info!(
             route = ?self.route,
             event = log.event.as_deref(),
@@ -216,8 +289,9 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             token = log.token,
             ipag_timestamp = log.ipag_timestamp,
             outcome = answer.outcome,
-            status = answer.status.as_u16(),
-            latency_us = started.elapsed().as_micros() as u64,
+            quarantined = log.quarantined,
+            status,
+            latency_us = latency.as_micros() as u64,
             "request"
         );
         let mut response = Response::new(Body::Text(answer.body.to_string()));
@@ -227,6 +301,38 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             header::HeaderValue::from_static("application/json"),
         );
         response
+    }
+
+    /// Keeps a refused request (see `quarantine`); whether it was kept. Its failure is a log
+    /// line: the answer to the gateway stays the refusal.
+    async fn quarantine(&self, request: &Request, answer: &Answer) -> bool {
+        let kept = QuarantinedRequest::new(
+            self.delivery.clock.now(),
+            self.route.path(),
+            request.method().as_str(),
+            (
+                answer.outcome,
+                answer.body["message"].as_str().unwrap_or_default(),
+            ),
+            request
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_bytes())),
+            request.body().as_ref(),
+        );
+        let expires_at = kept.received_at + self.delivery.settings.retention;
+        let write = self.store.quarantine(&kept, expires_at);
+        match tokio::time::timeout(QUARANTINE_BUDGET, write).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "a refused request could not be quarantined");
+                false
+            }
+            Err(_) => {
+                tracing::error!("quarantining a refused request exceeded its budget");
+                false
+            }
+        }
     }
 
     async fn answer(&self, request: &Request, log: &mut LogFields) -> Answer {
@@ -258,7 +364,11 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
         match self.token.check(header, query.first("token")) {
-            Ok(matched) => log.token = Some(matched.as_str()),
+            Ok(matched) => {
+                log.token = Some(matched.as_str());
+                // iPag with a signing key: authentic only once the signature is checked too.
+                log.authenticated = !(self.route == Route::Ipag && self.ipag_signature.is_some());
+            }
             Err(why) => {
                 tracing::warn!(reason = why.message(), "refused: not authentic");
                 return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why.message());
@@ -295,6 +405,7 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                 tracing::warn!(reason = why.message(), "refused: iPag signature");
                 return refuse(StatusCode::UNAUTHORIZED, "invalid_signature", why.message());
             }
+            log.authenticated = true;
         }
         let now = self.delivery.clock.now();
         if self.route == Route::Ipag {
@@ -312,63 +423,21 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                 }
             }
         }
-        let parsed = match self.route {
-            Route::Ipag => {
-                let headers = request.headers();
-                let names = headers
-                    .get_all(EVENT_HEADER)
-                    .iter()
-                    .chain(headers.get_all(EVENT_HEADER_PLAIN).iter())
-                    .map(|v| v.as_bytes());
-                crate::ipag::event_from_headers(names)
-                    .and_then(|event| Envelope::from_ipag_json(body, event, now))
-                    // The event header is not signed: it must agree with the (signed) body.
-                    .and_then(|envelope| {
-                        crate::ipag::replay::check_envelope(&envelope).map(|()| envelope)
-                    })
-            }
-            Route::Family(_) | Route::All => Envelope::from_iugu_form(body, now),
-        };
-        let envelope = match parsed {
+        let envelope = match crate::admission::admit(self.route, request.headers(), body, now) {
             Ok(envelope) => envelope,
-            Err(e) => {
-                let status = match e.class() {
-                    crate::ErrorClass::Malformed => StatusCode::BAD_REQUEST,
-                    crate::ErrorClass::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-                    crate::ErrorClass::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-                };
-                return refuse(status, e.code(), e.to_string());
+            Err(refusal) => {
+                if let Some(envelope) = &refusal.envelope {
+                    log.event = Some(envelope.event.to_string());
+                    log.family = Some(envelope.family.as_str());
+                }
+                return refuse(refusal.status, refusal.code, refusal.message);
             }
         };
         log.event = Some(envelope.event.to_string());
         log.family = Some(envelope.family.as_str());
         log.pk = Some(envelope.entity_key.clone());
         log.dedup_key = Some(envelope.dedup_key.clone());
-        if !self.route.accepts(envelope.family) {
-            return refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "wrong_route",
-                match envelope.family {
-                    EventFamily::Ipag(_) => format!(
-                        "event `{}` is iPag's: send it to {IPAG_ROUTE}",
-                        envelope.event
-                    ),
-                    EventFamily::Iugu(Family::Other) => format!(
-                        "event `{}` belongs to no known family: send it to {}",
-                        envelope.event,
-                        route_path(Family::Other)
-                    ),
-                    EventFamily::Iugu(family) => format!(
-                        "event `{}` belongs to the {family} family: send it to {} (or to {})",
-                        envelope.event,
-                        route_path(family),
-                        route_path(Family::Other)
-                    ),
-                },
-            );
-        }
-        // Both parsers have checked the body is UTF-8 (the form parser once percent-decoded,
-        // which a body with any non-UTF-8 byte is not); this cannot fail, but never panic.
+        // The admission checked the body is UTF-8; never panic all the same.
         let Ok(raw_body) = std::str::from_utf8(body) else {
             return refuse(
                 StatusCode::BAD_REQUEST,
@@ -377,17 +446,20 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
             );
         };
         let dedup_key = envelope.dedup_key.clone();
-        let work = store_and_forward(
+        let in_flight = InFlight::default();
+        let work = store_and_forward_tracked(
             &self.store,
             &self.forwarder,
             envelope,
             raw_body,
             &self.delivery.settings,
+            &in_flight,
         );
         let accepted = match tokio::time::timeout(self.delivery.deadline, work).await {
             Ok(Ok(accepted)) => accepted,
             Err(_elapsed) => {
                 tracing::error!("storing and forwarding exceeded the request deadline");
+                self.owe(&in_flight).await;
                 return refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "timeout",
@@ -401,6 +473,7 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                     IngestError::Store(_) => "store_failed",
                     IngestError::Forward(_) => "forward_failed",
                 };
+                self.owe(&in_flight).await;
                 return refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
                     code,
@@ -425,6 +498,7 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
                 Ok(Err(e)) => tracing::error!(error = %e, "forwarded, but not marked forwarded"),
                 Err(_) => tracing::error!(
                     budget_ms = budget.as_millis() as u64,
+                    deadline_ms = request.lambda_context_ref().map_or(0, |ctx| ctx.deadline),
                     "forwarded, but marking it forwarded exceeded its budget"
                 ),
             }
@@ -441,25 +515,43 @@ impl<S: EventStore, F: Forwarder> App<S, F> {
         }
     }
 
-    /// The mark's budget: [`Delivery::mark_budget`], but never past the invocation's deadline
-    /// less [`ANSWER_MARGIN`]. A request without a deadline (a test, a bench) gets the whole
-    /// budget.
+    /// After a 5xx: the gateway will retry; if the notification was stored, record that its
+    /// retry is owed (so it is taken for one, whatever came since). Best effort, bounded.
+    async fn owe(&self, in_flight: &InFlight) {
+        let owing = owe_after_failure(&self.store, in_flight, self.delivery.clock.now());
+        match tokio::time::timeout(OWE_BUDGET, owing).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "could not record the retry owed"),
+            Err(_) => tracing::error!("recording the retry owed exceeded its budget"),
+        }
+    }
+
+    /// The mark's budget for this invocation (see [`mark_budget`]).
     fn mark_budget(&self, request: &Request) -> Duration {
-        let deadline_ms = request
-            .lambda_context_ref()
-            .map(|ctx| ctx.deadline)
-            .filter(|&ms| ms > 0);
-        let Some(deadline_ms) = deadline_ms else {
-            return self.delivery.mark_budget;
-        };
+        let deadline_ms = request.lambda_context_ref().map_or(0, |ctx| ctx.deadline);
         let now_ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-        left.saturating_sub(ANSWER_MARGIN)
-            .min(self.delivery.mark_budget)
+        mark_budget(deadline_ms, now_ms, self.delivery.mark_budget)
     }
 }
+
+/// The mark's budget: `budget`, but never past the invocation's deadline less
+/// [`ANSWER_MARGIN`], and never less than [`MIN_MARK_BUDGET`] (a mark that Lambda cuts short
+/// costs nothing; one never tried leaves the entity unmarked for sure). A deadline that is
+/// unknown (0: a test, a bench) or already past (not Lambda's: some local emulators send one)
+/// leaves the whole budget.
+pub fn mark_budget(deadline_ms: u64, now_ms: u64, budget: Duration) -> Duration {
+    match deadline_ms.checked_sub(now_ms) {
+        None | Some(0) => budget,
+        Some(left) => Duration::from_millis(left)
+            .saturating_sub(ANSWER_MARGIN)
+            .clamp(MIN_MARK_BUDGET, budget.max(MIN_MARK_BUDGET)),
+    }
+}
+
+/// The least the mark is given, whatever the deadline says.
+pub const MIN_MARK_BUDGET: Duration = Duration::from_millis(250);
 
 /// Whether `path` ends in one of [`ROUTES`]. An absent path (a hand-made test event) is not
 /// judged: there is nothing to compare.
@@ -508,4 +600,44 @@ fn clip(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mark_gets_its_budget_within_the_invocations_deadline() {
+        let budget = MARK_BUDGET;
+        let now = 1_800_000_000_000;
+        // Unknown or already past: the whole budget.
+        assert_eq!(mark_budget(0, now, budget), budget);
+        assert_eq!(mark_budget(now - 5, now, budget), budget);
+        // Plenty left: the budget.
+        assert_eq!(mark_budget(now + 9_000, now, budget), budget);
+        // Less left: up to the deadline less the margin.
+        assert_eq!(
+            mark_budget(now + 2_000, now, budget),
+            Duration::from_millis(1_500)
+        );
+        // Almost nothing left: the least, never nothing.
+        assert_eq!(mark_budget(now + 100, now, budget), MIN_MARK_BUDGET);
+    }
+
+    #[test]
+    fn routes_and_paths_map_both_ways() {
+        for family in Family::ALL {
+            let route = match family {
+                Family::Other => Route::All,
+                f => Route::Family(f),
+            };
+            assert_eq!(Route::of_path(route.path()), Some(route));
+            assert_eq!(
+                Route::of_path(&format!("/Prod{}/", route.path())),
+                Some(route)
+            );
+        }
+        assert_eq!(Route::of_path("/ipag/events"), Some(Route::Ipag));
+        assert_eq!(Route::of_path("/somewhere/else"), None);
+    }
 }

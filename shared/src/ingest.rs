@@ -129,13 +129,24 @@ pub trait EventStore: Send + Sync {
         request: &str,
     ) -> impl Future<Output = Result<(), WriteError>> + Send;
 
-    /// The entity's stored notifications numbered `from..=to`, in order.
+    /// The entity's stored notifications numbered `from..=to`, in order, but those past
+    /// their retention at `now` (gone, whether or not DynamoDB deleted them yet).
     fn stored_range(
         &self,
         entity_key: &str,
         from: u64,
         to: u64,
+        now: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<StoredNotification>, DownstreamError>> + Send;
+
+    /// Records that the gateway still owes a retry of the entity's notification `sequence`:
+    /// its delivery failed (5xx) after it was stored. Nothing if it was not stored.
+    fn owe(
+        &self,
+        entity_key: &str,
+        sequence: u64,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), DownstreamError>> + Send;
 
     /// Records what [`Mark`] says, at `at`. Safe to repeat, and never moves
     /// `forwarded_sequence` down.
@@ -201,6 +212,40 @@ pub struct Accepted {
     pub mark: Option<Mark>,
 }
 
+/// The notification a delivery is about, once known (stored by it, or found stored): if the
+/// delivery then fails, the caller records that the gateway owes its retry
+/// ([`EventStore::owe`]). Only then: a notification whose delivery was answered 200 is owed
+/// nothing, so a later identical delivery after other notifications is a new occurrence, never
+/// mistaken for that retry (and dropped).
+#[derive(Debug, Default)]
+pub struct InFlight(std::sync::Mutex<Option<(String, u64)>>);
+
+impl InFlight {
+    fn set(&self, entity_key: &str, sequence: u64) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some((entity_key.to_owned(), sequence));
+        }
+    }
+
+    /// The entity and sequence of the notification, if the delivery got that far.
+    pub fn take(&self) -> Option<(String, u64)> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// After a delivery that failed: records the retry the gateway now owes, if the delivery got as
+/// far as a stored notification. Best effort (the store may be what failed).
+pub async fn owe_after_failure<S: EventStore>(
+    store: &S,
+    in_flight: &InFlight,
+    at: OffsetDateTime,
+) -> Result<(), DownstreamError> {
+    match in_flight.take() {
+        Some((entity_key, sequence)) => store.owe(&entity_key, sequence, at).await,
+        None => Ok(()),
+    }
+}
+
 /// How often a delivery reads and judges again after losing a race to a concurrent one
 /// before it gives up with a 5xx (the gateway retries).
 pub const MAX_ROUNDS: usize = 8;
@@ -210,9 +255,31 @@ pub const MAX_ROUNDS: usize = 8;
 pub async fn store_and_forward<S: EventStore, F: Forwarder>(
     store: &S,
     forwarder: &F,
+    envelope: Envelope,
+    raw_body: &str,
+    settings: &DeliverySettings,
+) -> Result<Accepted, IngestError> {
+    store_and_forward_tracked(
+        store,
+        forwarder,
+        envelope,
+        raw_body,
+        settings,
+        &InFlight::default(),
+    )
+    .await
+}
+
+/// [`store_and_forward`], noting in `in_flight` which notification the delivery is about as
+/// soon as that is known (see [`InFlight`]): a gateway's delivery, whose failure the caller
+/// must record.
+pub async fn store_and_forward_tracked<S: EventStore, F: Forwarder>(
+    store: &S,
+    forwarder: &F,
     mut envelope: Envelope,
     raw_body: &str,
     settings: &DeliverySettings,
+    in_flight: &InFlight,
 ) -> Result<Accepted, IngestError> {
     let now = envelope.received_at;
     for _ in 0..MAX_ROUNDS {
@@ -246,7 +313,7 @@ pub async fn store_and_forward<S: EventStore, F: Forwarder>(
                     forget_unacked: stale_unacked(&seen, now, settings),
                 };
                 match store.append(append).await {
-                    Ok(()) => {}
+                    Ok(()) => in_flight.set(&envelope.entity_key, sequence),
                     Err(WriteError::Conflict) => continue,
                     Err(WriteError::Failed(e)) => return Err(IngestError::Store(e)),
                 }
@@ -261,6 +328,7 @@ pub async fn store_and_forward<S: EventStore, F: Forwarder>(
                     seen.forwarded_sequence(),
                     sequence,
                     Some(&envelope),
+                    now,
                 )
                 .await?;
                 return Ok(Accepted {
@@ -297,6 +365,7 @@ pub async fn store_and_forward<S: EventStore, F: Forwarder>(
                 mark: None,
             });
         };
+        in_flight.set(&envelope.entity_key, sequence);
         let owed = seen
             .head
             .as_ref()
@@ -309,6 +378,7 @@ pub async fn store_and_forward<S: EventStore, F: Forwarder>(
                 seen.forwarded_sequence(),
                 sequence,
                 None,
+                now,
             )
             .await?;
             (n, Some(sequence))
@@ -346,8 +416,8 @@ fn stale_unacked(seen: &Snapshot, now: OffsetDateTime, settings: &DeliverySettin
 }
 
 /// Forwards the entity's notifications after `forwarded`, through `through`, in order: the
-/// stored ones, then `last` (this delivery's own, already in memory) if given. Returns how
-/// many were sent.
+/// stored ones (but those past their retention at `now`), then `last` (this delivery's own,
+/// already in memory) if given. Returns how many were sent.
 pub async fn forward_through<S: EventStore, F: Forwarder>(
     store: &S,
     forwarder: &F,
@@ -355,6 +425,7 @@ pub async fn forward_through<S: EventStore, F: Forwarder>(
     forwarded: u64,
     through: u64,
     last: Option<&Envelope>,
+    now: OffsetDateTime,
 ) -> Result<usize, IngestError> {
     let first = forwarded + 1;
     let stored_to = if last.is_some() {
@@ -365,7 +436,7 @@ pub async fn forward_through<S: EventStore, F: Forwarder>(
     let mut sent = 0;
     if first <= stored_to {
         let waiting = store
-            .stored_range(entity_key, first, stored_to)
+            .stored_range(entity_key, first, stored_to, now)
             .await
             .map_err(IngestError::Store)?;
         for stored in &waiting {

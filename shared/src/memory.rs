@@ -12,13 +12,17 @@ use time::OffsetDateTime;
 use crate::delivery::{EntityHead, Previous, PreviousKind, ResendRequest, Snapshot};
 use crate::envelope::{Envelope, Provider};
 use crate::ingest::{Append, DownstreamError, EventStore, Forwarder, Mark, WriteError};
+use crate::quarantine::{QuarantineStore, QuarantinedRequest};
 use crate::stored::StoredNotification;
+use crate::sweep::{PendingEntity, PendingStore};
 
 /// One entity: its counters and its notifications by sequence.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryEntity {
     pub head: EntityHead,
     pub notifications: BTreeMap<u64, StoredNotification>,
+    /// Set while a notification waits to be forwarded (the sweeper's index).
+    pub pending_since: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Default)]
@@ -27,6 +31,9 @@ pub struct MemoryTables {
     /// Content key → the latest notification with that content.
     pub markers: HashMap<String, Previous>,
     pub resends: Vec<(Provider, ResendRequest)>,
+    pub sweep_cursor: Option<OffsetDateTime>,
+    /// Body hash → (the request, deliveries).
+    pub quarantine: HashMap<String, (QuarantinedRequest, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -111,7 +118,7 @@ impl EventStore for MemoryStore {
         }
         let entity = t.entities.entry(env.entity_key.clone()).or_default();
         entity.head.last_sequence = sequence;
-        entity.head.unacked.insert(sequence, env.received_at);
+        entity.pending_since.get_or_insert(env.received_at);
         for old in &append.forget_unacked {
             entity.head.unacked.remove(old);
         }
@@ -151,7 +158,10 @@ impl EventStore for MemoryStore {
         let mut t = self.lock("use resend")?;
         let seen_version = seen.previous.as_ref().map(|p| p.version.as_str());
         match t.markers.get_mut(&envelope.dedup_key) {
-            Some(marker) if Some(marker.version.as_str()) == seen_version => {
+            Some(marker)
+                if Some(marker.version.as_str()) == seen_version
+                    && !marker.resends_used.iter().any(|r| r == request) =>
+            {
                 marker.resends_used.push(request.to_owned());
                 Ok(())
             }
@@ -164,6 +174,7 @@ impl EventStore for MemoryStore {
         entity_key: &str,
         from: u64,
         to: u64,
+        _now: OffsetDateTime,
     ) -> Result<Vec<StoredNotification>, DownstreamError> {
         let t = self.lock("stored range")?;
         Ok(t.entities.get(entity_key).map_or_else(Vec::new, |e| {
@@ -174,6 +185,21 @@ impl EventStore for MemoryStore {
         }))
     }
 
+    async fn owe(
+        &self,
+        entity_key: &str,
+        sequence: u64,
+        at: OffsetDateTime,
+    ) -> Result<(), DownstreamError> {
+        let mut t = self.lock("owe")?;
+        if let Some(entity) = t.entities.get_mut(entity_key) {
+            if entity.head.last_sequence >= sequence {
+                entity.head.unacked.insert(sequence, at);
+            }
+        }
+        Ok(())
+    }
+
     async fn mark(&self, mark: &Mark, _at: OffsetDateTime) -> Result<(), DownstreamError> {
         if self.fail_mark {
             return Err(DownstreamError::new("mark", "down"));
@@ -182,11 +208,71 @@ impl EventStore for MemoryStore {
         if let Some(entity) = t.entities.get_mut(&mark.entity_key) {
             if let Some(through) = mark.through {
                 entity.head.forwarded_sequence = entity.head.forwarded_sequence.max(through);
+                if entity.head.forwarded_sequence >= entity.head.last_sequence {
+                    entity.pending_since = None;
+                }
             }
             if let Some(answered) = mark.answered {
                 entity.head.unacked.remove(&answered);
             }
         }
+        Ok(())
+    }
+}
+
+impl PendingStore for MemoryStore {
+    async fn pending(
+        &self,
+        before: OffsetDateTime,
+        after: Option<OffsetDateTime>,
+        limit: usize,
+    ) -> Result<Vec<PendingEntity>, DownstreamError> {
+        let t = self.lock("pending")?;
+        let mut found: Vec<PendingEntity> = t
+            .entities
+            .iter()
+            .filter_map(|(key, e)| {
+                let since = e.pending_since?;
+                (since <= before && after.is_none_or(|a| since > a)).then(|| PendingEntity {
+                    entity_key: key.clone(),
+                    since,
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| (a.since, &a.entity_key).cmp(&(b.since, &b.entity_key)));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn head(&self, entity_key: &str) -> Result<Option<EntityHead>, DownstreamError> {
+        Ok(self
+            .lock("head")?
+            .entities
+            .get(entity_key)
+            .map(|e| e.head.clone()))
+    }
+
+    async fn cursor(&self) -> Result<Option<OffsetDateTime>, DownstreamError> {
+        Ok(self.lock("cursor")?.sweep_cursor)
+    }
+
+    async fn set_cursor(&self, at: Option<OffsetDateTime>) -> Result<(), DownstreamError> {
+        self.lock("cursor")?.sweep_cursor = at;
+        Ok(())
+    }
+}
+
+impl QuarantineStore for MemoryStore {
+    async fn quarantine(
+        &self,
+        request: &QuarantinedRequest,
+        _expires_at: OffsetDateTime,
+    ) -> Result<(), DownstreamError> {
+        let mut t = self.lock("quarantine")?;
+        t.quarantine
+            .entry(request.body_sha256.clone())
+            .or_insert_with(|| (request.clone(), 0))
+            .1 += 1;
         Ok(())
     }
 }

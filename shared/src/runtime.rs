@@ -34,6 +34,8 @@ pub struct Config {
     /// `WARM_UP_MS`: how long init may spend opening the DynamoDB and SQS connections
     /// (`warm`); zero turns the warm-up off.
     pub warm_up: Duration,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the metric lines (`metrics`).
+    pub metrics_namespace: String,
 }
 
 impl Config {
@@ -63,6 +65,9 @@ impl Config {
                 optional("RETENTION_DAYS").as_deref(),
             )?,
             warm_up: crate::warm::budget(optional(crate::warm::BUDGET_VARIABLE).as_deref())?,
+            metrics_namespace: optional("METRICS_NAMESPACE")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| crate::metrics::DEFAULT_NAMESPACE.to_owned()),
         })
     }
 }
@@ -142,6 +147,7 @@ pub async fn app(
             settings: config.delivery,
             ..Delivery::default()
         },
+        metrics: crate::metrics::Metrics::stdout(config.metrics_namespace),
     })
 }
 

@@ -5,8 +5,8 @@
 use shared::clock::ManualClock;
 use shared::delivery::{DeliverySettings, ResendRequest, Snapshot};
 use shared::ingest::{
-    mark, store_and_forward, Accepted, Append, DownstreamError, EventStore, IngestError, Mark,
-    Outcome, WriteError,
+    mark, owe_after_failure, store_and_forward, store_and_forward_tracked, Accepted, Append,
+    DownstreamError, EventStore, InFlight, IngestError, Mark, Outcome, WriteError,
 };
 use shared::memory::{MemoryQueue, MemoryStore};
 use shared::stored::StoredNotification;
@@ -22,7 +22,8 @@ fn settings() -> DeliverySettings {
     DeliverySettings::default()
 }
 
-/// One delivery of `body` at `at`, as the handler runs it: store and forward, then mark.
+/// One delivery of `body` at `at`, as the handler runs it: store and forward, then mark; after
+/// a failure, record the retry the gateway now owes.
 async fn deliver<S: EventStore>(
     store: &S,
     queue: &MemoryQueue,
@@ -30,7 +31,18 @@ async fn deliver<S: EventStore>(
     at: OffsetDateTime,
 ) -> Result<Accepted, IngestError> {
     let envelope = Envelope::from_iugu_form(body.as_bytes(), at).expect("a valid body");
-    let accepted = store_and_forward(store, queue, envelope, body, &settings()).await?;
+    let in_flight = InFlight::default();
+    let result =
+        store_and_forward_tracked(store, queue, envelope, body, &settings(), &in_flight).await;
+    let accepted = match result {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            owe_after_failure(store, &in_flight, at)
+                .await
+                .expect("owed");
+            return Err(e);
+        }
+    };
     if let Some(m) = &accepted.mark {
         // A failed mark is not an error; the tests that fail it look at what stays.
         let _ = mark(store, m, &ManualClock::at(at), 1).await;
@@ -343,8 +355,17 @@ impl EventStore for Racing {
         entity_key: &str,
         from: u64,
         to: u64,
+        now: OffsetDateTime,
     ) -> Result<Vec<StoredNotification>, DownstreamError> {
-        self.inner.stored_range(entity_key, from, to).await
+        self.inner.stored_range(entity_key, from, to, now).await
+    }
+    async fn owe(
+        &self,
+        entity_key: &str,
+        n: u64,
+        at: OffsetDateTime,
+    ) -> Result<(), DownstreamError> {
+        self.inner.owe(entity_key, n, at).await
     }
     async fn mark(&self, m: &Mark, at: OffsetDateTime) -> Result<(), DownstreamError> {
         self.inner.mark(m, at).await
@@ -375,4 +396,57 @@ async fn a_delivery_that_loses_a_race_judges_again_and_takes_the_next_sequence()
             event("subscription.suspended", 2, None),
         ]
     );
+}
+
+/// A delivery answered 200 owes no retry, even when its mark failed: a real identical
+/// notification after another one of the entity is a new occurrence, never taken for that
+/// retry and dropped.
+#[tokio::test]
+async fn a_failed_mark_owes_no_retry_so_a_real_repeat_is_never_dropped() {
+    let failing_mark = MemoryStore {
+        fail_mark: true,
+        ..MemoryStore::default()
+    };
+    let queue = MemoryQueue::default();
+    deliver(&failing_mark, &queue, SUSPENDED, T0)
+        .await
+        .expect("200, unmarked");
+    let store = failing_mark;
+    let head = store.entity("subscription#S1").expect("stored").head;
+    assert!(head.unacked.is_empty(), "answered 200: nothing owed");
+    // The mark works again; activated, then suspended again for real.
+    let store = MemoryStore {
+        tables: std::sync::Mutex::new(std::mem::take(&mut *store.tables.lock().expect("lock"))),
+        ..MemoryStore::default()
+    };
+    deliver(&store, &queue, ACTIVATED, T0 + Duration::minutes(2))
+        .await
+        .expect("activated");
+    let again = deliver(&store, &queue, SUSPENDED, T0 + Duration::minutes(4))
+        .await
+        .expect("suspended again");
+    assert_eq!(again.outcome, Outcome::Repeat, "forwarded, flagged");
+    let last = queue.envelopes().pop().expect("sent");
+    assert_eq!(
+        (last.sequence, last.repeat_of.and_then(|r| r.sequence)),
+        (Some(3), Some(1))
+    );
+}
+
+/// One resend request explains one delivery of a notification, even when two race: the second
+/// write of the same request is refused.
+#[tokio::test]
+async fn a_resend_request_is_used_once_per_notification() {
+    let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
+    deliver(&store, &queue, SUSPENDED, T0)
+        .await
+        .expect("stored");
+    let envelope = Envelope::from_iugu_form(SUSPENDED.as_bytes(), T0).expect("valid");
+    let seen = store.snapshot(&envelope).await.expect("read");
+    store
+        .use_resend(&envelope, &seen, "r1")
+        .await
+        .expect("first use");
+    let second = store.use_resend(&envelope, &seen, "r1").await;
+    assert!(matches!(second, Err(WriteError::Conflict)), "{second:?}");
 }

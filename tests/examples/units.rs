@@ -90,6 +90,16 @@ async fn item(local: &Local, (pk, sk): &(String, String)) -> Option<Item> {
 /// The index entry of an event item in `by_arrival` (keys only).
 const ARRIVAL_ENTRY: [&str; 4] = [attr::PK, attr::SK, attr::ARRIVAL_DAY, attr::RECEIVED_AT];
 
+/// Whether a transaction entry makes a head pending (the first head's Put carries
+/// `pending_since`; an Update sets it with `if_not_exists`, a write only if it was not set:
+/// counted, since a new notification's head is not pending on the common path).
+fn sets_pending(entry: &Value) -> bool {
+    entry["Put"]["Item"].get(attr::PENDING_SINCE).is_some()
+        || entry["Update"]["ExpressionAttributeNames"]
+            .to_string()
+            .contains(attr::PENDING_SINCE)
+}
+
 /// What the recorded requests cost, from the items as they are now.
 async fn units(local: &Local, recorded: Vec<(String, Value)>) -> Units {
     let mut reads = 0;
@@ -149,6 +159,10 @@ async fn units(local: &Local, recorded: Vec<(String, Value)>) -> Units {
                     if written.contains_key(attr::ARRIVAL_DAY) {
                         writes += write_units(index_entry_size(&written, &ARRIVAL_ENTRY));
                     }
+                    // A head made pending enters the sweeper's index (keys only, < 1 KiB).
+                    if sets_pending(entry) {
+                        writes += 1;
+                    }
                 }
             }
             "UpdateItem" | "PutItem" => {
@@ -159,6 +173,13 @@ async fn units(local: &Local, recorded: Vec<(String, Value)>) -> Units {
                 });
                 if let Some(written) = item(local, &key).await {
                     writes += write_units(item_size(&written));
+                    // A mark that caught up removes the head from the sweeper's index.
+                    let names = body["ExpressionAttributeNames"].to_string();
+                    if names.contains(attr::PENDING_SINCE)
+                        && !written.contains_key(attr::PENDING_SINCE)
+                    {
+                        writes += 1;
+                    }
                 }
             }
             _ => {}

@@ -142,16 +142,7 @@ impl Local {
         shared::aws::table::create_table(&dynamo, &table)
             .await
             .expect("create table");
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(format!("events-{name}.fifo"))
-            .attributes(QueueAttributeName::FifoQueue, "true")
-            .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
-            .send()
-            .await
-            .expect("create queue")
-            .queue_url
-            .expect("queue url");
+        let queue_url = fifo_queue(&sqs, &format!("events-{name}.fifo")).await;
         Local {
             dynamo,
             sqs,
@@ -166,17 +157,7 @@ impl Local {
     pub async fn with_another_queue(&self) -> Local {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let queue_url = self
-            .sqs
-            .create_queue()
-            .queue_name(format!("{}-again{n}.fifo", self.table))
-            .attributes(QueueAttributeName::FifoQueue, "true")
-            .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
-            .send()
-            .await
-            .expect("create queue")
-            .queue_url
-            .expect("queue url");
+        let queue_url = fifo_queue(&self.sqs, &format!("{}-again{n}.fifo", self.table)).await;
         Local {
             dynamo: self.dynamo.clone(),
             sqs: self.sqs.clone(),
@@ -204,6 +185,7 @@ impl Local {
             store: DynamoStore::new(self.dynamo.clone(), &self.table),
             forwarder: SqsForwarder::new(self.sqs.clone(), queue_url),
             delivery: Delivery::default(),
+            metrics: Default::default(),
         }
     }
 
@@ -236,6 +218,7 @@ impl Local {
             store: DynamoStore::new(dynamo, &self.table),
             forwarder: SqsForwarder::new(sqs, &self.queue_url),
             delivery: Delivery::default(),
+            metrics: Default::default(),
         }
     }
 
@@ -268,6 +251,25 @@ impl Local {
         let mut items = self.items().await;
         items.retain(shared::aws::table::is_event);
         items
+    }
+
+    /// Every item but the quarantine's (what a refusal must not change).
+    pub async fn items_but_quarantine(
+        &self,
+    ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let mut items = self.items().await;
+        items.retain(|i| text(i, "kind") != "quarantine");
+        items
+    }
+
+    /// How many deliveries the quarantine counted, over every request it kept.
+    pub async fn quarantined_deliveries(&self) -> u64 {
+        self.items()
+            .await
+            .iter()
+            .filter(|i| text(i, "kind") == "quarantine")
+            .map(|i| shared::aws::table::number(i, "deliveries").unwrap_or(0))
+            .sum()
     }
 
     /// The head item (the counters) of entity `pk`.
@@ -345,6 +347,19 @@ impl Local {
     }
 }
 
+/// A FIFO queue named `name` as `template.yaml` defines the events queue; its URL.
+async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue url")
+}
+
 /// A string attribute of an item, or "" when absent.
 pub fn text(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> String {
     match item.get(name) {
@@ -404,6 +419,40 @@ pub fn post(body: &str, content_type: &str, token: Option<&str>) -> lambda_http:
         "isBase64Encoded": false
     });
     through_runtime(&event.to_string())
+}
+
+/// An HTTP API (payload 2.0) event for iPag's route, as API Gateway hands it to the function:
+/// `method` (POST or PUT), the headers as given (names lower-cased), `?token=` when given.
+pub fn ipag_event(
+    method: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+    token: Option<&str>,
+) -> serde_json::Value {
+    const ROUTE: &str = "/ipag/events";
+    let mut all = serde_json::Map::new();
+    for (name, value) in headers {
+        all.insert(name.to_ascii_lowercase(), serde_json::json!(value));
+    }
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {ROUTE}"),
+        "rawPath": ROUTE,
+        "rawQueryString": token.map_or(String::new(), |t| format!("token={t}")),
+        "headers": all,
+        "queryStringParameters": token.map(|t| serde_json::json!({ "token": t })),
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "domainName": "local",
+            "domainPrefix": "local",
+            "http": { "method": method, "path": ROUTE, "protocol": "HTTP/1.1",
+                      "sourceIp": "52.73.203.226", "userAgent": "iPag-Webhook" },
+            "requestId": "test-request", "routeKey": format!("{method} {ROUTE}"),
+            "stage": "$default",
+            "time": "17/Jun/2024:12:00:00 +0000", "timeEpoch": 1718625600000u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
 }
 
 /// A handler's answer as status and JSON body (every answer is JSON).

@@ -46,7 +46,13 @@ pub struct Report {
     pub lost: usize,
     /// Items or messages beyond one per distinct notification.
     pub doubled: usize,
+    /// Stored as a new occurrence (`repeat_of`): each one's entity, with the entity's
+    /// notifications as (sequence, received_at, event), for a failure to show.
+    pub repeats: Vec<(String, Vec<StoredLine>)>,
 }
+
+/// One stored notification, for a report: (sequence, received_at, dedup_key).
+pub type StoredLine = (String, String, String);
 
 impl Report {
     pub fn percentile(&self, p: f64) -> Duration {
@@ -119,14 +125,14 @@ fn notification(samples: &[String], n: usize) -> String {
     format!("{body}&data%5Bload_seq%5D={n}")
 }
 
-/// The order of deliveries: distinct notifications, every `duplicate_every`-th a gateway retry:
-/// one of the last 100 notifications, picked by a fixed pseudo-random sequence (so runs are
-/// comparable), delivered again. A retry repeats what its entity received last: were another
-/// notification of the entity stored in between, the same content would be a new occurrence
-/// (`delivery`), not a retry. An entity's notifications are 500 apart, so the next one of a
-/// retried entity comes at least 400 deliveries after the retry, far more than are in flight
-/// at once: none overtakes it.
-fn schedule(plan: Plan, samples: &[String]) -> (Vec<String>, HashSet<String>) {
+/// The deliveries, as the gateway makes them: one stream per distinct notification, in order.
+/// Every `duplicate_every`-th delivery is a gateway retry after a lost answer: one more
+/// delivery of one of the last 100 notifications, made by that notification's own stream once
+/// its previous delivery was answered (a gateway retries a notification one delivery at a time;
+/// a picked notification is picked by a fixed pseudo-random sequence, so runs are comparable).
+/// Nothing of its entity comes in between (an entity's notifications are 500 apart), so the
+/// rule must take it for a retry, never a new occurrence.
+fn schedule(plan: Plan, samples: &[String]) -> (Vec<Vec<String>>, HashSet<String>) {
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next_random = move || {
         seed ^= seed << 13;
@@ -134,15 +140,15 @@ fn schedule(plan: Plan, samples: &[String]) -> (Vec<String>, HashSet<String>) {
         seed ^= seed << 17;
         seed
     };
-    let mut sent: Vec<String> = Vec::with_capacity(plan.deliveries);
+    let mut streams: Vec<Vec<String>> = Vec::with_capacity(plan.deliveries);
     let mut expected = HashSet::new();
-    // The distinct notifications' bodies, in order.
-    let mut distinct: Vec<String> = Vec::new();
     for i in 0..plan.deliveries {
         if (i + 1) % plan.duplicate_every == 0 {
-            let recent = distinct.len().min(100);
+            let recent = streams.len().min(100);
             let back = (next_random() % recent as u64) as usize;
-            sent.push(distinct[distinct.len() - 1 - back].clone());
+            let at = streams.len() - 1 - back;
+            let again = streams[at][0].clone();
+            streams[at].push(again);
         } else {
             let body = notification(samples, expected.len());
             let now = time::OffsetDateTime::now_utc();
@@ -152,18 +158,17 @@ fn schedule(plan: Plan, samples: &[String]) -> (Vec<String>, HashSet<String>) {
                 expected.insert(envelope.dedup_key),
                 "distinct by construction"
             );
-            distinct.push(body.clone());
-            sent.push(body);
+            streams.push(vec![body]);
         }
     }
-    (sent, expected)
+    (streams, expected)
 }
 
 /// Runs `plan` against a fresh table and queue of `local`.
 pub async fn run(local: &Local, plan: Plan) -> Report {
     let samples = sample_bodies();
     assert!(samples.len() >= 20, "expected most samples to parse");
-    let (bodies, expected) = schedule(plan, &samples);
+    let (streams, expected) = schedule(plan, &samples);
     let app = Arc::new(local.app(Route::All));
     let slots = Arc::new(Semaphore::new(plan.concurrency));
     // A consumer reads the queue while the deliveries go in, as the customer's would; it also
@@ -176,31 +181,39 @@ pub async fn run(local: &Local, plan: Plan) -> Report {
     ));
     let started = Instant::now();
     let mut tasks = JoinSet::new();
-    for body in bodies {
+    for stream in streams {
         let (app, slots) = (Arc::clone(&app), Arc::clone(&slots));
         tasks.spawn(async move {
             let _slot = slots.acquire_owned().await.expect("semaphore open");
-            let mut tries = Vec::new();
-            for _ in 0..=plan.max_retries {
-                let t = Instant::now();
-                let (status, json) = answer(&app.handle(form_post(&body)).await);
-                let label = match status {
-                    200 => format!("200 {}", json["status"].as_str().unwrap_or("?")),
-                    other => format!("{other} {}", json["error"].as_str().unwrap_or("?")),
-                };
-                tries.push((t.elapsed(), label));
-                if status < 500 {
-                    break;
+            // Each delivery of the stream, each retried on 5xx; the tries of each.
+            let mut deliveries = Vec::new();
+            for body in &stream {
+                let mut tries = Vec::new();
+                for _ in 0..=plan.max_retries {
+                    let t = Instant::now();
+                    let (status, json) = answer(&app.handle(form_post(body)).await);
+                    let label = match status {
+                        200 => format!("200 {}", json["status"].as_str().unwrap_or("?")),
+                        other => format!("{other} {}", json["error"].as_str().unwrap_or("?")),
+                    };
+                    tries.push((t.elapsed(), label));
+                    if status < 500 {
+                        break;
+                    }
                 }
+                deliveries.push(tries);
             }
-            tries
+            deliveries
         });
     }
     let mut latencies = Vec::with_capacity(plan.deliveries);
     let mut answers: HashMap<String, usize> = HashMap::new();
     let mut gave_up = 0;
+    let mut done_tries = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        let tries = done.expect("no delivery panics");
+        done_tries.extend(done.expect("no delivery panics"));
+    }
+    for tries in done_tries {
         if tries
             .last()
             .is_some_and(|(_, label)| !label.starts_with("200"))
@@ -219,6 +232,22 @@ pub async fn run(local: &Local, plan: Plan) -> Report {
     messages.extend(local.drain_all().await);
 
     let events = local.events().await;
+    let repeats = events
+        .iter()
+        .filter(|e| e.contains_key("repeat_of_received_at"))
+        .map(|e| {
+            let pk = text(e, "pk");
+            let history = events
+                .iter()
+                .filter(|o| text(o, "pk") == pk)
+                .map(|o| {
+                    let n = shared::aws::table::number(o, "sequence").unwrap_or_default();
+                    (n.to_string(), text(o, "received_at"), text(o, "dedup_key"))
+                })
+                .collect();
+            (pk, history)
+        })
+        .collect();
     let stored_keys: Vec<String> = events.iter().map(|e| text(e, "dedup_key")).collect();
     let sent_keys: Vec<String> = messages
         .iter()
@@ -251,6 +280,7 @@ pub async fn run(local: &Local, plan: Plan) -> Report {
         forwarded: sent_set.len(),
         lost,
         doubled,
+        repeats,
     }
 }
 

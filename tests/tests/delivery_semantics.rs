@@ -235,3 +235,30 @@ async fn a_notification_stored_while_the_queue_was_down_goes_before_the_next_onc
         "both answered 200 in the end: {head:?}"
     );
 }
+
+/// Against DynamoDB too: one resend request explains one delivery of a notification; a second
+/// use of it (a racing delivery) is refused by the condition.
+#[tokio::test]
+async fn a_resend_request_is_used_once_per_notification_in_dynamodb() {
+    use shared::ingest::{EventStore, WriteError};
+    let local = Local::new().await;
+    let clock = ManualClock::at(T0);
+    deliver(&local, &clock, SUSPENDED).await;
+    let store = shared::aws::DynamoStore::new(local.dynamo.clone(), &local.table);
+    let envelope = Envelope::from_iugu_form(
+        SUSPENDED.replace("%5B", "[").replace("%5D", "]").as_bytes(),
+        T0,
+    )
+    .expect("valid");
+    let seen = store.snapshot(&envelope).await.expect("read");
+    store
+        .use_resend(&envelope, &seen, "r1")
+        .await
+        .expect("first use");
+    let again = store.use_resend(&envelope, &seen, "r1").await;
+    assert!(matches!(again, Err(WriteError::Conflict)), "{again:?}");
+    store
+        .use_resend(&envelope, &seen, "r2")
+        .await
+        .expect("another request may explain another delivery");
+}

@@ -243,6 +243,7 @@ async fn a_slow_mark_after_a_successful_send_still_answers_200_with_one_message(
             dynamo: &f.dynamo,
         },
         delivery: Default::default(),
+        metrics: Default::default(),
     };
     let started = Instant::now();
     let (status, body) = answer(&app.handle(form_post(BODY)).await);

@@ -237,30 +237,10 @@ fn event_v1(body: &str, query_token: Option<&str>, bearer: Option<&str>) -> Stri
 /// An HTTP API (v2) event for `/ipag/events`, with the token in the query string and
 /// `Authorization`, and the given headers.
 fn event_v2(body: &str, headers: &[(&str, &str)]) -> String {
-    let mut all = serde_json::Map::new();
-    all.insert("authorization".into(), json!(format!("Bearer {TOKEN}")));
-    for (name, value) in headers {
-        all.insert(name.to_ascii_lowercase(), json!(value));
-    }
-    json!({
-        "version": "2.0",
-        "routeKey": "POST /ipag/events",
-        "rawPath": "/ipag/events",
-        "rawQueryString": format!("token={TOKEN}"),
-        "headers": all,
-        "queryStringParameters": { "token": TOKEN },
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "local", "domainName": "local",
-            "domainPrefix": "local",
-            "http": { "method": "POST", "path": "/ipag/events", "protocol": "HTTP/1.1",
-                      "sourceIp": "52.73.203.226", "userAgent": "iPag-Webhook" },
-            "requestId": "test-request", "routeKey": "POST /ipag/events", "stage": "$default",
-            "time": "17/Jun/2024:12:00:00 +0000", "timeEpoch": 1718625600000u64
-        },
-        "body": body,
-        "isBase64Encoded": false
-    })
-    .to_string()
+    let bearer = format!("Bearer {TOKEN}");
+    let mut all = vec![("authorization", bearer.as_str())];
+    all.extend_from_slice(headers);
+    pipeline_tests::ipag_event("POST", body, &all, Some(TOKEN)).to_string()
 }
 
 /// The status codes of the function's answers, in request order.

@@ -3,7 +3,7 @@
 
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt};
-use pipeline_tests::{answer, form_post, post, through_runtime, Local, TOKEN};
+use pipeline_tests::{answer, form_post, post, text, through_runtime, Local, TOKEN};
 use shared::http::Route;
 use shared::Family;
 
@@ -216,7 +216,13 @@ async fn hostile_bodies_headers_and_credentials_are_refused_and_change_nothing()
             "unauthorized",
         ),
     ];
+    let mut kept = 0;
     for (what, request, want_status, want_error) in cases {
+        let authentic = request
+            .query_string_parameters()
+            .first("token")
+            .is_some_and(|t| t == TOKEN)
+            && request.headers().get("authorization").is_none();
         let (status, json) = answer(&app.handle(request).await);
         assert_eq!(status, want_status, "{what}: {json}");
         assert_eq!(json["error"], want_error, "{what}: {json}");
@@ -224,8 +230,22 @@ async fn hostile_bodies_headers_and_credentials_are_refused_and_change_nothing()
             json["message"].as_str().is_some_and(|m| !m.is_empty()),
             "{what}"
         );
+        // An authentic request refused as malformed, too large or unprocessable is kept in
+        // the quarantine (`shared::quarantine`); nothing else is stored.
+        if authentic && matches!(status, 400 | 413 | 422) {
+            kept += 1;
+        }
     }
-    assert!(local.items().await.is_empty(), "nothing stored");
+    let items = local.items().await;
+    assert!(
+        items.iter().all(|i| text(i, "kind") == "quarantine"),
+        "nothing stored but the quarantine: {items:?}"
+    );
+    let deliveries: u64 = items
+        .iter()
+        .map(|i| shared::aws::table::number(i, "deliveries").unwrap_or(0))
+        .sum();
+    assert_eq!(deliveries, kept, "every authentic refusal kept, no other");
     assert!(local.drain().await.is_empty(), "nothing forwarded");
 
     // A charset parameter, any case, is still a form; so is the token in the header alone.

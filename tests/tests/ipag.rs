@@ -12,41 +12,14 @@ use shared::http::Route;
 use shared::ipag::SignatureKey;
 use shared::Envelope;
 
-const ROUTE: &str = "/ipag/events";
 const KEY: &str = "merchant-ipag-api-key";
 
 /// A request as the HTTP API (payload 2.0) hands iPag's webhook to the function.
 fn request(method: &str, body: &str, headers: &[(&str, &str)], token: Option<&str>) -> Request {
-    let mut all = serde_json::Map::new();
-    all.insert("content-length".into(), json!(body.len().to_string()));
-    for (name, value) in headers {
-        all.insert(name.to_ascii_lowercase(), json!(value));
-    }
-    let query = token.map_or(String::new(), |t| format!("token={t}"));
-    let event = json!({
-        "version": "2.0",
-        "routeKey": format!("{method} {ROUTE}"),
-        "rawPath": ROUTE,
-        "rawQueryString": query,
-        "headers": all,
-        "queryStringParameters": token.map(|t| json!({ "token": t })),
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "local",
-            "domainName": "local",
-            "domainPrefix": "local",
-            "http": { "method": method, "path": ROUTE, "protocol": "HTTP/1.1",
-                      "sourceIp": "52.73.203.226", "userAgent": "iPag-Webhook" },
-            "requestId": "test-request",
-            "routeKey": format!("{method} {ROUTE}"),
-            "stage": "$default",
-            "time": "17/Jun/2024:12:00:00 +0000",
-            "timeEpoch": 1718625600000u64
-        },
-        "body": body,
-        "isBase64Encoded": false
-    });
-    through_runtime(&event.to_string())
+    let length = body.len().to_string();
+    let mut all = vec![("content-length", length.as_str())];
+    all.extend_from_slice(headers);
+    through_runtime(&pipeline_tests::ipag_event(method, body, &all, token).to_string())
 }
 
 /// A JSON POST naming `event` in `X-Ipag-Event`, with the token.
@@ -433,6 +406,7 @@ async fn bad_input_is_refused_and_nothing_is_written() {
             "method_not_allowed",
         ),
     ];
+    let mut quarantined = 0;
     for (what, request, status, code) in cases {
         let (got, body) = send(&local, request).await;
         assert_eq!(
@@ -441,8 +415,21 @@ async fn bad_input_is_refused_and_nothing_is_written() {
             "{what}: {body}"
         );
         assert!(body["message"].is_string(), "{what}");
+        // With the token, a 400/413/422 is kept in the quarantine; 401, 405, 415 never.
+        if matches!(got, 400 | 413 | 422) {
+            quarantined += 1;
+        }
     }
-    assert!(local.items().await.is_empty());
+    let items = local.items().await;
+    assert!(
+        items.iter().all(|i| text(i, "kind") == "quarantine"),
+        "nothing stored but the quarantine: {items:?}"
+    );
+    let kept: u64 = items
+        .iter()
+        .map(|i| shared::aws::table::number(i, "deliveries").unwrap_or(0))
+        .sum();
+    assert_eq!(kept, quarantined);
     assert!(local.drain().await.is_empty());
 
     // An iugu route does not take iPag's JSON.
@@ -451,7 +438,7 @@ async fn bad_input_is_refused_and_nothing_is_written() {
         .handle(ipag_post(good, "TransactionCaptured"))
         .await;
     assert_eq!(answer(&iugu).0, 415);
-    assert!(local.items().await.is_empty());
+    assert_eq!(local.items().await, items, "a 415 is not kept");
 }
 
 /// With a signing key configured (`signing_key` in iPag's secret): a missing or wrong `X-Ipag-Signature` is 401, nothing

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use lambda_http::Request;
 use pipeline_tests::{answer, through_runtime, Local, TOKEN};
-use serde_json::{json, Value};
+use serde_json::Value;
 use shared::http::Route;
 use shared::ipag::SignatureKey;
 
@@ -18,29 +18,7 @@ const KEY: &str = "merchant-ipag-api-key";
 
 /// A JSON POST to /ipag/events as the HTTP API (payload 2.0) delivers it, with the token.
 fn request(body: &str, headers: &[(&str, &str)]) -> Request {
-    let mut all = serde_json::Map::new();
-    for (name, value) in headers {
-        all.insert(name.to_ascii_lowercase(), json!(value));
-    }
-    let event = json!({
-        "version": "2.0",
-        "routeKey": "POST /ipag/events",
-        "rawPath": "/ipag/events",
-        "rawQueryString": format!("token={TOKEN}"),
-        "headers": all,
-        "queryStringParameters": { "token": TOKEN },
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "local", "domainName": "local",
-            "domainPrefix": "local",
-            "http": { "method": "POST", "path": "/ipag/events", "protocol": "HTTP/1.1",
-                      "sourceIp": "52.73.203.226", "userAgent": "iPag-Webhook" },
-            "requestId": "test-request", "routeKey": "POST /ipag/events", "stage": "$default",
-            "time": "17/Jun/2024:12:00:00 +0000", "timeEpoch": 1718625600000u64
-        },
-        "body": body,
-        "isBase64Encoded": false
-    });
-    through_runtime(&event.to_string())
+    through_runtime(&pipeline_tests::ipag_event("POST", body, headers, Some(TOKEN)).to_string())
 }
 
 fn ipag_post(body: &str, event: &str) -> Request {

@@ -19,7 +19,9 @@ async fn a_thousand_mixed_deliveries_with_ten_percent_duplicates_lose_and_double
     assert_eq!(
         (report.lost, report.doubled, report.gave_up),
         (0, 0, 0),
-        "{report:?}"
+        "answers {:?}, repeats {:?}",
+        report.answers,
+        report.repeats
     );
     assert_eq!((report.stored, report.forwarded), (900, 900));
     let duplicates = report.answers.get("200 duplicate").copied().unwrap_or(0);

@@ -246,13 +246,22 @@ async fn refused_requests_change_nothing() {
             "wrong_route",
         ),
     ];
+    let mut kept = 0;
     for (route, request, want_status, want_error) in cases {
         let (status, body) = send(&local, route, request).await;
         assert_eq!(status, want_status, "{body}");
         assert_eq!(body["error"], want_error, "{body}");
         assert!(!body["message"].as_str().unwrap_or("").is_empty(), "{body}");
+        // With the token, a 400, 413 or 422 is kept in the quarantine (nothing else is).
+        if matches!(status, 400 | 413 | 422) {
+            kept += 1;
+        }
     }
-    assert!(local.items().await.is_empty(), "nothing stored");
+    assert!(
+        local.items_but_quarantine().await.is_empty(),
+        "nothing stored"
+    );
+    assert_eq!(local.quarantined_deliveries().await, kept);
     assert!(local.drain().await.is_empty(), "nothing forwarded");
 }
 
@@ -433,7 +442,9 @@ async fn bad_event_files_are_refused_and_change_nothing() {
         assert_eq!(status, want, "{file}: {body}");
         assert!(body["error"].is_string(), "{file}: {body}");
     }
-    assert!(local.items().await.is_empty());
+    assert!(local.items_but_quarantine().await.is_empty());
+    // broken-body, wrong-family and empty-body carry the token: kept.
+    assert_eq!(local.quarantined_deliveries().await, 3);
     assert!(local.drain().await.is_empty());
 }
 

@@ -29,25 +29,11 @@ fn ipag_delivery(id: usize, token: &str) -> Request {
     let body = json!({"id": id, "resource": "transactions",
                       "attributes": {"status": {"code": 8, "message": "CAPTURED"}}})
     .to_string();
-    let event = json!({
-        "version": "2.0",
-        "routeKey": "POST /ipag/events",
-        "rawPath": "/ipag/events",
-        "rawQueryString": format!("token={token}"),
-        "headers": {"content-type": "application/json", "x-ipag-event": "TransactionCaptured"},
-        "queryStringParameters": { "token": token },
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "local", "domainName": "local",
-            "domainPrefix": "local",
-            "http": { "method": "POST", "path": "/ipag/events", "protocol": "HTTP/1.1",
-                      "sourceIp": "52.73.203.226", "userAgent": "iPag-Webhook" },
-            "requestId": "test-request", "routeKey": "POST /ipag/events", "stage": "$default",
-            "time": "17/Jun/2024:12:00:00 +0000", "timeEpoch": 1718625600000u64
-        },
-        "body": body,
-        "isBase64Encoded": false
-    });
-    through_runtime(&event.to_string())
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-ipag-event", "TransactionCaptured"),
+    ];
+    through_runtime(&pipeline_tests::ipag_event("POST", &body, &headers, Some(token)).to_string())
 }
 
 /// A function instance as it starts: it reads its gateway's secret once.

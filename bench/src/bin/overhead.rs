@@ -121,6 +121,7 @@ fn main() -> Result<(), String> {
         store: MemoryStore::default(),
         forwarder: MemoryQueue::default(),
         delivery: Delivery::default(),
+        metrics: shared::metrics::Metrics::to("bench", |_line| {}),
     });
     let handler = service_fn(move |request: Request| {
         let app = std::sync::Arc::clone(&app);

@@ -118,6 +118,7 @@ pub fn check(input: &[u8]) -> u16 {
             ..MemoryQueue::default()
         },
         delivery: Delivery::default(),
+        metrics: Default::default(),
     };
     let response = runtime().block_on(app.handle(request));
     let status = response.status().as_u16();

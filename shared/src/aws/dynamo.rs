@@ -22,10 +22,12 @@ use time::OffsetDateTime;
 
 use super::error_text;
 use super::table::{self, attr, n, s, Item};
-use crate::delivery::{ResendRequest, Snapshot};
+use crate::delivery::{EntityHead, ResendRequest, Snapshot};
 use crate::envelope::{Envelope, Provider};
 use crate::ingest::{Append, DownstreamError, EventStore, Mark, WriteError};
+use crate::quarantine::{QuarantineStore, QuarantinedRequest};
 use crate::stored::StoredNotification;
+use crate::sweep::{PendingEntity, PendingStore};
 
 pub struct DynamoStore {
     client: Client,
@@ -152,13 +154,16 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// One conditional `UpdateItem` of the head at `entity_key`: `Ok(false)` when its
-    /// condition did not hold.
+    /// One conditional `UpdateItem` of the head at `entity_key`: `forwarded_sequence` up to
+    /// `through` (never down), `answered` out of `unacked`, and, with `caught_up`, the entity
+    /// out of the sweeper's index, only if `through` is its latest notification.
+    /// `Ok(false)` when the condition did not hold.
     async fn update_head(
         &self,
         entity_key: &str,
         through: Option<u64>,
         answered: Option<u64>,
+        caught_up: bool,
         at: OffsetDateTime,
     ) -> Result<bool, DownstreamError> {
         let mut update = self
@@ -168,25 +173,43 @@ impl DynamoStore {
             .set_key(Some(key(entity_key, table::HEAD_SK)))
             .expression_attribute_names("#pk", attr::PK);
         let mut set = Vec::new();
+        let mut remove = Vec::new();
         let mut condition = "attribute_exists(#pk)".to_owned();
         if let Some(through) = through {
             set.push("#fwd = :through, #fwd_at = :at");
-            condition.push_str(" AND #fwd < :through");
+            // Caught up: also when another delivery got there first (then this only clears
+            // the index and the answer); otherwise never move `forwarded_sequence` down.
+            condition.push_str(if caught_up {
+                " AND #fwd <= :through"
+            } else {
+                " AND #fwd < :through"
+            });
             update = update
                 .expression_attribute_names("#fwd", attr::FORWARDED_SEQUENCE)
                 .expression_attribute_names("#fwd_at", attr::FORWARDED_AT)
                 .expression_attribute_values(":through", n(through))
                 .expression_attribute_values(":at", s(table::format_time(at)));
+            if caught_up {
+                condition.push_str(" AND #last = :through");
+                remove.push("#pending, #shard");
+                update = update
+                    .expression_attribute_names("#last", attr::LAST_SEQUENCE)
+                    .expression_attribute_names("#pending", attr::PENDING_SINCE)
+                    .expression_attribute_names("#shard", attr::SWEEP_SHARD);
+            }
+        }
+        if let Some(answered) = answered {
+            remove.push("#unacked.#answered");
+            update = update
+                .expression_attribute_names("#unacked", attr::UNACKED)
+                .expression_attribute_names("#answered", answered.to_string());
         }
         let mut expression = String::new();
         if !set.is_empty() {
             expression = format!("SET {}", set.join(", "));
         }
-        if let Some(answered) = answered {
-            expression.push_str(" REMOVE #unacked.#answered");
-            update = update
-                .expression_attribute_names("#unacked", attr::UNACKED)
-                .expression_attribute_names("#answered", answered.to_string());
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
         let result = update
             .update_expression(expression.trim())
@@ -309,20 +332,29 @@ impl EventStore for DynamoStore {
                 )
                 .build(),
             Some(head) => {
-                let mut expression = "SET #last = :n, #unacked.#n = :at".to_owned();
+                let mut expression =
+                    "SET #last = :n, #pending = if_not_exists(#pending, :at), #shard = :shard"
+                        .to_owned();
                 let mut update = Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(key(&envelope.entity_key, table::HEAD_SK)))
                     .condition_expression("#last = :seen")
                     .expression_attribute_names("#last", attr::LAST_SEQUENCE)
-                    .expression_attribute_names("#unacked", attr::UNACKED)
-                    .expression_attribute_names("#n", sequence.to_string())
+                    .expression_attribute_names("#pending", attr::PENDING_SINCE)
+                    .expression_attribute_names("#shard", attr::SWEEP_SHARD)
+                    .expression_attribute_values(
+                        ":shard",
+                        s(table::sweep_shard(&envelope.entity_key)),
+                    )
                     .expression_attribute_values(":n", n(sequence))
                     .expression_attribute_values(":seen", n(head.last_sequence))
                     .expression_attribute_values(
                         ":at",
                         s(table::format_time(envelope.received_at)),
                     );
+                if !append.forget_unacked.is_empty() {
+                    update = update.expression_attribute_names("#unacked", attr::UNACKED);
+                }
                 for (i, old) in append.forget_unacked.iter().enumerate() {
                     expression.push_str(if i == 0 { " REMOVE " } else { ", " });
                     expression.push_str(&format!("#unacked.#old{i}"));
@@ -374,7 +406,9 @@ impl EventStore for DynamoStore {
                 table::MARKER_SK,
             )))
             .update_expression("ADD #used :request")
-            .condition_expression("#version = :version")
+            // Once per request: of two deliveries racing, only one is the resend.
+            .condition_expression("#version = :version AND NOT contains(#used, :one)")
+            .expression_attribute_values(":one", s(request))
             .expression_attribute_names("#used", attr::RESENDS_USED)
             .expression_attribute_names("#version", attr::EVENT_SK)
             .expression_attribute_values(":request", AttributeValue::Ss(vec![request.to_owned()]))
@@ -398,6 +432,7 @@ impl EventStore for DynamoStore {
         entity_key: &str,
         from: u64,
         to: u64,
+        now: OffsetDateTime,
     ) -> Result<Vec<StoredNotification>, DownstreamError> {
         let items = self
             .query_range(
@@ -405,23 +440,258 @@ impl EventStore for DynamoStore {
                 Some((&table::event_sk(from), &table::event_sk(to))),
             )
             .await?;
+        // Past its retention a notification is gone, whether or not TTL deleted it yet.
         items
             .iter()
+            .filter(|item| !table::is_expired(item, now))
             .map(|item| {
                 table::stored_notification(item).map_err(failed("reading a stored notification"))
             })
             .collect()
     }
 
+    async fn owe(
+        &self,
+        entity_key: &str,
+        sequence: u64,
+        at: OffsetDateTime,
+    ) -> Result<(), DownstreamError> {
+        self.set_owed(entity_key, sequence, at).await
+    }
+
     async fn mark(&self, mark: &Mark, at: OffsetDateTime) -> Result<(), DownstreamError> {
-        let moved = self
-            .update_head(&mark.entity_key, mark.through, mark.answered, at)
-            .await?;
-        // Already forwarded further by another delivery: only the answer is left to record.
-        if !moved && mark.through.is_some() && mark.answered.is_some() {
-            self.update_head(&mark.entity_key, None, mark.answered, at)
+        let key = &mark.entity_key;
+        // Usually the entity has caught up: one call moves it on and out of the sweeper's
+        // index. If more were stored since, it stays pending; if another delivery already
+        // moved it further, only the answer is left to record.
+        if mark.through.is_some()
+            && (self
+                .update_head(key, mark.through, mark.answered, true, at)
+                .await?
+                || self
+                    .update_head(key, mark.through, mark.answered, false, at)
+                    .await?)
+        {
+            return Ok(());
+        }
+        if mark.answered.is_some() {
+            self.update_head(key, None, mark.answered, false, at)
                 .await?;
         }
+        Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// See [`EventStore::owe`].
+    async fn set_owed(
+        &self,
+        entity_key: &str,
+        sequence: u64,
+        at: OffsetDateTime,
+    ) -> Result<(), DownstreamError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(entity_key, table::HEAD_SK)))
+            .update_expression("SET #unacked.#n = :at")
+            .condition_expression("attribute_exists(#pk) AND #last >= :n")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#last", attr::LAST_SEQUENCE)
+            .expression_attribute_names("#unacked", attr::UNACKED)
+            .expression_attribute_names("#n", sequence.to_string())
+            .expression_attribute_values(":n", n(sequence))
+            .expression_attribute_values(":at", s(table::format_time(at)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Not stored after all (the write that timed out did not happen): nothing owed.
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(DownstreamError::new("DynamoDB UpdateItem", error_text(&e))),
+        }
+    }
+}
+
+impl PendingStore for DynamoStore {
+    async fn pending(
+        &self,
+        before: OffsetDateTime,
+        after: Option<OffsetDateTime>,
+        limit: usize,
+    ) -> Result<Vec<PendingEntity>, DownstreamError> {
+        let from = after.map(table::format_time);
+        let to = table::format_time(before);
+        let mut found = Vec::new();
+        for shard in 0..table::SWEEP_SHARDS {
+            let mut start = None;
+            let mut taken = 0;
+            loop {
+                let query = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(table::PENDING_INDEX)
+                    .expression_attribute_names("#shard", attr::SWEEP_SHARD)
+                    .expression_attribute_names("#since", attr::PENDING_SINCE)
+                    .expression_attribute_values(":shard", s(format!("pending#{shard}")))
+                    .expression_attribute_values(":to", s(to.as_str()));
+                let query = match &from {
+                    Some(from) => query
+                        .key_condition_expression(
+                            "#shard = :shard AND #since BETWEEN :from AND :to",
+                        )
+                        .expression_attribute_values(":from", s(from.as_str())),
+                    None => query.key_condition_expression("#shard = :shard AND #since <= :to"),
+                };
+                let page = query
+                    .limit(i32::try_from(limit.clamp(1, 1_000)).unwrap_or(1_000))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        DownstreamError::new("DynamoDB Query (by_pending)", error_text(&e))
+                    })?;
+                for item in page.items.unwrap_or_default() {
+                    let since = table::text(&item, attr::PENDING_SINCE).unwrap_or_default();
+                    let since = OffsetDateTime::parse(
+                        since,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .map_err(|e| DownstreamError::new("reading a pending head", e))?;
+                    // BETWEEN includes the cursor itself, which the last run looked at.
+                    if after.is_some_and(|a| since <= a) {
+                        continue;
+                    }
+                    let entity_key = table::text(&item, attr::PK).unwrap_or_default();
+                    found.push(PendingEntity {
+                        entity_key: entity_key.to_owned(),
+                        since,
+                    });
+                    taken += 1;
+                }
+                start = page.last_evaluated_key;
+                if start.is_none() || taken >= limit {
+                    break;
+                }
+            }
+        }
+        found.sort_by(|a, b| (a.since, &a.entity_key).cmp(&(b.since, &b.entity_key)));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn head(&self, entity_key: &str) -> Result<Option<EntityHead>, DownstreamError> {
+        let items = self.get_many(vec![key(entity_key, table::HEAD_SK)]).await?;
+        items
+            .first()
+            .map(|item| table::head(item).map_err(failed("reading the head")))
+            .transpose()
+    }
+
+    async fn cursor(&self) -> Result<Option<OffsetDateTime>, DownstreamError> {
+        let items = self
+            .get_many(vec![key(table::SWEEPER_PK, table::CURSOR_SK)])
+            .await?;
+        match items.first().and_then(|i| table::text(i, attr::AFTER)) {
+            None => Ok(None),
+            Some(at) => OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                .map(Some)
+                .map_err(|e| DownstreamError::new("reading the sweeper's cursor", e)),
+        }
+    }
+
+    async fn set_cursor(&self, at: Option<OffsetDateTime>) -> Result<(), DownstreamError> {
+        let result = match at {
+            Some(at) => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(HashMap::from([
+                    (attr::PK.to_owned(), s(table::SWEEPER_PK)),
+                    (attr::SK.to_owned(), s(table::CURSOR_SK)),
+                    (attr::KIND.to_owned(), s(table::kind::SWEEPER)),
+                    (attr::AFTER.to_owned(), s(table::format_time(at))),
+                ])))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| error_text(&e)),
+            None => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(table::SWEEPER_PK, table::CURSOR_SK)))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| error_text(&e)),
+        };
+        result.map_err(|why| DownstreamError::new("DynamoDB (the sweeper's cursor)", why))
+    }
+}
+
+impl QuarantineStore for DynamoStore {
+    async fn quarantine(
+        &self,
+        request: &QuarantinedRequest,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), DownstreamError> {
+        let now = s(table::format_time(request.received_at));
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                &table::quarantine_pk(&table::day_of(request.received_at)),
+                &request.body_sha256,
+            )))
+            .update_expression(
+                "SET #kind = :kind, #path = :path, #method = :method, #error = :error, \
+                 #message = :message, #headers = :headers, #body = :body, #size = :size, \
+                 #truncated = :truncated, #first = if_not_exists(#first, :now), #last = :now, \
+                 #expires = :expires ADD #deliveries :one",
+            )
+            .expression_attribute_names("#kind", attr::KIND)
+            .expression_attribute_names("#path", attr::PATH)
+            .expression_attribute_names("#method", attr::METHOD)
+            .expression_attribute_names("#error", attr::ERROR)
+            .expression_attribute_names("#message", attr::MESSAGE)
+            .expression_attribute_names("#headers", attr::HEADERS)
+            .expression_attribute_names("#body", attr::BODY)
+            .expression_attribute_names("#size", attr::BODY_SIZE)
+            .expression_attribute_names("#truncated", attr::TRUNCATED)
+            .expression_attribute_names("#first", attr::FIRST_SEEN)
+            .expression_attribute_names("#last", attr::LAST_SEEN)
+            .expression_attribute_names("#expires", attr::EXPIRES_AT)
+            .expression_attribute_names("#deliveries", attr::DELIVERIES)
+            .expression_attribute_values(":kind", s(table::kind::QUARANTINE))
+            .expression_attribute_values(":path", s(request.path.as_str()))
+            .expression_attribute_values(":method", s(request.method.as_str()))
+            .expression_attribute_values(":error", s(request.error.as_str()))
+            .expression_attribute_values(":message", s(request.message.as_str()))
+            .expression_attribute_values(":headers", table::headers_attribute(&request.headers))
+            .expression_attribute_values(
+                ":body",
+                AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
+                    request.body.clone(),
+                )),
+            )
+            .expression_attribute_values(":size", n(request.body_size as u64))
+            .expression_attribute_values(":truncated", AttributeValue::Bool(request.truncated()))
+            .expression_attribute_values(":now", now)
+            .expression_attribute_values(
+                ":expires",
+                AttributeValue::N(expires_at.unix_timestamp().to_string()),
+            )
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(|e| {
+                DownstreamError::new("DynamoDB UpdateItem (quarantine)", error_text(&e))
+            })?;
         Ok(())
     }
 }

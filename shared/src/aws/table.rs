@@ -7,9 +7,11 @@
 //! | kind | pk | sk | holds |
 //! |---|---|---|---|
 //! | `event` | `<entity_type>#<entity_id>` | `seq#<sequence, 20 digits>` | one notification: the envelope's fields, `raw_body`, `sequence`, `repeat_of_*`, `arrival_day`, `expires_at` |
-//! | `head` | `<entity_type>#<entity_id>` | `head` | the entity's counters: `last_sequence`, `forwarded_sequence`, `forwarded_at`, `unacked` |
+//! | `head` | `<entity_type>#<entity_id>` | `head` | the entity's counters: `last_sequence`, `forwarded_sequence`, `forwarded_at`, `unacked`; while a notification waits to be forwarded, `pending_since` and `sweep_shard` (the `by_pending` index) |
 //! | `dedup` | `dedup#<dedup_key>` | `dedup` | the latest notification with that content: `event_pk`, `event_sk`, `sequence`, `received_at`, `expires_at`, `resends_used` |
 //! | `resend` | `resend#<provider>` | `<requested_at>#<id>` | an operator's resend request (`recover resend`): `from`, `until`, `event`, `entity_key`, `expires_at` |
+//! | `sweeper` | `sweeper` | `cursor` | where the sweeper's last run stopped: `after` |
+//! | `quarantine` | `quarantine#<YYYY-MM-DD>` | `<body SHA-256>` | a refused authenticated request (`quarantine`): `path`, `method`, `error`, `message`, `headers`, `body` (bytes), `body_size`, `truncated`, `first_seen`, `last_seen`, `deliveries`, `expires_at`; `resolved_at`, `resolution` once retried |
 //!
 //! A `Query` on an entity's `pk` returns its head and its notifications in `sequence` order.
 //! An entity's notifications are forwarded in order, so "forwarded" is a prefix: a
@@ -85,6 +87,24 @@ pub mod attr {
     pub const REQUESTED_AT: &str = "requested_at";
     // legacy event items
     pub const RECEIVED_DAY: &str = "received_day";
+    // pending heads (the sweeper's index) and its cursor
+    pub const PENDING_SINCE: &str = "pending_since";
+    pub const SWEEP_SHARD: &str = "sweep_shard";
+    pub const AFTER: &str = "after";
+    // quarantined requests
+    pub const PATH: &str = "path";
+    pub const METHOD: &str = "method";
+    pub const ERROR: &str = "error";
+    pub const MESSAGE: &str = "message";
+    pub const HEADERS: &str = "headers";
+    pub const BODY: &str = "body";
+    pub const BODY_SIZE: &str = "body_size";
+    pub const TRUNCATED: &str = "truncated";
+    pub const FIRST_SEEN: &str = "first_seen";
+    pub const LAST_SEEN: &str = "last_seen";
+    pub const DELIVERIES: &str = "deliveries";
+    pub const RESOLVED_AT: &str = "resolved_at";
+    pub const RESOLUTION: &str = "resolution";
 }
 
 /// Values of `kind`.
@@ -93,6 +113,8 @@ pub mod kind {
     pub const HEAD: &str = "head";
     pub const DEDUP: &str = "dedup";
     pub const RESEND: &str = "resend";
+    pub const SWEEPER: &str = "sweeper";
+    pub const QUARANTINE: &str = "quarantine";
 }
 
 /// The index through which `recover replay --since` finds a period's notifications: hash
@@ -108,6 +130,33 @@ pub const LEGACY_DAY_INDEX_ATTRIBUTES: [&str; 5] = [
     attr::DEDUP_KEY,
     attr::RAW_BODY,
 ];
+
+/// The sweeper's index: only heads with a notification stored and not yet forwarded carry its
+/// keys (`sweep_shard`, `pending_since`), so it holds exactly the entities to sweep, oldest
+/// first in each shard; keys only.
+pub const PENDING_INDEX: &str = "by_pending";
+/// How many `sweep_shard` values spread the pending heads: every notification adds an entry
+/// and its mark removes it, and one partition key takes 1,000 writes a second, so 8 shards
+/// keep the index far from a limit (4,000 notifications a second).
+pub const SWEEP_SHARDS: u32 = 8;
+
+/// The shard of an entity's head in the sweeper's index: stable, spread by the key's bytes.
+pub fn sweep_shard(entity_key: &str) -> String {
+    // FNV-1a: tiny, stable across builds and platforms.
+    let hash = entity_key.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("pending#{}", hash % SWEEP_SHARDS)
+}
+
+/// The `pk` of the requests quarantined on `day` (`YYYY-MM-DD`, UTC).
+pub fn quarantine_pk(day: &str) -> String {
+    format!("quarantine#{day}")
+}
+
+/// The key of the sweeper's cursor item.
+pub const SWEEPER_PK: &str = "sweeper";
+pub const CURSOR_SK: &str = "cursor";
 
 pub const HEAD_SK: &str = "head";
 pub const MARKER_SK: &str = "dedup";
@@ -335,10 +384,9 @@ pub fn first_head_item(entity_key: &str, at: OffsetDateTime) -> Item {
         (attr::KIND.to_owned(), s(kind::HEAD)),
         (attr::LAST_SEQUENCE.to_owned(), n(1)),
         (attr::FORWARDED_SEQUENCE.to_owned(), n(0)),
-        (
-            attr::UNACKED.to_owned(),
-            AttributeValue::M(HashMap::from([("1".to_owned(), s(format_time(at)))])),
-        ),
+        (attr::UNACKED.to_owned(), AttributeValue::M(HashMap::new())),
+        (attr::PENDING_SINCE.to_owned(), s(format_time(at))),
+        (attr::SWEEP_SHARD.to_owned(), s(sweep_shard(entity_key))),
     ])
 }
 
@@ -409,6 +457,74 @@ pub fn resend_request(item: &Item) -> Result<ResendRequest, String> {
     })
 }
 
+// --- quarantined requests ---------------------------------------------------------------
+
+/// A quarantined request as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineItem {
+    pub request: crate::quarantine::QuarantinedRequest,
+    pub day: String,
+    pub first_seen: OffsetDateTime,
+    pub last_seen: OffsetDateTime,
+    pub deliveries: u64,
+    pub resolved_at: Option<OffsetDateTime>,
+    pub resolution: Option<String>,
+}
+
+pub fn quarantine_item(item: &Item) -> Result<QuarantineItem, String> {
+    let time = |name: &str| time_attr(item, name)?.ok_or_else(|| format!("it has no `{name}`"));
+    let headers = match item.get(attr::HEADERS) {
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .filter_map(|pair| match pair {
+                AttributeValue::L(kv) => match (kv.first(), kv.get(1)) {
+                    (Some(AttributeValue::S(k)), Some(AttributeValue::S(v))) => {
+                        Some((k.clone(), v.clone()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let body = match item.get(attr::BODY) {
+        Some(AttributeValue::B(b)) => b.as_ref().to_vec(),
+        _ => Vec::new(),
+    };
+    let first_seen = time(attr::FIRST_SEEN)?;
+    let pk = required(item, attr::PK)?;
+    Ok(QuarantineItem {
+        request: crate::quarantine::QuarantinedRequest {
+            received_at: first_seen,
+            path: required(item, attr::PATH)?.to_owned(),
+            method: required(item, attr::METHOD)?.to_owned(),
+            error: required(item, attr::ERROR)?.to_owned(),
+            message: text(item, attr::MESSAGE).unwrap_or_default().to_owned(),
+            headers,
+            body_size: number(item, attr::BODY_SIZE).unwrap_or(body.len() as u64) as usize,
+            body,
+            body_sha256: required(item, attr::SK)?.to_owned(),
+        },
+        day: pk.trim_start_matches("quarantine#").to_owned(),
+        first_seen,
+        last_seen: time(attr::LAST_SEEN)?,
+        deliveries: number(item, attr::DELIVERIES).unwrap_or(1),
+        resolved_at: time_attr(item, attr::RESOLVED_AT)?,
+        resolution: text(item, attr::RESOLUTION).map(str::to_owned),
+    })
+}
+
+/// The headers of a quarantined request as a list of `[name, value]` pairs (order kept).
+pub fn headers_attribute(headers: &[(String, String)]) -> AttributeValue {
+    AttributeValue::L(
+        headers
+            .iter()
+            .map(|(k, v)| AttributeValue::L(vec![s(k.as_str()), s(v.as_str())]))
+            .collect(),
+    )
+}
+
 // --- data --------------------------------------------------------------------------------
 
 /// `data` as a DynamoDB map: strings stay strings, lists lists, groups maps.
@@ -471,7 +587,7 @@ fn node_to_attribute(node: &Node) -> AttributeValue {
 
 // --- the table itself --------------------------------------------------------------------
 
-/// Creates the events table as `template.yaml` declares it (keys, both indexes, on-demand
+/// Creates the events table as `template.yaml` declares it (keys, the indexes, on-demand
 /// billing, TTL on `expires_at`): for the tests and the benchmarks against a local server.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), String> {
     let key = |name: &str, kind| {
@@ -488,17 +604,21 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
             .build()
             .map_err(|e| e.to_string())
     };
-    let arrival = GlobalSecondaryIndex::builder()
-        .index_name(ARRIVAL_INDEX)
-        .key_schema(key(attr::ARRIVAL_DAY, KeyType::Hash)?)
-        .key_schema(key(attr::RECEIVED_AT, KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::KeysOnly)
-                .build(),
-        )
-        .build()
-        .map_err(|e| e.to_string())?;
+    let keys_only = |name: &str, hash: &str, range: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(hash, KeyType::Hash)?)
+            .key_schema(key(range, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::KeysOnly)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let arrival = keys_only(ARRIVAL_INDEX, attr::ARRIVAL_DAY, attr::RECEIVED_AT)?;
+    let pending = keys_only(PENDING_INDEX, attr::SWEEP_SHARD, attr::PENDING_SINCE)?;
     let legacy = GlobalSecondaryIndex::builder()
         .index_name(LEGACY_DAY_INDEX)
         .key_schema(key(attr::RECEIVED_DAY, KeyType::Hash)?)
@@ -524,7 +644,10 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
         .attribute_definitions(string(attr::ARRIVAL_DAY)?)
         .attribute_definitions(string(attr::RECEIVED_AT)?)
         .attribute_definitions(string(attr::RECEIVED_DAY)?)
+        .attribute_definitions(string(attr::SWEEP_SHARD)?)
+        .attribute_definitions(string(attr::PENDING_SINCE)?)
         .global_secondary_indexes(arrival)
+        .global_secondary_indexes(pending)
         .global_secondary_indexes(legacy)
         .send()
         .await
@@ -564,6 +687,19 @@ mod tests {
             received_at: datetime!(2026-11-19 10:00 UTC),
         });
         e
+    }
+
+    #[test]
+    fn sweep_shards_are_stable_and_spread() {
+        assert_eq!(
+            sweep_shard("invoice#84F982E1A10F4FF1B483B829F4762C2C"),
+            sweep_shard("invoice#84F982E1A10F4FF1B483B829F4762C2C")
+        );
+        let shards: std::collections::BTreeSet<String> = (0..200)
+            .map(|i| sweep_shard(&format!("invoice#{i}")))
+            .collect();
+        assert_eq!(shards.len(), SWEEP_SHARDS as usize);
+        assert!(shards.iter().all(|s| s.starts_with("pending#")));
     }
 
     #[test]
@@ -644,9 +780,21 @@ mod tests {
 
     #[test]
     fn a_head_and_a_resend_request_read_back() {
-        let h = head(&first_head_item("subscription#S1", AT)).expect("readable");
+        let first = first_head_item("subscription#S1", AT);
+        assert_eq!(
+            text(&first, attr::PENDING_SINCE),
+            Some("2026-11-20T10:00:26.398562Z")
+        );
+        assert_eq!(
+            text(&first, attr::SWEEP_SHARD),
+            Some(sweep_shard("subscription#S1").as_str())
+        );
+        let h = head(&first).expect("readable");
         assert_eq!((h.last_sequence, h.forwarded_sequence), (1, 0));
-        assert_eq!(h.unacked.get(&1), Some(&AT));
+        assert!(
+            h.unacked.is_empty(),
+            "owed only once a delivery failed after the store"
+        );
         let request = ResendRequest {
             id: "r1".to_owned(),
             from: datetime!(2026-11-01 03:00 UTC),

@@ -1,0 +1,102 @@
+//! What a request's body becomes on a route: its envelope, or the refusal (status, code,
+//! message). The handler calls it once the request is authenticated; `recover quarantine
+//! retry` calls it again on a quarantined request, with the parser of the day.
+//!
+//! It parses (iugu's form, or iPag's JSON with the event named by its header, which must agree
+//! with the signed body), checks the route takes the event's family, and that the body is UTF-8
+//! (it is stored as text).
+
+use lambda_http::http::{HeaderMap, StatusCode};
+use time::OffsetDateTime;
+
+use crate::envelope::Envelope;
+use crate::event::Family;
+use crate::gateway::EventFamily;
+use crate::http::{route_path, Route, IPAG_ROUTE};
+use crate::ipag::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
+use crate::ErrorClass;
+
+/// Why a body is refused on a route.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// The envelope, when the body parsed but the route does not take it (`wrong_route`).
+    pub envelope: Option<Box<Envelope>>,
+}
+
+fn refusal(status: StatusCode, code: &'static str, message: String) -> Refusal {
+    Refusal {
+        status,
+        code,
+        message,
+        envelope: None,
+    }
+}
+
+/// The envelope of `body` on `route`, arrived at `now`, or why not.
+pub fn admit(
+    route: Route,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: OffsetDateTime,
+) -> Result<Envelope, Refusal> {
+    let parsed = match route {
+        Route::Ipag => {
+            let names = headers
+                .get_all(EVENT_HEADER)
+                .iter()
+                .chain(headers.get_all(EVENT_HEADER_PLAIN).iter())
+                .map(|v| v.as_bytes());
+            crate::ipag::event_from_headers(names)
+                .and_then(|event| Envelope::from_ipag_json(body, event, now))
+                // The event header is not signed: it must agree with the (signed) body.
+                .and_then(|envelope| {
+                    crate::ipag::replay::check_envelope(&envelope).map(|()| envelope)
+                })
+        }
+        Route::Family(_) | Route::All => Envelope::from_iugu_form(body, now),
+    };
+    let envelope = parsed.map_err(|e| {
+        let status = match e.class() {
+            ErrorClass::Malformed => StatusCode::BAD_REQUEST,
+            ErrorClass::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorClass::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        refusal(status, e.code(), e.to_string())
+    })?;
+    if !route.accepts(envelope.family) {
+        let message = match envelope.family {
+            EventFamily::Ipag(_) => format!(
+                "event `{}` is iPag's: send it to {IPAG_ROUTE}",
+                envelope.event
+            ),
+            EventFamily::Iugu(Family::Other) => format!(
+                "event `{}` belongs to no known family: send it to {}",
+                envelope.event,
+                route_path(Family::Other)
+            ),
+            EventFamily::Iugu(family) => format!(
+                "event `{}` belongs to the {family} family: send it to {} (or to {})",
+                envelope.event,
+                route_path(family),
+                route_path(Family::Other)
+            ),
+        };
+        return Err(Refusal {
+            envelope: Some(Box::new(envelope)),
+            ..refusal(StatusCode::UNPROCESSABLE_ENTITY, "wrong_route", message)
+        });
+    }
+    // Both parsers have checked the body is UTF-8 (the form parser once percent-decoded, which
+    // a body with any non-UTF-8 byte is not); this cannot fail, but never panic.
+    if std::str::from_utf8(body).is_err() {
+        return Err(refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_utf8",
+            "the body is not valid UTF-8".to_owned(),
+        ));
+    }
+    Ok(envelope)
+}

@@ -1,0 +1,267 @@
+//! The sweeper end to end: the real handler stores while SQS refuses (longer than every retry
+//! of the gateway), then the sweeper, against the local server, forwards what waits, once, in
+//! order; a sweep racing a late retry sends one message; and the metric lines the functions and
+//! the sweeper write are CloudWatch EMF with the documented names, dimensions and units.
+
+use std::sync::Arc;
+
+use pipeline_tests::{answer, form_post, post, Local, TOKEN};
+use serde_json::Value;
+use shared::auth::Token;
+use shared::aws::{DynamoStore, SqsForwarder};
+use shared::clock::ManualClock;
+use shared::http::{App, Delivery, Route};
+use shared::metrics::Metrics;
+use shared::sweep::SweepSettings;
+use shared::sweeper::Sweeper;
+use shared::{Envelope, Family};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const T0: OffsetDateTime = datetime!(2026-11-20 13:00 UTC);
+const INVOICES: Route = Route::Family(Family::Invoices);
+
+fn body(invoice: &str, status: &str) -> String {
+    format!("event=invoice.status_changed&data%5Bid%5D={invoice}&data%5Bstatus%5D={status}")
+}
+
+/// The function with its clock, its queue URL and its metrics.
+fn app(
+    local: &Local,
+    clock: &ManualClock,
+    queue_url: &str,
+    metrics: Metrics,
+) -> App<DynamoStore, SqsForwarder> {
+    App {
+        delivery: Delivery {
+            clock: Arc::new(clock.clone()),
+            ..Delivery::default()
+        },
+        metrics,
+        ..local.app_with(INVOICES, Token::new(Some(TOKEN)), queue_url)
+    }
+}
+
+fn sweeper(local: &Local, clock: &ManualClock, metrics: Metrics) -> Sweeper {
+    Sweeper {
+        store: DynamoStore::new(local.dynamo.clone(), &local.table),
+        forwarder: SqsForwarder::new(local.sqs.clone(), &local.queue_url),
+        settings: SweepSettings::default(),
+        metrics,
+        clock: Arc::new(clock.clone()),
+    }
+}
+
+fn missing_queue(local: &Local) -> String {
+    format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"))
+}
+
+async fn sent(local: &Local) -> Vec<(String, Option<String>, Option<u64>)> {
+    local
+        .drain()
+        .await
+        .iter()
+        .map(|m| {
+            let e: Envelope = serde_json::from_str(m.body().unwrap_or_default()).expect("envelope");
+            (e.entity_id, e.status, e.sequence)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn what_sqs_refused_for_longer_than_every_retry_is_swept_once_in_order() {
+    let local = Local::new().await;
+    let clock = ManualClock::at(T0);
+    let down = app(&local, &clock, &missing_queue(&local), Metrics::default());
+    // Three attempts each, as iPag makes them (at once, +5 min, +15 min more), all refused.
+    for (invoice, status) in [("A", "pending"), ("B", "pending"), ("A", "paid")] {
+        for retry in [0, 5, 20] {
+            clock.set(T0 + Duration::minutes(retry));
+            let (code, body) = answer(&down.handle(form_post(&body(invoice, status))).await);
+            assert_eq!(
+                (code, body["error"].as_str()),
+                (503, Some("forward_failed"))
+            );
+        }
+    }
+    assert_eq!(local.events().await.len(), 3, "stored once each");
+    assert!(local.drain().await.is_empty());
+
+    // SQS is back; the gateway has given up. The sweeper runs every minute.
+    clock.set(T0 + Duration::minutes(30));
+    let run = sweeper(&local, &clock, Metrics::default())
+        .run(0)
+        .await
+        .expect("swept");
+    assert_eq!(
+        (run["entities"].as_u64(), run["forwarded"].as_u64()),
+        (Some(2), Some(3))
+    );
+    assert_eq!(run["oldest_waiting_s"], Value::Null);
+    let mut got = sent(&local).await;
+    got.sort_by_key(|(id, _, n)| (id.clone(), *n));
+    let row = |id: &str, s: &str, n| (id.to_owned(), Some(s.to_owned()), Some(n));
+    assert_eq!(
+        got,
+        [
+            row("A", "pending", 1),
+            row("A", "paid", 2),
+            row("B", "pending", 1)
+        ]
+    );
+    for pk in ["invoice#A", "invoice#B"] {
+        let head = local.head(pk).await;
+        assert_eq!(head.forwarded_sequence, head.last_sequence, "{pk}");
+    }
+    // Nothing is pending any more: the index is empty, and the next run sends nothing.
+    let pending: Vec<_> = local
+        .items()
+        .await
+        .into_iter()
+        .filter(|i| i.contains_key("pending_since"))
+        .collect();
+    assert!(pending.is_empty(), "{pending:?}");
+    let again = sweeper(&local, &clock, Metrics::default())
+        .run(0)
+        .await
+        .expect("swept");
+    assert_eq!(again["forwarded"].as_u64(), Some(0));
+    assert!(local.drain().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sweep_racing_a_late_retry_sends_one_message() {
+    let local = Local::new().await;
+    let clock = ManualClock::at(T0);
+    let down = app(&local, &clock, &missing_queue(&local), Metrics::default());
+    let x = body("R", "paid");
+    assert_eq!(answer(&down.handle(form_post(&x)).await).0, 503);
+
+    clock.set(T0 + Duration::minutes(3));
+    let up = app(&local, &clock, &local.queue_url, Metrics::default());
+    let sweeper = sweeper(&local, &clock, Metrics::default());
+    let start = Arc::new(tokio::sync::Barrier::new(2));
+    let (a, b) = tokio::join!(
+        async {
+            start.wait().await;
+            sweeper.run(0).await.expect("swept")
+        },
+        async {
+            start.wait().await;
+            answer(&up.handle(form_post(&x)).await)
+        }
+    );
+    assert_eq!(
+        (b.0, b.1["status"].as_str()),
+        (200, Some("duplicate")),
+        "{}",
+        b.1
+    );
+    assert!(a["forwarded"].as_u64().is_some_and(|n| n <= 1), "{a}");
+    assert_eq!(sent(&local).await.len(), 1, "the queue keeps one");
+    assert_eq!(local.head("invoice#R").await.forwarded_sequence, 1);
+}
+
+/// Every metric line is an EMF document whose dimension sets name members it has.
+fn check_emf(line: &str, namespace: &str) -> Value {
+    let doc: Value = serde_json::from_str(line).expect("an EMF line is JSON");
+    let cw = &doc["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(cw["Namespace"], namespace);
+    assert!(doc["_aws"]["Timestamp"].is_u64());
+    for set in cw["Dimensions"].as_array().expect("dimension sets") {
+        for name in set.as_array().expect("a set") {
+            assert!(doc[name.as_str().expect("a name")].is_string(), "{line}");
+        }
+    }
+    for metric in cw["Metrics"].as_array().expect("metrics") {
+        assert!(
+            doc[metric["Name"].as_str().expect("a name")].is_number(),
+            "{line}"
+        );
+    }
+    doc
+}
+
+#[tokio::test]
+async fn the_functions_and_the_sweeper_write_emf_lines() {
+    let local = Local::new().await;
+    let clock = ManualClock::at(T0);
+    let (metrics, lines) = Metrics::captured("WebhookTest");
+    let up = app(&local, &clock, &local.queue_url, metrics.clone());
+    let ok = body("M", "paid");
+    up.handle(form_post(&ok)).await;
+    up.handle(form_post(&ok)).await;
+    up.handle(post(
+        &ok,
+        "application/x-www-form-urlencoded",
+        Some("wrong-token-0123456789"),
+    ))
+    .await;
+    up.handle(form_post(
+        "event=invoice.status_changed&data%5Bstatus%5D=paid",
+    ))
+    .await;
+    let down = app(&local, &clock, &missing_queue(&local), metrics.clone());
+    down.handle(form_post(&body("N", "paid"))).await;
+    sweeper(&local, &clock, metrics)
+        .run(0)
+        .await
+        .expect("swept");
+
+    let lines = lines.lock().expect("lock").clone();
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    let docs: Vec<Value> = lines.iter().map(|l| check_emf(l, "WebhookTest")).collect();
+    let request = &docs[0]["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(
+        request["Dimensions"],
+        serde_json::json!([
+            ["Outcome"],
+            ["Outcome", "Code"],
+            ["Provider", "Family", "Outcome"]
+        ])
+    );
+    assert_eq!(
+        request["Metrics"],
+        serde_json::json!([
+            {"Name": "Notifications", "Unit": "Count"},
+            {"Name": "Latency", "Unit": "Milliseconds"}
+        ])
+    );
+    let outcomes: Vec<(String, String, String, String)> = docs[..5]
+        .iter()
+        .map(|d| {
+            let s = |k: &str| d[k].as_str().unwrap_or_default().to_owned();
+            (s("Provider"), s("Family"), s("Outcome"), s("Code"))
+        })
+        .collect();
+    let row =
+        |f: &str, o: &str, c: &str| ("iugu".to_owned(), f.to_owned(), o.to_owned(), c.to_owned());
+    assert_eq!(
+        outcomes,
+        [
+            row("invoices", "stored", "stored"),
+            row("invoices", "retry", "retry"),
+            row("invoices", "refused", "unauthorized"),
+            row("invoices", "quarantined", "missing_entity_id"),
+            row("invoices", "failed", "forward_failed"),
+        ]
+    );
+    assert!(docs[0]["Latency"].as_f64().is_some_and(|ms| ms > 0.0));
+    let sweep = &docs[5];
+    assert_eq!(
+        sweep["_aws"]["CloudWatchMetrics"][0]["Metrics"],
+        serde_json::json!([
+            {"Name": "SweepForwarded", "Unit": "Count"},
+            {"Name": "SweepEntities", "Unit": "Count"},
+            {"Name": "SweepFailures", "Unit": "Count"},
+            {"Name": "OldestUnforwardedAge", "Unit": "Seconds"}
+        ])
+    );
+    assert_eq!(
+        sweep["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([[]])
+    );
+    // N waits (within the grace period): the oldest unforwarded is 0 s old on this clock.
+    assert_eq!(sweep["OldestUnforwardedAge"], 0);
+    assert_eq!(sweep["SweepForwarded"], 0);
+}
