@@ -3,7 +3,7 @@
 //!
 //! Each serialises exactly as the iugu-only types did (the event and family as their plain
 //! name, iugu's data as its nested map), so an iugu envelope is byte-for-byte what it was before
-//! iPag came (`shared/tests/ipag.rs` pins that).
+//! iPag came (`shared/tests/core/ipag.rs` pins that).
 
 use std::fmt;
 

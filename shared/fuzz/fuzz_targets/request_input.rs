@@ -1,6 +1,6 @@
 //! Fuzz input → an API Gateway event → the handler, with in-memory store and queue: the whole
 //! request path of a function but the AWS calls. Shared by the `handle_request` fuzz target and
-//! by `tests/tests/request_fuzz_seeds.rs`, which runs the seeds on stable in `cargo test`.
+//! by `tests/tests/end_to_end/request_fuzz_seeds.rs`, which runs the seeds on stable in `cargo test`.
 //!
 //! Input layout: byte 0 picks the method, base64 flag and path; byte 1 the token and content
 //! type; byte 2 whether the store or the queue fails, and whether the request goes to the iPag

@@ -1,5 +1,5 @@
 //! A function exactly as Lambda runs one (`shared::runtime::serve`), for the tests that start
-//! it as a process against `pipeline_tests::runtime_api` (tests/tests/function.rs): the
+//! it as a process against `pipeline_tests::runtime_api` (tests/tests/end_to_end/function.rs): the
 //! deployed functions are this call with their route fixed.
 //!
 //! usage: function <invoices|ipag>

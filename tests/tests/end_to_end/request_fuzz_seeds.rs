@@ -3,7 +3,7 @@
 //! mutations. Each run asserts: no panic, a JSON answer with a documented status, 200 only
 //! once stored and forwarded, and a refusal changes nothing.
 
-#[path = "../../shared/fuzz/fuzz_targets/request_input.rs"]
+#[path = "../../../shared/fuzz/fuzz_targets/request_input.rs"]
 mod request_input;
 
 use std::path::PathBuf;

@@ -5,7 +5,7 @@
 //! Any change to those bytes is a change of behaviour and shows here.
 //!
 //! `golden/envelopes.txt` holds one block per seed. After a deliberate change, regenerate it
-//! with `GOLDEN_BLESS=1 cargo test -p shared --test golden` and review the diff.
+//! with `GOLDEN_BLESS=1 cargo test -p shared --test core golden` and review the diff.
 
 use std::fmt::Write as _;
 use std::fs;
