@@ -237,20 +237,25 @@ pub fn init_logging() {
     let _ = tracing::subscriber::set_global_default(log_subscriber(std::io::stdout));
 }
 
-/// Runs a function that serves `route` until the Lambda runtime stops it.
-pub fn serve(route: Route) -> ExitCode {
+/// What every function's `main` does: logging on standard output, then `function` on a
+/// single-threaded async runtime (a Lambda instance serves one request at a time).
+pub fn run_function(function: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt,
+        Ok(runtime) => runtime.block_on(function),
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
-    runtime.block_on(async {
+    }
+}
+
+/// Runs a function that serves `route` until the Lambda runtime stops it.
+pub fn serve(route: Route) -> ExitCode {
+    run_function(async {
         let config = match Config::from_env() {
             Ok(config) => config,
             Err(e) => {

@@ -104,18 +104,7 @@ impl Sweeper {
 
 /// Runs the sweeper until the Lambda runtime stops it.
 pub fn serve() -> ExitCode {
-    crate::runtime::init_logging();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
+    crate::runtime::run_function(async {
         let config = match SweeperConfig::from_env() {
             Ok(config) => config,
             Err(e) => {

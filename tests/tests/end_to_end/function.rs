@@ -23,8 +23,8 @@ const LIMIT: Duration = Duration::from_secs(60);
 const SIGNING_KEY: &str = "merchant-ipag-api-key-0123";
 
 /// The process, with the AWS and Lambda variables a function gets, and nothing else from this
-/// environment.
-fn command(route: &str, api: &RuntimeApi, env: &[(&str, &str)]) -> Command {
+/// environment (`warm_up` starts its functions with it too).
+pub(crate) fn command(route: &str, api: &RuntimeApi, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_function"));
     command
         .arg(route)
@@ -46,7 +46,7 @@ fn command(route: &str, api: &RuntimeApi, env: &[(&str, &str)]) -> Command {
 }
 
 /// Everything a pipe carries until it closes, read on a thread of its own.
-fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+pub(crate) fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
     std::thread::spawn(move || {
         let mut out = Vec::new();
         let _ = pipe.read_to_end(&mut out);

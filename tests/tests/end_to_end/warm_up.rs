@@ -8,8 +8,7 @@
 //! is read from the local server directly.
 //! No test here measures speed (bench/README.md does): they count connections and outcomes.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,8 @@ use pipeline_tests::proxy::{Fault, FaultyProxy};
 use pipeline_tests::runtime_api::RuntimeApi;
 use pipeline_tests::{moto, production_sdk_config, secrets, workspace, Local, TOKEN};
 use shared::warm::{self, Outcome};
+
+use crate::function::{command, drain};
 
 /// Bound on any wait for the process (a debug build starting, moto answering).
 const LIMIT: Duration = Duration::from_secs(60);
@@ -41,14 +42,6 @@ impl Function {
     }
 }
 
-fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = pipe.read_to_end(&mut out);
-        String::from_utf8_lossy(&out).into_owned()
-    })
-}
-
 /// The `invoices` function as Lambda runs it, DynamoDB and SQS behind the two proxies.
 fn start(
     api: &RuntimeApi,
@@ -57,18 +50,7 @@ fn start(
     (dynamodb, sqs): (&str, &str),
     warm_up_ms: &str,
 ) -> Function {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_function"))
-        .arg("invoices")
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "test")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", &moto().endpoint)
+    let mut child = command("invoices", api, &[])
         .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb)
         .env("AWS_ENDPOINT_URL_SQS", sqs)
         .env("EVENTS_TABLE", &local.table)
@@ -76,9 +58,6 @@ fn start(
         .env("IUGU_SECRET_ID", secret)
         .env("ALLOWED_SOURCE_IPS", "54.207.210.151/32")
         .env("WARM_UP_MS", warm_up_ms)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("start the function");
     let output = [
