@@ -1,6 +1,7 @@
 //! The quarantine end to end: the real handler refuses an authenticated request and keeps it
 //! (once, however often it is delivered); `recover quarantine retry` leaves it while the parser
 //! still refuses it, and stores and forwards it once when the parser has learned what it lacked.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use pipeline_tests::{answer, form_post, post, Local};
 use recover::event_table::EventTable;

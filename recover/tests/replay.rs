@@ -3,6 +3,7 @@
 //! The replayed messages must be the first forward's, byte for byte. SQS (and the local server)
 //! drops a message whose de-duplication id it saw in the last 5 minutes, so a replay here goes
 //! to a second queue (`Local::with_another_queue`) instead of waiting 5 minutes.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use pipeline_tests::{answer, form_post, Local};

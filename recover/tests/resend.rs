@@ -1,5 +1,6 @@
 //! `resend` against a local fake of iugu's endpoints (wiremock on a free loopback port): the
 //! windows, the auth header, the retries and what stops them.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! Every refusal the parsing core promises, each with its precise error and HTTP class,
 //! and the edge cases it must accept.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use shared::form::{parse_form, MAX_BODY_BYTES, MAX_DEPTH, MAX_FIELDS, MAX_KEY_BYTES};
 use shared::{Envelope, ErrorClass, Node, ParseError};

@@ -1,6 +1,7 @@
 //! Store once, forward once, in order, against the in-memory store and queue: every outcome of
 //! the rule, every failure point, a lost race, without any server. The same cases run end to
 //! end against the local DynamoDB + SQS server in `tests/tests/delivery_semantics.rs`.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use shared::clock::ManualClock;
 use shared::delivery::{DeliverySettings, ResendRequest, Snapshot};

@@ -1,4 +1,5 @@
 //! Properties of the parser and the de-duplication key, over generated forms.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use proptest::prelude::*;
 use shared::dedup::dedup_key;

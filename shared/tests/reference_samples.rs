@@ -8,6 +8,7 @@
 //!   (`withdraw_request.*`: https://dev.iugu.com/docs/saque; `automatic_pix.*`:
 //!   https://dev.iugu.com/docs/pix-autom%C3%A1tico; `referrals.*`:
 //!   https://dev.iugu.com/reference/ref-lista-de-gatilhos-kyc.md; ids and values invented).
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use shared::typed::{
     BankSlipStatus, DepositStatus, InvoiceStatus, Lenient, PaymentMethod, TransferRequestStatus,

@@ -1,6 +1,7 @@
 //! The sweeper against the in-memory store and queue: what it forwards, in which order, what it
 //! leaves to the request path, its bounds and its cursor. End to end against the local server:
 //! `tests/tests/sweeper.rs`.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use shared::clock::ManualClock;
 use shared::delivery::DeliverySettings;

@@ -1,6 +1,7 @@
 //! The delivery rule end to end (README "Delivery semantics"): the real handler, the real
 //! DynamoDB and SQS adapters, the local server, and a clock the test moves. One test per row of
 //! the rule's table, each counting what reaches the queue.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use pipeline_tests::{answer, form_post, Local, TOKEN};

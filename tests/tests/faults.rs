@@ -2,6 +2,7 @@
 //! unreachable or hanging (a [`FaultyProxy`] in front of the local server), and a function that
 //! dies between store and forward. Each ends with a retry, and the notification stored once and
 //! forwarded once.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use std::time::{Duration, Instant};
 

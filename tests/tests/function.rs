@@ -6,6 +6,7 @@
 //!   error Lambda reports, with a message that says what is wrong and never a secret's value.
 //! - At `RUST_LOG=trace` its logs, the Lambda runtime's and the AWS SDK's included, carry no
 //!   token, no `Authorization` header, no signing key and no personal data from the bodies.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};

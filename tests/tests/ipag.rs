@@ -2,6 +2,7 @@
 //! `pipeline.rs` and `hostile.rs`: every `events/ipag/` file stored once and forwarded once,
 //! resends and real changes, unknown events, `PUT`, each refusal with nothing written, and the
 //! optional signature. Logs: `ipag_logs.rs`.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::MessageSystemAttributeName;

@@ -1,6 +1,7 @@
 //! iPag signs the body, not the `X-Ipag-Event` header: a captured, signed body sent again under
 //! another event name, or with a stale timestamp, is refused and nothing is stored
 //! (`shared::ipag::replay`).
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use lambda_http::Request;
 use pipeline_tests::{answer, through_runtime, workspace, Local, TOKEN};

@@ -1,5 +1,6 @@
 //! The pipeline end to end: the real handler, the real DynamoDB and SQS adapters, a local
 //! DynamoDB + SQS server (moto). Each test has its own table and queue.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use lambda_http::Request;
 use pipeline_tests::{answer, event_file, form_post, post, text, Local, TOKEN};

@@ -2,6 +2,7 @@
 //! (`shared::secrets::read`): each gateway's token opens only its own routes, and the rotation
 //! procedure of README.md ("Rotating a token") refuses no delivery. What happens without a
 //! usable secret is in `function.rs` (the process stops before serving).
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use lambda_http::Request;
 use pipeline_tests::{answer, post, secrets, through_runtime, Local};

@@ -7,6 +7,7 @@
 //! AWS does, and counts them (`keep_alive`), or one that refuses or hangs (`proxy`); the secret
 //! is read from the local server directly.
 //! No test here measures speed (bench/README.md does): they count connections and outcomes.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
