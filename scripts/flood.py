@@ -12,7 +12,7 @@ a distinct, well-formed invoice notification. Then it looks in the local DynamoD
 one of them, and prints one Markdown table (for RELIABILITY.md) and the load average.
 
 What it cannot show: API Gateway's throttle (30 req/s, burst 60 per iugu route by default, in
-front of the function in AWS) does not exist locally; README.md, "Floods", says what it does.
+front of the function in AWS) does not exist locally; docs/floods.md says what it does.
 `cargo lambda watch` runs one instance per function (as a function whose reserved
 concurrency is 1), so every request, good or bad, waits its turn for that one instance.
 

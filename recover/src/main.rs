@@ -1,4 +1,4 @@
-//! `recover resend | replay | reconcile`: see `recover --help` and the README.
+//! `recover resend | replay | reconcile`: see `recover --help` and docs/operations.md.
 
 use std::process::ExitCode;
 

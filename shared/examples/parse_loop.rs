@@ -3,6 +3,7 @@
 //! is the precise measure; this is a plain loop so the script needs no output parsing.
 //!
 //! `cargo run --release -p shared --example parse_loop -- [BODY_FILE] [ITERATIONS]`
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -1,6 +1,6 @@
 //! Is a request from the gateway? It is when it carries the gateway's token: the current one,
-//! or, while a rotation is in progress, the previous one (see `secrets` and README.md,
-//! "Rotating a token").
+//! or, while a rotation is in progress, the previous one (see `secrets` and
+//! docs/operations.md, "Rotating a token").
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;

@@ -28,7 +28,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::envelope::{Envelope, RepeatOf};
 
-/// How long a retry is believed: 22 hours. README "Delivery semantics" says why.
+/// How long a retry is believed: 22 hours. docs/delivery-semantics.md says why.
 pub const DEFAULT_WINDOW: Duration = Duration::hours(22);
 /// How long notifications are kept: 90 days (`RetentionDays`).
 pub const DEFAULT_RETENTION_DAYS: u32 = 90;

@@ -53,7 +53,7 @@ pub struct Envelope {
     pub sequence: Option<u64>,
     /// Set when this notification's content equals an earlier one of the same entity and it
     /// was taken as a new occurrence (a subscription suspended again): which one, and when
-    /// that arrived. README "Delivery semantics".
+    /// that arrived. docs/delivery-semantics.md.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat_of: Option<RepeatOf>,
     /// When its first delivery arrived.

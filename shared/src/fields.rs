@@ -145,6 +145,7 @@ impl Fields {
 }
 
 /// Panics when `name` is absent, as `BTreeMap`'s does: for tests; code uses [`Fields::get`].
+#[allow(clippy::panic, reason = "Index cannot return None; code uses get")]
 impl Index<&str> for Fields {
     type Output = Node;
 

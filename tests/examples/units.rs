@@ -10,6 +10,7 @@
 //! real consumed capacity). "Before" applies the same rules to the previous version's layout
 //! and calls (two transactions per new notification, raw_body in the day index), built from
 //! the same notification.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use std::sync::{Arc, Mutex};
 

@@ -3,6 +3,7 @@
 //!
 //! The server is started once per test binary and stops with it: it watches its standard input,
 //! which this process holds open, and exits when that closes (whatever way this process ends).
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;

@@ -1,8 +1,9 @@
 //! A load run: many notifications (every documented event, some delivered twice) through the
 //! real handler against the local server, then a count of what the table and the queue hold.
 //!
-//! `cargo run --release -p pipeline-tests --example load -- 10000` prints the figures the
-//! README quotes; `tests/tests/end_to_end/load.rs` runs a smaller one in CI and asserts 0 lost, 0 doubled.
+//! `cargo run --release -p pipeline-tests --example load -- 10000` prints the figures
+//! docs/delivery-semantics.md quotes; `tests/tests/end_to_end/load.rs` runs a smaller one in CI and asserts
+//! 0 lost, 0 doubled.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -4,6 +4,7 @@
 //! Its own test binary, as `logs.rs` is: a scoped log subscriber in a binary whose other tests
 //! run at the same time on other threads can miss lines (tracing caches a call site's interest
 //! from whichever thread reaches it first).
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

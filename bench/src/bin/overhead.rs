@@ -77,6 +77,7 @@ fn events(dir: &PathBuf, count: usize) -> Result<Vec<String>, String> {
 }
 
 /// CPU time of the calling thread.
+#[allow(unsafe_code, reason = "clock_gettime, through libc")]
 fn thread_cpu() -> Duration {
     let mut t = libc::timespec {
         tv_sec: 0,

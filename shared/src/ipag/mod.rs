@@ -1,7 +1,7 @@
 //! iPag, the second gateway: its events, how a notification is keyed and de-duplicated, and
 //! its optional signature. Core only: nothing here knows HTTP or AWS.
 //!
-//! What iPag sends (sources; see also README.md, "iPag"):
+//! What iPag sends (sources; see also docs/ipag.md):
 //! - A `POST` (or `PUT`: the method is chosen when the webhook is registered, `http_method`
 //!   `POST` or `PUT`) with `Content-Type: application/json` and a JSON body:
 //!   <https://suporte.ipag.com.br/support/solutions/articles/35000293483-funcionamento-dos-webhooks-ipag>

@@ -18,7 +18,7 @@
 //!   present and readable it must lie within [`MAX_AGE`] in the past and [`MAX_AHEAD`] in the
 //!   future of the arrival time.
 //!
-//! What is **not** covered, said plainly (README.md, "iPag"):
+//! What is **not** covered, said plainly (docs/ipag.md, "What the signature does not cover"):
 //! - A body whose status fits several events can still be replayed under each of them: a
 //!   capture (code 8) as `TransactionCaptured` and as the three `...PaymentSucceeded`. They
 //!   announce the same fact; consumers should act on `status`, not on the event name alone.

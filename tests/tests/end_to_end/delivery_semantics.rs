@@ -1,4 +1,4 @@
-//! The delivery rule end to end (README "Delivery semantics"): the real handler, the real
+//! The delivery rule end to end (docs/delivery-semantics.md): the real handler, the real
 //! DynamoDB and SQS adapters, the local server, and a clock the test moves. One test per row of
 //! the rule's table, each counting what reaches the queue.
 

@@ -2,7 +2,7 @@
 //! the function: 1,000 bad-token requests interleaved with 100 real deliveries, 16 in flight,
 //! through the handler and the local DynamoDB + SQS. Every real one is stored and forwarded
 //! once, every bad one is 401, and nothing of theirs is stored. (What API Gateway's throttle
-//! does in front of the function is in README.md, "Floods"; the same run against the local
+//! does in front of the function is in docs/floods.md; the same run against the local
 //! stack over HTTP is `scripts/flood.py`, its figures in RELIABILITY.md.)
 
 use std::sync::Arc;

@@ -1,6 +1,6 @@
-//! A load run in CI (smaller than the README's 10,000; same code): many notifications of every
-//! documented event, 10% delivered again as a gateway retry, 16 at a time; nothing lost, nothing
-//! doubled.
+//! A load run in CI (smaller than the 10,000 of docs/delivery-semantics.md; same code): many
+//! notifications of every documented event, 10% delivered again as a gateway retry, 16 at a
+//! time; nothing lost, nothing doubled.
 
 use pipeline_tests::load::{run, Plan};
 use pipeline_tests::Local;

@@ -3,6 +3,7 @@
 //! One binary rather than one per file: each links the AWS SDK, and linking was most of the
 //! time CI spent building tests. The log tests (`logs.rs`, `ipag_logs.rs`) keep their own
 //! binaries: a scoped log subscriber misses lines when other tests run on other threads.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 mod delivery_semantics;
 mod faults;

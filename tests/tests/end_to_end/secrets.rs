@@ -1,6 +1,6 @@
 //! The webhook secrets in Secrets Manager (moto), read as a function reads them at start-up
 //! (`shared::secrets::read`): each gateway's token opens only its own routes, and the rotation
-//! procedure of README.md ("Rotating a token") refuses no delivery. What happens without a
+//! procedure of docs/operations.md ("Rotating a token") refuses no delivery. What happens without a
 //! usable secret is in `function.rs` (the process stops before serving).
 
 use lambda_http::Request;
@@ -111,7 +111,7 @@ async fn deliver(app: &App<DynamoStore, SqsForwarder>, n: usize, token: &str) ->
     (n, answer(&app.handle(iugu_delivery(n, token)).await).0)
 }
 
-/// README.md, "Rotating a token", step by step, with the gateway delivering all along: old
+/// docs/operations.md, "Rotating a token", step by step, with the gateway delivering all along: old
 /// function instances keep running until the redeploy replaces them, and deliveries sent
 /// before the URL changed are retried with the old token after it changed. Not one delivery
 /// is refused, and once the old token is dropped it opens nothing.
