@@ -5,194 +5,26 @@
 //! Each outcome is one delivery through the real handler and the real adapters against the
 //! local server (moto). An SDK interceptor on the functions' DynamoDB and SQS clients records
 //! every request as it goes on the wire: that is the round trip count. The units are computed
-//! from the items those requests wrote or read, as they are in the table right after, with
-//! DynamoDB's published rules (`pipeline_tests::capacity`; the local server does not report
-//! real consumed capacity). "Before" applies the same rules to the previous version's layout
+//! from the items those requests read (as returned) or wrote (as they are in the table right
+//! after), with DynamoDB's published rules (`pipeline_tests::metering` and `capacity`; the
+//! local server does not report real consumed capacity). `--example cost` prices the same
+//! calls in USD. "Before" applies the same rules to the previous version's layout
 //! and calls (two transactions per new notification, raw_body in the day index), built from
 //! the same notification.
 #![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use pipeline_tests::capacity::{index_entry_size, item_size, read_units, write_units, Item};
+use pipeline_tests::capacity::{index_entry_size, item_size, write_units, Item};
+use pipeline_tests::metering::{tally, Recorder, Table, Tally};
 use pipeline_tests::{answer, form_post, moto, text, workspace, Local};
-use serde_json::Value;
 use shared::aws::table::{self, attr};
 use shared::aws::{DynamoStore, SqsForwarder};
 use shared::clock::ManualClock;
 use shared::http::{App, Delivery, Route};
 use time::macros::datetime;
 use time::Duration;
-
-/// Every request the clients send: (operation, request body).
-#[derive(Debug, Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<(String, Value)>>>);
-
-impl Recorder {
-    fn take(&self) -> Vec<(String, Value)> {
-        std::mem::take(&mut *self.0.lock().expect("lock"))
-    }
-}
-
-impl Intercept for Recorder {
-    fn name(&self) -> &'static str {
-        "Recorder"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let request = context.request();
-        let target = request.headers().get("x-amz-target").unwrap_or_default();
-        let op = target.rsplit('.').next().unwrap_or(target).to_owned();
-        let body = request
-            .body()
-            .bytes()
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or(Value::Null);
-        self.0.lock().expect("lock").push((op, body));
-        Ok(())
-    }
-}
-
-/// A key from a request's JSON (`{"pk":{"S":..},"sk":{"S":..}}`).
-fn key_of(json: &Value) -> (String, String) {
-    let s = |name: &str| json[name]["S"].as_str().unwrap_or_default().to_owned();
-    (s(attr::PK), s(attr::SK))
-}
-
-struct Units {
-    trips: Vec<String>,
-    reads: usize,
-    writes: usize,
-}
-
-async fn item(local: &Local, (pk, sk): &(String, String)) -> Option<Item> {
-    local
-        .dynamo
-        .get_item()
-        .table_name(&local.table)
-        .key(attr::PK, AttributeValue::S(pk.clone()))
-        .key(attr::SK, AttributeValue::S(sk.clone()))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("get")
-        .item
-}
-
-/// The index entry of an event item in `by_arrival` (keys only).
-const ARRIVAL_ENTRY: [&str; 4] = [attr::PK, attr::SK, attr::ARRIVAL_DAY, attr::RECEIVED_AT];
-
-/// Whether a transaction entry makes a head pending (the first head's Put carries
-/// `pending_since`; an Update sets it with `if_not_exists`, a write only if it was not set:
-/// counted, since a new notification's head is not pending on the common path).
-fn sets_pending(entry: &Value) -> bool {
-    entry["Put"]["Item"].get(attr::PENDING_SINCE).is_some()
-        || entry["Update"]["ExpressionAttributeNames"]
-            .to_string()
-            .contains(attr::PENDING_SINCE)
-}
-
-/// What the recorded requests cost, from the items as they are now.
-async fn units(local: &Local, recorded: Vec<(String, Value)>) -> Units {
-    let mut reads = 0;
-    let mut writes = 0;
-    let mut trips = Vec::new();
-    for (op, body) in recorded {
-        match op.as_str() {
-            "BatchGetItem" => {
-                for key in body["RequestItems"][&local.table]["Keys"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                {
-                    let size = item(local, &key_of(key)).await.map_or(0, |i| item_size(&i));
-                    reads += read_units(size);
-                }
-            }
-            "Query" => {
-                let values = &body["ExpressionAttributeValues"];
-                let pk = values[":pk"]["S"].as_str().unwrap_or_default().to_owned();
-                let found = local
-                    .dynamo
-                    .query()
-                    .table_name(&local.table)
-                    .key_condition_expression("pk = :pk")
-                    .expression_attribute_values(":pk", AttributeValue::S(pk))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .expect("query");
-                let (from, to) = (
-                    values[":from"]["S"].as_str().unwrap_or(""),
-                    values[":to"]["S"].as_str().unwrap_or("\u{10ffff}"),
-                );
-                let size: usize = found
-                    .items()
-                    .iter()
-                    .filter(|i| {
-                        let sk = text(i, attr::SK);
-                        from <= sk.as_str() && sk.as_str() <= to
-                    })
-                    .map(item_size)
-                    .sum();
-                reads += read_units(size);
-            }
-            "TransactWriteItems" => {
-                for entry in body["TransactItems"].as_array().into_iter().flatten() {
-                    let key = match (&entry["Put"], &entry["Update"]) {
-                        (Value::Object(put), _) => key_of(&put["Item"]),
-                        (_, Value::Object(update)) => key_of(&update["Key"]),
-                        _ => continue,
-                    };
-                    let Some(written) = item(local, &key).await else {
-                        continue;
-                    };
-                    writes += 2 * write_units(item_size(&written));
-                    if written.contains_key(attr::ARRIVAL_DAY) {
-                        writes += write_units(index_entry_size(&written, &ARRIVAL_ENTRY));
-                    }
-                    // A head made pending enters the sweeper's index (keys only, < 1 KiB).
-                    if sets_pending(entry) {
-                        writes += 1;
-                    }
-                }
-            }
-            "UpdateItem" | "PutItem" => {
-                let key = key_of(if op == "PutItem" {
-                    &body["Item"]
-                } else {
-                    &body["Key"]
-                });
-                if let Some(written) = item(local, &key).await {
-                    writes += write_units(item_size(&written));
-                    // A mark that caught up removes the head from the sweeper's index.
-                    let names = body["ExpressionAttributeNames"].to_string();
-                    if names.contains(attr::PENDING_SINCE)
-                        && !written.contains_key(attr::PENDING_SINCE)
-                    {
-                        writes += 1;
-                    }
-                }
-            }
-            _ => {}
-        }
-        trips.push(op);
-    }
-    Units {
-        trips,
-        reads,
-        writes,
-    }
-}
 
 /// The previous version's items for the same notification: the event item with `sk =
 /// <received_at>#<dedup_key>`, `received_day` and (once marked) `forwarded_at`, no sequence or
@@ -241,16 +73,13 @@ async fn main() {
     let local = Local::new().await;
     let recorder = Recorder::default();
     let base = pipeline_tests::sdk_config(&moto().endpoint).await;
-    let dynamo = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&base)
-            .interceptor(recorder.clone())
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::config::Builder::from(&base)
-            .interceptor(recorder.clone())
-            .build(),
-    );
+    let dynamo = recorder.dynamodb(&base);
+    let sqs = recorder.sqs(&base);
+    let ours = Table {
+        client: &local.dynamo,
+        name: &local.table,
+        key: &[attr::PK, attr::SK],
+    };
     let t0 = datetime!(2026-11-20 13:00 UTC);
     let clock = ManualClock::at(t0);
     let route = Route::Family(shared::Family::Invoices);
@@ -323,9 +152,9 @@ async fn main() {
         clock.set(at);
         recorder.take();
         let (status, json) = answer(&app.handle(form_post(body)).await);
-        let recorded = recorder.take();
+        let (recorded, _) = recorder.take();
         if measured {
-            let u = units(&local, recorded).await;
+            let u: Tally = tally(&ours, &recorded).await;
             rows.push((
                 name,
                 status,
@@ -358,10 +187,10 @@ async fn main() {
     for (name, status, answered, u) in &rows {
         println!(
             "| {name} | {status} {answered} | {} | {} | {} | {} |",
-            u.trips.len(),
-            u.trips.join(", "),
-            u.reads,
-            u.writes
+            u.calls.len(),
+            u.calls.join(", "),
+            u.read_units,
+            u.write_units
         );
     }
     println!(

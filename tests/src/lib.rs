@@ -23,6 +23,7 @@ use shared::source_ip::SourceAllowList;
 pub mod capacity;
 pub mod keep_alive;
 pub mod load;
+pub mod metering;
 pub mod pricing;
 pub mod proxy;
 pub mod runtime_api;
