@@ -1,0 +1,582 @@
+//! What a notification costs, per outcome, ours and the hand-written receiver's, in USD per
+//! million at us-east-1's on-demand prices: the table of bench/README.md, "Cost per
+//! notification".
+//!
+//!     bash bench/cost.sh      # MOTO_PYTHON=.venv/bin/python cargo run -p pipeline-tests --example cost
+//!
+//! Ours: every outcome is one delivery (an API Gateway HTTP API event, as `template.yaml`
+//! deploys) through the real handler and adapters against the local server (moto), and the
+//! sweeper's run through the real sweeper. `pipeline_tests::metering` records every call on
+//! the wire and prices it: DynamoDB units from the items by AWS's rules (moto reports no real
+//! consumed capacity), SQS requests per 64 KB chunk. The naive receiver
+//! (`bench/python_handler/naive.py`: one conditional PutItem, one SendMessage) runs under
+//! `bench/naive_cost.py` against the same server; its calls are priced by the same code.
+//!
+//! Lambda duration is not measurable here (no AWS account): it is modelled as the handler's
+//! own time, measured in process (wall time less the time its calls spent on the wire, median
+//! of `COST_ROUNDS` rounds, default 30), plus one assumed in-region latency per call
+//! (`COST_LATENCY_MS`, default 10 ms), rounded up to the millisecond, at 128 MB.
+#![allow(
+    clippy::expect_used,
+    reason = "a measuring tool: a step that fails stops it, with its reason"
+)]
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use base64::Engine;
+use pipeline_tests::capacity::item_size;
+use pipeline_tests::metering::{tally, Call, Recorder, Table, Tally};
+use pipeline_tests::pricing::{self, Bill, Prices, Usage, US_EAST_1};
+use pipeline_tests::{answer, moto, moto_python, through_runtime, workspace, Local, TOKEN};
+use serde_json::{json, Value};
+use shared::aws::table::{self, attr};
+use shared::aws::{DynamoStore, SqsForwarder};
+use shared::clock::ManualClock;
+use shared::http::{App, Delivery, Route};
+use shared::sweep::SweepSettings;
+use shared::sweeper::Sweeper;
+use time::macros::datetime;
+use time::Duration;
+
+/// Every function's memory (`template.yaml`, Globals).
+const MEMORY_MB: u32 = 128;
+/// A vCPU at 1,769 MB: what 128 MB's share of a CPU is measured against.
+const FULL_CPU_MB: f64 = 1_769.0;
+/// The fixture, and the invoice id it carries (replaced, at the same length, per round).
+const FIXTURE: &str = "shared/tests/fixtures/iugu/raw/invoice.status_changed.body";
+const FIXTURE_ID: &str = "84F982E1A10F4FF1B483B829F4762C2C";
+/// Sweeper runs in a 30-day month at `rate(1 minute)` (`template.yaml`, SweepSchedule).
+const SWEEPS_PER_MONTH: f64 = 30.0 * 24.0 * 60.0;
+
+/// An API Gateway HTTP API (payload 2.0) POST to iugu's invoices route, the body base64 as
+/// API Gateway sends a form, as the handler gets it.
+fn http_api_post(body: &str) -> lambda_http::Request {
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "POST /iugu/invoices",
+        "rawPath": "/iugu/invoices",
+        "rawQueryString": format!("token={TOKEN}"),
+        "headers": { "content-type": "application/x-www-form-urlencoded" },
+        "queryStringParameters": { "token": TOKEN },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "domainName": "local",
+            "domainPrefix": "local",
+            "http": { "method": "POST", "path": "/iugu/invoices", "protocol": "HTTP/1.1",
+                      "sourceIp": "98.82.243.132", "userAgent": "iugu" },
+            "requestId": "cost", "routeKey": "POST /iugu/invoices", "stage": "$default",
+            "time": "20/Nov/2026:13:00:00 +0000", "timeEpoch": 1_795_179_600_000u64
+        },
+        "body": base64::engine::general_purpose::STANDARD.encode(body),
+        "isBase64Encoded": true
+    });
+    through_runtime(&event.to_string())
+}
+
+/// One outcome, measured: its calls and units (from the first round, the fixture itself) and
+/// its own time in every later round.
+#[derive(Debug, Default)]
+struct Outcome {
+    name: String,
+    answer: String,
+    tally: Tally,
+    own: Vec<StdDuration>,
+    /// Lambda invocations and API Gateway requests per notification.
+    invocations: u64,
+    api_requests: u64,
+}
+
+impl Outcome {
+    fn median_own(&self) -> StdDuration {
+        let mut own = self.own.clone();
+        own.sort();
+        own.get(own.len() / 2).copied().unwrap_or_default()
+    }
+}
+
+/// What one outcome costs under the duration model.
+struct Priced {
+    billed_ms: u64,
+    usage: Usage,
+    bill: Bill,
+}
+
+fn price(o: &Outcome, latency: StdDuration, cpu_factor: f64, prices: &Prices) -> Priced {
+    let own = o.median_own().mul_f64(cpu_factor);
+    let billed_ms = pricing::billed_ms(pricing::duration(own, o.tally.calls.len(), latency));
+    let usage = Usage {
+        read_units: o.tally.read_units,
+        write_units: o.tally.write_units as f64,
+        sqs_requests: o.tally.sqs_requests,
+        lambda_invocations: o.invocations,
+        gb_seconds: if o.invocations > 0 {
+            pricing::gb_seconds(billed_ms, MEMORY_MB)
+        } else {
+            0.0
+        },
+        api_requests: o.api_requests,
+    };
+    Priced {
+        billed_ms,
+        usage,
+        bill: pricing::per_million(&usage, prices),
+    }
+}
+
+/// The sweeper's forward: what its run with one notification waiting costs beyond an idle run
+/// (the idle run is paid every minute whether or not anything waits).
+fn price_marginal(
+    run: &Outcome,
+    idle: &Outcome,
+    latency: StdDuration,
+    cpu_factor: f64,
+    prices: &Prices,
+) -> Priced {
+    let (with, without) = (
+        price(run, latency, cpu_factor, prices),
+        price(idle, latency, cpu_factor, prices),
+    );
+    let extra = run.tally.less(&idle.tally);
+    let billed_ms = with.billed_ms.saturating_sub(without.billed_ms);
+    let usage = Usage {
+        read_units: extra.read_units,
+        write_units: extra.write_units as f64,
+        sqs_requests: extra.sqs_requests,
+        lambda_invocations: 0,
+        gb_seconds: pricing::gb_seconds(billed_ms, MEMORY_MB),
+        api_requests: 0,
+    };
+    Priced {
+        billed_ms,
+        usage,
+        bill: pricing::per_million(&usage, prices),
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn usd(v: f64) -> String {
+    format!("{v:.3}")
+}
+
+fn ms(d: StdDuration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1e3)
+}
+
+fn env_number(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let rounds = env_number("COST_ROUNDS", 30.0).max(1.0) as usize;
+    let latency = StdDuration::from_secs_f64(env_number("COST_LATENCY_MS", 10.0) / 1e3);
+    let load_before = load_average();
+    let started_at = time::OffsetDateTime::now_utc();
+
+    let local = Local::new().await;
+    let recorder = Recorder::default();
+    let base = pipeline_tests::sdk_config(&moto().endpoint).await;
+    let dynamo = recorder.dynamodb(&base);
+    let sqs = recorder.sqs(&base);
+    let ours = Table {
+        client: &local.dynamo,
+        name: &local.table,
+        key: &[attr::PK, attr::SK],
+    };
+    let t0 = datetime!(2026-11-20 13:00 UTC);
+    let clock = ManualClock::at(t0);
+    let app = |queue_url: &str| App {
+        store: DynamoStore::new(dynamo.clone(), &local.table),
+        forwarder: SqsForwarder::new(sqs.clone(), queue_url),
+        delivery: Delivery {
+            clock: Arc::new(clock.clone()),
+            ..Delivery::default()
+        },
+        ..local.app(Route::Family(shared::Family::Invoices))
+    };
+    let up = app(&local.queue_url);
+    let down = app(&format!(
+        "{}-missing.fifo",
+        local.queue_url.trim_end_matches(".fifo")
+    ));
+    let sweeper = Sweeper {
+        store: DynamoStore::new(dynamo.clone(), &local.table),
+        forwarder: SqsForwarder::new(sqs.clone(), &local.queue_url),
+        settings: SweepSettings::default(),
+        metrics: Default::default(),
+        clock: Arc::new(clock.clone()),
+    };
+
+    let fixture = std::fs::read_to_string(workspace().join(FIXTURE))
+        .expect("fixture")
+        .trim()
+        .to_owned();
+    assert!(
+        fixture.contains(FIXTURE_ID),
+        "the fixture's invoice id moved"
+    );
+    let paid_of = |id: &str| fixture.replace(FIXTURE_ID, id);
+    let pending_of = |id: &str| paid_of(id).replace("paid", "pending");
+
+    // Each outcome and the answer it must get (else the row would price something else).
+    let names = [
+        ("new notification", "200 stored"),
+        ("retry of a forwarded one", "200 duplicate"),
+        ("new occurrence (repeat_of)", "200 repeat"),
+        (
+            "stored, the queue down (503; the gateway retries)",
+            "503 forward_failed",
+        ),
+        ("retry of one never forwarded", "200 duplicate"),
+    ];
+    let mut outcomes: Vec<Outcome> = names
+        .iter()
+        .map(|(n, _)| Outcome {
+            name: (*n).to_owned(),
+            invocations: 1,
+            api_requests: pricing::http_api_requests(fixture.len()),
+            ..Outcome::default()
+        })
+        .collect();
+    let mut sweep_run = Outcome {
+        name: "sweeper run, one notification waiting".into(),
+        invocations: 1,
+        ..Outcome::default()
+    };
+    let mut sweep_idle = Outcome {
+        name: "sweeper run, nothing waiting".into(),
+        invocations: 1,
+        ..Outcome::default()
+    };
+    let mut mismatches = Vec::new();
+
+    // Round 0 is the fixture itself (its calls and units are the table's); rounds 1.. are
+    // other invoices, ids of the same length, for the times.
+    for round in 0..=rounds {
+        let id = |n: usize| {
+            if round == 0 && n == 0 {
+                FIXTURE_ID.to_owned()
+            } else {
+                format!("{:032X}", 3 * round + n + 1)
+            }
+        };
+        let (a, b, c) = (id(0), id(1), id(2));
+        let at = t0 + Duration::minutes(20 * round as i64);
+        // (outcome index or None, app, body, minutes after `at`)
+        let steps: [(Option<usize>, &App<_, _>, String, i64); 6] = [
+            (Some(0), &up, paid_of(&a), 0),
+            (Some(1), &up, paid_of(&a), 1),
+            (None, &up, pending_of(&a), 2),
+            (Some(2), &up, paid_of(&a), 3),
+            (Some(3), &down, paid_of(&b), 4),
+            (Some(4), &up, paid_of(&b), 5),
+        ];
+        for (index, app, body, minutes) in steps {
+            clock.set(at + Duration::minutes(minutes));
+            recorder.take();
+            let started = Instant::now();
+            let response = app.handle(http_api_post(&body)).await;
+            let wall = started.elapsed();
+            let (calls, wire) = recorder.take();
+            let Some(i) = index else { continue };
+            let o = &mut outcomes[i];
+            if round == 0 {
+                let (status, json) = answer(&response);
+                let said = json["status"].as_str().or(json["error"].as_str());
+                o.answer = format!("{status} {}", said.unwrap_or("?"));
+                assert_eq!(o.answer, names[i].1, "{}: {json}", o.name);
+                o.tally = tally(&ours, &calls).await;
+            } else {
+                o.own.push(wall.saturating_sub(wire));
+                let ops: Vec<String> = calls.iter().map(|c| c.op.clone()).collect();
+                if ops != o.tally.calls {
+                    mismatches.push(format!("round {round}, {}: {ops:?}", o.name));
+                }
+            }
+        }
+        // A notification stored while the queue was down, older than the sweeper's grace by
+        // the time it runs; then a run with nothing waiting.
+        clock.set(at + Duration::minutes(6));
+        down.handle(http_api_post(&paid_of(&c))).await;
+        for (minutes, o) in [(9, &mut sweep_run), (10, &mut sweep_idle)] {
+            clock.set(at + Duration::minutes(minutes));
+            recorder.take();
+            let started = Instant::now();
+            let report = sweeper.run(0).await.expect("sweep");
+            let wall = started.elapsed();
+            let (calls, wire) = recorder.take();
+            let forwarded = report["forwarded"].as_u64().unwrap_or(0);
+            let expected = if minutes == 9 { 1 } else { 0 };
+            assert_eq!(forwarded, expected, "{}: {report}", o.name);
+            if round == 0 {
+                o.answer = format!("forwarded {forwarded}");
+                o.tally = tally(&ours, &calls).await;
+            } else {
+                o.own.push(wall.saturating_sub(wire));
+            }
+        }
+        local.drain_all().await;
+    }
+
+    // The naive receiver, against the same server.
+    let output = std::process::Command::new(moto_python())
+        .arg(workspace().join("bench/naive_cost.py"))
+        .arg(&moto().endpoint)
+        .arg(rounds.to_string())
+        .output()
+        .expect("run bench/naive_cost.py");
+    assert!(
+        output.status.success(),
+        "bench/naive_cost.py failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let naive: Value = serde_json::from_slice(&output.stdout).expect("naive_cost.py's JSON");
+    let naive_table = naive["table"].as_str().unwrap_or_default().to_owned();
+    let theirs = Table {
+        client: &local.dynamo,
+        name: &naive_table,
+        key: &["dedup_key"],
+    };
+    let mut naive_outcomes = Vec::new();
+    let expected = ["200 stored", "200 duplicate"];
+    for (o, expected) in naive["outcomes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .zip(expected)
+    {
+        let calls: Vec<Call> = o["calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| Call {
+                op: c["op"].as_str().unwrap_or_default().to_owned(),
+                request: c["params"].clone(),
+                status: c["status"].as_u64().unwrap_or(0) as u16,
+                returned: Vec::new(),
+            })
+            .collect();
+        naive_outcomes.push(Outcome {
+            name: o["name"].as_str().unwrap_or_default().to_owned(),
+            answer: format!(
+                "{} {}",
+                o["status"].as_u64().unwrap_or(0),
+                o["answer"].as_str().unwrap_or("?")
+            ),
+            tally: tally(&theirs, &calls).await,
+            own: o["own_ms"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_f64)
+                .map(|ms| StdDuration::from_secs_f64(ms / 1e3))
+                .collect(),
+            invocations: 1,
+            api_requests: pricing::http_api_requests(fixture.len()),
+        });
+        let measured = naive_outcomes.last().map(|o| o.answer.as_str());
+        assert_eq!(measured, Some(expected), "the naive receiver: {o}");
+    }
+    assert_eq!(naive_outcomes.len(), 2, "naive_cost.py's outcomes: {naive}");
+    let naive_item = theirs
+        .client
+        .scan()
+        .table_name(&naive_table)
+        .send()
+        .await
+        .ok()
+        .and_then(|out| out.items)
+        .unwrap_or_default()
+        .iter()
+        .map(item_size)
+        .max()
+        .unwrap_or(0);
+
+    // The report.
+    let prices = US_EAST_1;
+    let row = |o: &Outcome, p: &Priced| {
+        format!(
+            "| {} | {} | {} ({}) | {} | {} | {} | {} + {} × {} → {} | {:.6} | {} | {} | {} | {} | {} | **{}** |",
+            o.name,
+            o.answer,
+            o.tally.calls.len(),
+            o.tally.calls.join(", "),
+            o.tally.read_units,
+            o.tally.write_units,
+            o.tally.sqs_requests,
+            ms(o.median_own()),
+            o.tally.calls.len(),
+            latency.as_millis(),
+            p.billed_ms,
+            p.usage.gb_seconds,
+            o.api_requests,
+            usd(p.bill.dynamodb),
+            usd(p.bill.sqs),
+            usd(p.bill.lambda),
+            usd(p.bill.api_gateway),
+            usd(p.bill.total()),
+        )
+    };
+    let header = "| outcome | answer | round trips (calls) | read units | write units | SQS requests | Lambda ms: own + trips × latency → billed | GB-s (128 MB) | API Gateway requests | DynamoDB | SQS | Lambda | API Gateway | total |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+
+    println!(
+        "`bash bench/cost.sh` (`cargo run --release -p pipeline-tests --example cost`, {} build), {}, {} rounds",
+        if cfg!(debug_assertions) { "debug" } else { "optimised" },
+        started_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        rounds
+    );
+    println!(
+        "load average (1, 5, 15 min): before {load_before}, after {}",
+        load_average()
+    );
+    println!(
+        "body: {FIXTURE} ({} bytes); our event item {} bytes, the naive receiver's item {} bytes\n",
+        fixture.len(),
+        ours_event_size(&local).await,
+        naive_item
+    );
+    println!("USD per million notifications of each outcome, us-east-1 on-demand prices.\n");
+    println!("Ours (Rust, this repository):\n\n{header}");
+    let priced: Vec<Priced> = outcomes
+        .iter()
+        .map(|o| price(o, latency, 1.0, &prices))
+        .collect();
+    for (o, p) in outcomes.iter().zip(&priced) {
+        println!("{}", row(o, p));
+    }
+    let marginal = price_marginal(&sweep_run, &sweep_idle, latency, 1.0, &prices);
+    let extra = sweep_run.tally.less(&sweep_idle.tally);
+    println!(
+        "| sweeper forward (per notification it forwards: its run less an idle run) | forwarded 1 | {} ({}) | {} | {} | {} | {} ms more → {} | {:.6} | 0 | {} | {} | {} | {} | **{}** |",
+        extra.calls.len(),
+        extra.calls.join(", "),
+        extra.read_units,
+        extra.write_units,
+        extra.sqs_requests,
+        ms(sweep_run.median_own().saturating_sub(sweep_idle.median_own())),
+        marginal.billed_ms,
+        marginal.usage.gb_seconds,
+        usd(marginal.bill.dynamodb),
+        usd(marginal.bill.sqs),
+        usd(marginal.bill.lambda),
+        usd(marginal.bill.api_gateway),
+        usd(marginal.bill.total()),
+    );
+    let runtime = naive["runtime"].as_str().unwrap_or("Python");
+    println!("\nThe naive receiver ({runtime}, `bench/python_handler/naive.py`):\n\n{header}");
+    let naive_priced: Vec<Priced> = naive_outcomes
+        .iter()
+        .map(|o| price(o, latency, 1.0, &prices))
+        .collect();
+    for (o, p) in naive_outcomes.iter().zip(&naive_priced) {
+        println!("{}", row(o, p));
+    }
+
+    let idle = price(&sweep_idle, latency, 1.0, &prices);
+    println!(
+        "\nThe sweeper's fixed cost (ours only): an idle run makes {} round trips ({}): read units {}, write units {}, own {} ms, billed {} ms; at rate(1 minute), {} runs in a 30-day month: ${:.4} a month, whatever the traffic. A run that forwards one notification makes {} ({}).",
+        sweep_idle.tally.calls.len(),
+        summarize(&sweep_idle.tally.calls),
+        sweep_idle.tally.read_units,
+        sweep_idle.tally.write_units,
+        ms(sweep_idle.median_own()),
+        idle.billed_ms,
+        SWEEPS_PER_MONTH,
+        idle.bill.total() * SWEEPS_PER_MONTH / 1e6,
+        sweep_run.tally.calls.len(),
+        summarize(&sweep_run.tally.calls),
+    );
+    let ratio = |latency: StdDuration, cpu: f64| {
+        let ours = price(&outcomes[0], latency, cpu, &prices).bill.total();
+        let theirs = price(&naive_outcomes[0], latency, cpu, &prices)
+            .bill
+            .total();
+        (ours, theirs, ours / theirs)
+    };
+    let (o, t, r) = ratio(latency, 1.0);
+    println!(
+        "\n**New notification: ours ${} against the naive receiver's ${} per million: {:.2}× (the issue's target: at most 1.5×; {}).**",
+        usd(o),
+        usd(t),
+        r,
+        if r <= 1.5 { "met" } else { "not met" }
+    );
+    let dynamo_ratio = priced[0].bill.dynamodb / naive_priced[0].bill.dynamodb;
+    println!(
+        "DynamoDB alone: ${} against ${} ({:.1}×); the rest (SQS, Lambda, API Gateway) ${} against ${}.",
+        usd(priced[0].bill.dynamodb),
+        usd(naive_priced[0].bill.dynamodb),
+        dynamo_ratio,
+        usd(priced[0].bill.total() - priced[0].bill.dynamodb),
+        usd(naive_priced[0].bill.total() - naive_priced[0].bill.dynamodb),
+    );
+    let sensitivity: Vec<String> = [5.0, 20.0]
+        .iter()
+        .map(|l| {
+            let (o, t, r) = ratio(StdDuration::from_secs_f64(l / 1e3), 1.0);
+            format!("{l} ms: ${} / ${} = {r:.2}×", usd(o), usd(t))
+        })
+        .collect();
+    let cpu = FULL_CPU_MB / f64::from(MEMORY_MB);
+    let (co, ct, cr) = ratio(latency, cpu);
+    println!(
+        "Other latencies per round trip: {}. If all own time were CPU-bound at 128 MB's share of a vCPU (own × {cpu:.1}): ${} / ${} = {cr:.2}×.",
+        sensitivity.join("; "),
+        usd(co),
+        usd(ct)
+    );
+    if !mismatches.is_empty() {
+        println!(
+            "\nCalls that differed from round 0 (the times of those rounds are kept): {}",
+            mismatches.join("; ")
+        );
+    }
+    println!("\nPrices (read {}):\n", pricing::READ_ON);
+    for s in pricing::SOURCES {
+        println!("- {}: {} ({}; {}).", s.service, s.price, s.url, s.note);
+    }
+}
+
+/// `Query × 16, BatchGetItem, DeleteItem`: repeated calls counted.
+fn summarize(calls: &[String]) -> String {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for c in calls {
+        match seen.iter_mut().find(|(op, _)| op == c) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((c.clone(), 1)),
+        }
+    }
+    seen.iter()
+        .map(|(op, n)| match n {
+            1 => op.clone(),
+            n => format!("{op} × {n}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The size of our event item of the fixture (its entity's sequence 1).
+async fn ours_event_size(local: &Local) -> usize {
+    local
+        .events()
+        .await
+        .iter()
+        .find(|e| {
+            pipeline_tests::text(e, attr::PK).ends_with(FIXTURE_ID)
+                && table::number(e, attr::SEQUENCE) == Some(1)
+        })
+        .map_or(0, item_size)
+}
