@@ -428,7 +428,7 @@ async fn main() {
             usd(p.bill.total()),
         )
     };
-    let header = "| outcome | answer | round trips (calls) | read units | write units | SQS requests | Lambda ms: own + trips × latency → billed | GB-s (128 MB) | API Gateway requests | DynamoDB | SQS | Lambda | API Gateway | total |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+    let header = "| outcome | answer | round trips (calls) | read units | write units | SQS requests | Lambda ms: own + trips × latency → billed | GB-s (128 MB) | API Gateway requests | DynamoDB $ | SQS $ | Lambda $ | API Gateway $ | total $ per million |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
     println!(
         "`bash bench/cost.sh` (`cargo run --release -p pipeline-tests --example cost`, {} build), {}, {} rounds",
@@ -439,11 +439,11 @@ async fn main() {
         rounds
     );
     println!(
-        "load average (1, 5, 15 min): before {load_before}, after {}",
+        "\nload average (1, 5, 15 min): before {load_before}, after {}",
         load_average()
     );
     println!(
-        "body: {FIXTURE} ({} bytes); our event item {} bytes, the naive receiver's item {} bytes\n",
+        "\nbody: {FIXTURE} ({} bytes); our event item {} bytes, the naive receiver's item {} bytes\n",
         fixture.len(),
         ours_event_size(&local).await,
         naive_item
@@ -460,13 +460,15 @@ async fn main() {
     let marginal = price_marginal(&sweep_run, &sweep_idle, latency, 1.0, &prices);
     let extra = sweep_run.tally.less(&sweep_idle.tally);
     println!(
-        "| sweeper forward (per notification it forwards: its run less an idle run) | forwarded 1 | {} ({}) | {} | {} | {} | {} ms more → {} | {:.6} | 0 | {} | {} | {} | {} | **{}** |",
+        "| sweeper forward (per notification it forwards: its run less an idle run) | forwarded 1 | {} ({}) | {} | {} | {} | +{} + {} × {} → +{} | {:.6} | 0 | {} | {} | {} | {} | **{}** |",
         extra.calls.len(),
         extra.calls.join(", "),
         extra.read_units,
         extra.write_units,
         extra.sqs_requests,
         ms(sweep_run.median_own().saturating_sub(sweep_idle.median_own())),
+        extra.calls.len(),
+        latency.as_millis(),
         marginal.billed_ms,
         marginal.usage.gb_seconds,
         usd(marginal.bill.dynamodb),
@@ -516,7 +518,7 @@ async fn main() {
     );
     let dynamo_ratio = priced[0].bill.dynamodb / naive_priced[0].bill.dynamodb;
     println!(
-        "DynamoDB alone: ${} against ${} ({:.1}×); the rest (SQS, Lambda, API Gateway) ${} against ${}.",
+        "\nDynamoDB alone: ${} against ${} ({:.1}×); the rest (SQS, Lambda, API Gateway) ${} against ${}.",
         usd(priced[0].bill.dynamodb),
         usd(naive_priced[0].bill.dynamodb),
         dynamo_ratio,
@@ -533,7 +535,7 @@ async fn main() {
     let cpu = FULL_CPU_MB / f64::from(MEMORY_MB);
     let (co, ct, cr) = ratio(latency, cpu);
     println!(
-        "Other latencies per round trip: {}. If all own time were CPU-bound at 128 MB's share of a vCPU (own × {cpu:.1}): ${} / ${} = {cr:.2}×.",
+        "\nOther latencies per round trip: {}. If all own time were CPU-bound at 128 MB's share of a vCPU (own × {cpu:.1}): ${} / ${} = {cr:.2}×.",
         sensitivity.join("; "),
         usd(co),
         usd(ct)
