@@ -180,7 +180,7 @@ fn env_number(name: &str, default: f64) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let rounds = env_number("COST_ROUNDS", 30.0).max(1.0) as usize;
-    let latency = StdDuration::from_secs_f64(env_number("COST_LATENCY_MS", 10.0) / 1e3);
+    let latency = StdDuration::from_secs_f64(env_number("COST_LATENCY_MS", 10.0).max(0.0) / 1e3);
     let load_before = load_average();
     let started_at = time::OffsetDateTime::now_utc();
 
