@@ -439,19 +439,7 @@ pub async fn forward_through<S: EventStore, F: Forwarder>(
             .stored_range(entity_key, first, stored_to, now)
             .await
             .map_err(IngestError::Store)?;
-        for stored in &waiting {
-            let envelope = stored.envelope().map_err(|why| {
-                IngestError::Forward(DownstreamError::new(
-                    "rebuilding a stored notification to forward it",
-                    why,
-                ))
-            })?;
-            forwarder
-                .forward(&envelope)
-                .await
-                .map_err(IngestError::Forward)?;
-            sent += 1;
-        }
+        sent += forward_stored(forwarder, &waiting).await?;
     }
     if let Some(envelope) = last {
         forwarder
@@ -461,6 +449,28 @@ pub async fn forward_through<S: EventStore, F: Forwarder>(
         sent += 1;
     }
     Ok(sent)
+}
+
+/// Sends notifications already read from the store, in the order given (their sequence
+/// order): each rebuilt from its raw body as the request path first sent it. How many were
+/// sent; the first failure stops it.
+pub async fn forward_stored<F: Forwarder>(
+    forwarder: &F,
+    stored: &[StoredNotification],
+) -> Result<usize, IngestError> {
+    for notification in stored {
+        let envelope = notification.envelope().map_err(|why| {
+            IngestError::Forward(DownstreamError::new(
+                "rebuilding a stored notification to forward it",
+                why,
+            ))
+        })?;
+        forwarder
+            .forward(&envelope)
+            .await
+            .map_err(IngestError::Forward)?;
+    }
+    Ok(stored.len())
 }
 
 /// Step 4: records `mark`, retrying any failure (throttling, a conflict with a concurrent
