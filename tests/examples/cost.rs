@@ -26,14 +26,14 @@ use std::time::{Duration as StdDuration, Instant};
 
 use base64::Engine;
 use pipeline_tests::capacity::item_size;
-use pipeline_tests::metering::{tally, Call, Recorder, Table, Tally};
+use pipeline_tests::metering::{tally, Call, Metered, Table, Tally};
 use pipeline_tests::pricing::{self, Bill, Prices, Usage, US_EAST_1};
 use pipeline_tests::{answer, moto, moto_python, through_runtime, workspace, Local, TOKEN};
 use serde_json::{json, Value};
 use shared::aws::table::{self, attr};
 use shared::aws::{DynamoStore, SqsForwarder};
 use shared::clock::ManualClock;
-use shared::http::{App, Delivery, Route};
+use shared::http::App;
 use shared::sweep::SweepSettings;
 use shared::sweeper::Sweeper;
 use time::macros::datetime;
@@ -184,11 +184,13 @@ async fn main() {
     let load_before = load_average();
     let started_at = time::OffsetDateTime::now_utc();
 
-    let local = Local::new().await;
-    let recorder = Recorder::default();
-    let base = pipeline_tests::sdk_config(&moto().endpoint).await;
-    let dynamo = recorder.dynamodb(&base);
-    let sqs = recorder.sqs(&base);
+    let metered = Metered::start().await;
+    let Metered {
+        local,
+        recorder,
+        dynamo,
+        sqs,
+    } = &metered;
     let ours = Table {
         client: &local.dynamo,
         name: &local.table,
@@ -196,20 +198,8 @@ async fn main() {
     };
     let t0 = datetime!(2026-11-20 13:00 UTC);
     let clock = ManualClock::at(t0);
-    let app = |queue_url: &str| App {
-        store: DynamoStore::new(dynamo.clone(), &local.table),
-        forwarder: SqsForwarder::new(sqs.clone(), queue_url),
-        delivery: Delivery {
-            clock: Arc::new(clock.clone()),
-            ..Delivery::default()
-        },
-        ..local.app(Route::Family(shared::Family::Invoices))
-    };
-    let up = app(&local.queue_url);
-    let down = app(&format!(
-        "{}-missing.fifo",
-        local.queue_url.trim_end_matches(".fifo")
-    ));
+    let up = metered.invoices(&clock, false);
+    let down = metered.invoices(&clock, true);
     let sweeper = Sweeper {
         store: DynamoStore::new(dynamo.clone(), &local.table),
         forwarder: SqsForwarder::new(sqs.clone(), &local.queue_url),
@@ -445,7 +435,7 @@ async fn main() {
     println!(
         "\nbody: {FIXTURE} ({} bytes); our event item {} bytes, the naive receiver's item {} bytes\n",
         fixture.len(),
-        ours_event_size(&local).await,
+        ours_event_size(local).await,
         naive_item
     );
     println!("USD per million notifications of each outcome, us-east-1 on-demand prices.\n");

@@ -13,16 +13,12 @@
 //! the same notification.
 #![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
-use std::sync::Arc;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use pipeline_tests::capacity::{index_entry_size, item_size, write_units, Item};
-use pipeline_tests::metering::{tally, Recorder, Table, Tally};
-use pipeline_tests::{answer, form_post, moto, text, workspace, Local};
+use pipeline_tests::metering::{tally, Metered, Table, Tally};
+use pipeline_tests::{answer, form_post, text, workspace};
 use shared::aws::table::{self, attr};
-use shared::aws::{DynamoStore, SqsForwarder};
 use shared::clock::ManualClock;
-use shared::http::{App, Delivery, Route};
 use time::macros::datetime;
 use time::Duration;
 
@@ -70,11 +66,10 @@ fn before(event: &Item) -> (usize, usize) {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let local = Local::new().await;
-    let recorder = Recorder::default();
-    let base = pipeline_tests::sdk_config(&moto().endpoint).await;
-    let dynamo = recorder.dynamodb(&base);
-    let sqs = recorder.sqs(&base);
+    let metered = Metered::start().await;
+    let Metered {
+        local, recorder, ..
+    } = &metered;
     let ours = Table {
         client: &local.dynamo,
         name: &local.table,
@@ -82,21 +77,8 @@ async fn main() {
     };
     let t0 = datetime!(2026-11-20 13:00 UTC);
     let clock = ManualClock::at(t0);
-    let route = Route::Family(shared::Family::Invoices);
-    let app = |queue_url: &str| App {
-        store: DynamoStore::new(dynamo.clone(), &local.table),
-        forwarder: SqsForwarder::new(sqs.clone(), queue_url),
-        delivery: Delivery {
-            clock: Arc::new(clock.clone()),
-            ..Delivery::default()
-        },
-        ..local.app(route)
-    };
-    let up = app(&local.queue_url);
-    let down = app(&format!(
-        "{}-missing.fifo",
-        local.queue_url.trim_end_matches(".fifo")
-    ));
+    let up = metered.invoices(&clock, false);
+    let down = metered.invoices(&clock, true);
 
     let paid = std::fs::read_to_string(
         workspace().join("shared/tests/fixtures/iugu/raw/invoice.status_changed.body"),

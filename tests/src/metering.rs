@@ -459,6 +459,59 @@ pub async fn tally(table: &Table<'_>, calls: &[Call]) -> Tally {
     t
 }
 
+/// What the `units` and `cost` examples start from: a local server, and DynamoDB and SQS
+/// clients that record every call into `recorder`.
+pub struct Metered {
+    pub local: crate::Local,
+    pub recorder: Recorder,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl Metered {
+    pub async fn start() -> Self {
+        let local = crate::Local::new().await;
+        let recorder = Recorder::default();
+        let base = crate::sdk_config(&crate::moto().endpoint).await;
+        let dynamo = recorder.dynamodb(&base);
+        let sqs = recorder.sqs(&base);
+        Metered {
+            local,
+            recorder,
+            dynamo,
+            sqs,
+        }
+    }
+
+    /// The `invoices` function on the recorded clients, judging by `clock`: sending to the
+    /// queue, or (`queue_down`) to one that does not exist, so that every send fails.
+    pub fn invoices(
+        &self,
+        clock: &shared::clock::ManualClock,
+        queue_down: bool,
+    ) -> shared::http::App<shared::aws::DynamoStore, shared::aws::SqsForwarder> {
+        let queue_url = if queue_down {
+            format!(
+                "{}-missing.fifo",
+                self.local.queue_url.trim_end_matches(".fifo")
+            )
+        } else {
+            self.local.queue_url.clone()
+        };
+        shared::http::App {
+            store: shared::aws::DynamoStore::new(self.dynamo.clone(), &self.local.table),
+            forwarder: shared::aws::SqsForwarder::new(self.sqs.clone(), queue_url),
+            delivery: shared::http::Delivery {
+                clock: Arc::new(clock.clone()),
+                ..shared::http::Delivery::default()
+            },
+            ..self
+                .local
+                .app(shared::http::Route::Family(shared::Family::Invoices))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
