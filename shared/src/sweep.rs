@@ -209,7 +209,7 @@ async fn sweep_entity<S: PendingStore, F: Forwarder>(
         .take(room)
         .count();
     let ready = &waiting[..ready];
-    let Some(through) = ready.last().and_then(|n| n.sequence) else {
+    let Some(through) = ready.iter().rev().find_map(|n| n.sequence) else {
         return Ok(0);
     };
     // Sent as read: reading them again (as `forward_through` would) costs a read per entity.

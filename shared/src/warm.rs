@@ -11,7 +11,7 @@
 //! pool: `runtime::sdk_settings`):
 //!
 //! - DynamoDB: a `Query` of the key [`WARM_UP_KEY`], which no item ever has (every stored `pk`
-//!   has a `#`), `Limit` 1: nothing is returned, one read unit at most is charged
+//!   has a `#`, but the sweeper's cursor, `sweeper`), `Limit` 1: nothing is returned, one read unit at most is charged
 //!   (0.5 for an eventually consistent read), and the role already allows `Query`.
 //! - SQS: `GetQueueAttributes` of the queue, asking for no attribute: one SQS request
 //!   ($0.50 per million on a FIFO queue), and the one action the role gets for this alone
@@ -39,7 +39,8 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_millis(500);
 /// (10 s) must stay free for the secret read.
 pub const MAX_BUDGET: Duration = Duration::from_secs(2);
 /// The partition key the warm-up's `Query` asks for. Every key the functions write has a `#`
-/// (`<type>#<id>`, `dedup#...`, `resend#...`: `aws::table`), so this one matches nothing.
+/// (`<type>#<id>`, `dedup#...`, `resend#...`: `aws::table`) but the sweeper's cursor
+/// (`sweeper`), so this one matches nothing.
 pub const WARM_UP_KEY: &str = "warm-up";
 
 /// Reads the budget from the value of [`BUDGET_VARIABLE`]: unset or blank is
@@ -180,13 +181,15 @@ where
     }
 }
 
-/// One log line for the warm-up: `info` when both connections are open (or it is off),
-/// `warn` otherwise. It names services and errors (an SDK error names the action, the table or
-/// queue and the role), never a secret or a notification.
+/// One log line for the warm-up: `info` when both calls succeeded (or it is off), `warn`
+/// otherwise, a service that answered with an error included (a wrong table or queue name, a
+/// missing permission: the first request will meet it too). It names services and errors (an
+/// SDK error names the action, the table or queue and the role), never a secret or a
+/// notification.
 pub fn log(warm_up: &WarmUp) {
     let (dynamodb, sqs) = (warm_up.dynamodb.describe(), warm_up.sqs.describe());
-    let open = |o: &Outcome| o.is_open() || *o == Outcome::Off;
-    if open(&warm_up.dynamodb) && open(&warm_up.sqs) {
+    let fine = |o: &Outcome| matches!(o, Outcome::Open { .. } | Outcome::Off);
+    if fine(&warm_up.dynamodb) && fine(&warm_up.sqs) {
         tracing::info!(dynamodb = %dynamodb, sqs = %sqs, "connections warmed");
     } else {
         tracing::warn!(
@@ -220,6 +223,7 @@ mod tests {
         assert!(!WARM_UP_KEY.contains('#'));
         assert!(crate::aws::table::marker_pk("k").contains('#'));
         assert!(crate::aws::table::resend_pk("iugu").contains('#'));
+        assert_ne!(WARM_UP_KEY, crate::aws::table::SWEEPER_PK);
     }
 
     #[test]
