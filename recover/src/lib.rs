@@ -170,7 +170,7 @@ async fn resend_command(
     let period = windows::check_period(from, to, windows::iugu_today(now))?;
     let windows = windows::split(period, args.window_days)?;
     if let Some(event) = &args.event {
-        shared::EventName::parse(event)
+        shared::iugu::EventName::parse(event)
             .map_err(|e| RecoverError::Refused(format!("--event `{event}`: {e}")))?;
     }
     let api = iugu(env, RetryPolicy::STANDARD)?;

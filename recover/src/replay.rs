@@ -451,7 +451,7 @@ mod tests {
     #[test]
     fn an_item_is_rebuilt_or_refused_with_its_keys() {
         let received_at = datetime!(2026-11-20 10:00:26.398562 UTC);
-        let mut original = Envelope::from_iugu_form(PAID.as_bytes(), received_at).expect("parses");
+        let mut original = shared::iugu::parse(PAID.as_bytes(), received_at).expect("parses");
         original.sequence = Some(2);
         let mut item = table::event_item(&original, PAID, received_at + Duration::days(90));
         assert_eq!(envelope_from_item(&item).expect("replayable"), original);

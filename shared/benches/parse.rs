@@ -8,7 +8,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use shared::{form, Envelope};
+use shared::iugu::{form, Typed};
+use shared::Envelope;
 use time::OffsetDateTime;
 
 const BODY: &[u8] = include_bytes!("../tests/fixtures/iugu/raw/invoice.status_changed.body");
@@ -21,7 +22,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Parse + type + key + envelope of one body.
 fn pipeline(body: &[u8], received_at: OffsetDateTime) -> Envelope {
-    let envelope = Envelope::from_iugu_form(body, received_at).expect("the sample parses");
+    let envelope = shared::iugu::parse(body, received_at).expect("the sample parses");
     black_box(envelope.typed());
     envelope
 }
@@ -38,9 +39,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| form::parse_form(black_box(BODY)))
     });
     group.bench_function("from_iugu_form", |b| {
-        b.iter(|| Envelope::from_iugu_form(black_box(BODY), received_at))
+        b.iter(|| shared::iugu::parse(black_box(BODY), received_at))
     });
-    let envelope = Envelope::from_iugu_form(BODY, received_at).expect("the sample parses");
+    let envelope = shared::iugu::parse(BODY, received_at).expect("the sample parses");
     group.bench_function("typed", |b| b.iter(|| black_box(&envelope).typed()));
     group.bench_function("to_json", |b| {
         b.iter(|| serde_json::to_vec(black_box(&envelope)))

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
         eprintln!("cannot read standard input: {e}");
         return ExitCode::FAILURE;
     }
-    match shared::Envelope::from_iugu_form(&body, time::OffsetDateTime::now_utc()) {
+    match shared::iugu::parse(&body, time::OffsetDateTime::now_utc()) {
         Ok(envelope) => match serde_json::to_string_pretty(&envelope) {
             Ok(json) => {
                 println!("{json}");

@@ -8,6 +8,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use shared::iugu::Typed;
 use shared::Envelope;
 
 // The functions run on mimalloc (see `shared::runtime`); measure what they run. With the
@@ -20,7 +21,7 @@ use time::OffsetDateTime;
 const SAMPLE: &[u8] = include_bytes!("../tests/fixtures/iugu/raw/invoice.status_changed.body");
 
 fn pipeline(body: &[u8], received_at: OffsetDateTime) -> Envelope {
-    let envelope = Envelope::from_iugu_form(body, received_at).expect("the body parses");
+    let envelope = shared::iugu::parse(body, received_at).expect("the body parses");
     black_box(envelope.typed());
     envelope
 }

@@ -10,10 +10,9 @@ use lambda_http::http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 
 use crate::envelope::Envelope;
-use crate::event::Family;
-use crate::gateway::EventFamily;
 use crate::http::{route_path, Route, IPAG_ROUTE};
 use crate::ipag::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
+use crate::iugu::Family;
 use crate::ErrorClass;
 
 /// Why a body is refused on a route.
@@ -50,13 +49,13 @@ pub fn admit(
                 .chain(headers.get_all(EVENT_HEADER_PLAIN).iter())
                 .map(|v| v.as_bytes());
             crate::ipag::event_from_headers(names)
-                .and_then(|event| Envelope::from_ipag_json(body, event, now))
+                .and_then(|event| crate::ipag::parse(body, event, now))
                 // The event header is not signed: it must agree with the (signed) body.
                 .and_then(|envelope| {
                     crate::ipag::replay::check_envelope(&envelope).map(|()| envelope)
                 })
         }
-        Route::Family(_) | Route::All => Envelope::from_iugu_form(body, now),
+        Route::Family(_) | Route::All => crate::iugu::parse(body, now),
     };
     let envelope = parsed.map_err(|e| {
         let status = match e.class() {
@@ -66,18 +65,19 @@ pub fn admit(
         };
         refusal(status, e.code(), e.to_string())
     })?;
-    if !route.accepts(envelope.family) {
-        let message = match envelope.family {
-            EventFamily::Ipag(_) => format!(
+    if !route.accepts(&envelope) {
+        let family = Family::of_event(envelope.event.as_str());
+        let message = match family {
+            _ if envelope.provider == crate::ipag::PROVIDER => format!(
                 "event `{}` is iPag's: send it to {IPAG_ROUTE}",
                 envelope.event
             ),
-            EventFamily::Iugu(Family::Other) => format!(
+            Family::Other => format!(
                 "event `{}` belongs to no known family: send it to {}",
                 envelope.event,
                 route_path(Family::Other)
             ),
-            EventFamily::Iugu(family) => format!(
+            family => format!(
                 "event `{}` belongs to the {family} family: send it to {} (or to {})",
                 envelope.event,
                 route_path(family),

@@ -2,7 +2,7 @@
 //! an operator's resend) or a new one, perhaps with the same content as an earlier one (a
 //! subscription suspended again, renewed again a month later)?
 //!
-//! Neither gateway sends a delivery id, so the content hash ([`crate::dedup`]) cannot decide
+//! Neither gateway sends a delivery id, so the content hash ([`crate::canonical`], `iugu::dedup`, `ipag::dedup`) cannot decide
 //! alone. The rule looks at the entity's history as the store keeps it ([`Snapshot`]): the
 //! entity's counters ([`EntityHead`]) and the latest stored notification with the same content
 //! ([`Previous`]), and at the time.
@@ -313,7 +313,7 @@ mod tests {
     const SUSPENDED: &[u8] = b"event=subscription.suspended&data[id]=S1&data[account_id]=A";
 
     fn envelope(body: &[u8]) -> Envelope {
-        Envelope::from_iugu_form(body, T0).expect("a valid body")
+        crate::iugu::parse(body, T0).expect("a valid body")
     }
 
     fn settings() -> DeliverySettings {

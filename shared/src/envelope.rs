@@ -1,38 +1,191 @@
-//! The one shape consumers read: a notification, normalised, without any form encoding.
+//! The one shape consumers read: a notification, normalised, whichever gateway sent it.
+//!
+//! Nothing here knows a gateway. A gateway's parser (`iugu`, `ipag`) fills an [`Envelope`]:
+//! the names it gives (its [`Provider`] name, the [`Event`] and its [`EventFamily`]) are plain
+//! strings, and the notification's [`Data`] is in one of two neutral shapes, [`Data::Fields`]
+//! (a form's nested fields) or [`Data::Json`] (a JSON body as received). Serialised, each name
+//! is its string and the data its map or JSON, so the bytes are those the gateway-specific
+//! types gave (`shared/tests/golden/` pins them). Read back, the JSON needs no gateway either
+//! (see [`Data`] for how the shape is told).
+
+use std::borrow::Cow;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::dedup::{dedup_key, DELIVERY_FIELDS};
-use crate::entity::{self, EntityRef};
 use crate::error::ParseError;
-use crate::event::EventName;
-use crate::form::{self, Fields, Node};
-use crate::gateway::{Data, Event, EventFamily};
-use crate::typed::TypedEvent;
+use crate::fields::{Fields, Node};
 
-/// The gateway a notification came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Iugu,
-    Ipag,
+/// Declares a name a gateway gives: static for the names it knows, owned for the others (an
+/// unknown event, an envelope read back).
+macro_rules! gateway_name {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Cow<'static, str>);
+
+        impl $name {
+            /// A name known when the code was written: no allocation.
+            pub const fn from_static(name: &'static str) -> Self {
+                $name(Cow::Borrowed(name))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(name: String) -> Self {
+                $name(Cow::Owned(name))
+            }
+        }
+
+        impl From<Cow<'static, str>> for $name {
+            fn from(name: Cow<'static, str>) -> Self {
+                $name(name)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
 }
 
-impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Iugu => "iugu",
-            Provider::Ipag => "ipag",
+gateway_name! {
+    /// The gateway a notification came from (`iugu`, `ipag`): each gateway's module has its
+    /// `PROVIDER`.
+    Provider
+}
+
+gateway_name! {
+    /// An event's name as its gateway sends it (`invoice.status_changed`, `TransactionCaptured`).
+    /// Whether the gateway documents it is the gateway's to say.
+    Event
+}
+
+gateway_name! {
+    /// The family an event belongs to, as its gateway names it (`invoices`, `transactions`).
+    EventFamily
+}
+
+/// The longest event name any gateway may send. iugu's longest today is 37 bytes.
+pub const MAX_EVENT_BYTES: usize = 100;
+
+/// What every gateway's event name must be: not blank, not over [`MAX_EVENT_BYTES`],
+/// printable ASCII without spaces.
+pub fn check_event_name(raw: &str) -> Result<(), ParseError> {
+    if raw.is_empty() {
+        return Err(ParseError::InvalidEvent { why: "it is empty" });
+    }
+    if raw.len() > MAX_EVENT_BYTES {
+        return Err(ParseError::InvalidEvent {
+            why: "it is longer than 100 bytes",
+        });
+    }
+    if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ParseError::InvalidEvent {
+            why: "it has characters other than printable ASCII",
+        });
+    }
+    Ok(())
+}
+
+/// Longest `<entity_type>#<id>` key. The key is also the SQS FIFO `MessageGroupId`, which
+/// takes at most 128 printable ASCII characters; iugu ids are 32 hex digits.
+pub const MAX_ENTITY_KEY_BYTES: usize = 128;
+
+/// The entity a notification is about, e.g. `invoice` `1757E1D7...`: a gateway's parser says
+/// which (`iugu::entity`, `ipag::entity`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityRef {
+    pub kind: String,
+    pub id: String,
+}
+
+impl EntityRef {
+    /// `invoice#1757E1D7...`: the DynamoDB partition key and the FIFO message group.
+    pub fn key(&self) -> String {
+        [self.kind.as_str(), "#", self.id.as_str()].concat()
+    }
+}
+
+/// The notification's own data, in the shape its gateway gives: a form's fields, nested
+/// (iugu's `data[...]`), or a JSON body as received (iPag's).
+///
+/// Serialised untagged: a map of strings for fields, the JSON as it is. Read back, a map whose
+/// values are strings, lists of strings and such maps is [`Data::Fields`], anything else
+/// [`Data::Json`]; a JSON body that happens to have only strings reads back as fields, so
+/// equality is by meaning: two data are equal when they serialise to the same JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Data {
+    Fields(Fields),
+    Json(serde_json::Value),
+}
+
+impl PartialEq for Data {
+    fn eq(&self, other: &Data) -> bool {
+        match (self, other) {
+            (Data::Fields(a), Data::Fields(b)) => a == b,
+            (Data::Json(a), Data::Json(b)) => a == b,
+            (Data::Fields(fields), Data::Json(json)) | (Data::Json(json), Data::Fields(fields)) => {
+                serde_json::to_value(fields).is_ok_and(|as_json| as_json == *json)
+            }
         }
     }
 }
 
-/// A parsed, validated notification. Serialised, it is the message forwarded to the queue.
-/// Read back (by consumers' tests, say) through [`crate::wire::WireEnvelope`], which decides
-/// by `provider` how `event`, `family` and `data` are to be read.
+impl Eq for Data {}
+
+impl Data {
+    /// The fields, if the data is in that shape.
+    pub fn as_fields(&self) -> Option<&Fields> {
+        match self {
+            Data::Fields(fields) => Some(fields),
+            Data::Json(_) => None,
+        }
+    }
+
+    /// The JSON body, if the data is in that shape.
+    pub fn as_json(&self) -> Option<&serde_json::Value> {
+        match self {
+            Data::Json(value) => Some(value),
+            Data::Fields(_) => None,
+        }
+    }
+
+    /// A top-level field (`data[name]`); `None` for JSON.
+    pub fn get(&self, name: &str) -> Option<&Node> {
+        self.as_fields().and_then(|fields| fields.get(name))
+    }
+
+    /// Whether the fields have a top-level field `name`; `false` for JSON.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+/// A parsed, validated notification. Serialised, it is the message forwarded to the queue;
+/// it reads back from that JSON (consumers' tests, say) without knowing the gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "crate::wire::WireEnvelope")]
 pub struct Envelope {
     pub provider: Provider,
     pub event: Event,
@@ -86,90 +239,6 @@ impl Envelope {
         match self.sequence {
             Some(n) => format!("{}-{n}", self.dedup_key),
             None => self.dedup_key.clone(),
-        }
-    }
-
-    /// Parses, types, identifies and normalises an iugu notification body.
-    pub fn from_iugu_form(body: &[u8], received_at: OffsetDateTime) -> Result<Self, ParseError> {
-        let mut fields = form::parse_form(body)?;
-        let event = match fields.get("event") {
-            Some(Node::Text(name)) => EventName::parse(name)?,
-            Some(_) => {
-                return Err(ParseError::InvalidEvent {
-                    why: "it is a group of fields, not a value",
-                });
-            }
-            None => return Err(ParseError::MissingEvent { field: "event" }),
-        };
-        let provider = Provider::Iugu;
-        let dedup_key = dedup_key(provider.as_str(), &fields);
-        let data = match fields.remove("data") {
-            Some(Node::Map(data)) => data,
-            None => Fields::new(),
-            Some(_) => {
-                return Err(ParseError::ConflictingKey {
-                    key: "data".to_owned(),
-                });
-            }
-        };
-        let entity = entity::resolve(&event, Some(&data), &dedup_key)?;
-        fields.remove("event");
-        fields.retain(|name, _| !DELIVERY_FIELDS.contains(&name));
-        Ok(Envelope::new(
-            provider,
-            event,
-            entity,
-            dedup_key,
-            received_at,
-            data,
-            fields,
-        ))
-    }
-
-    /// Parses, identifies and normalises an iPag notification: its JSON body and the event
-    /// name from its `X-Ipag-Event` header (see [`crate::ipag::parse`]).
-    pub fn from_ipag_json(
-        body: &[u8],
-        event_header: Option<&str>,
-        received_at: OffsetDateTime,
-    ) -> Result<Self, ParseError> {
-        crate::ipag::parse::parse(body, event_header, received_at)
-    }
-
-    fn new(
-        provider: Provider,
-        event: EventName,
-        entity: EntityRef,
-        dedup_key: String,
-        received_at: OffsetDateTime,
-        data: Fields,
-        extra: Fields,
-    ) -> Self {
-        let text = |name: &str| data.get(name).and_then(Node::as_text).map(str::to_owned);
-        Envelope {
-            provider,
-            family: EventFamily::Iugu(event.family()),
-            entity_key: entity.key(),
-            entity_type: entity.kind,
-            entity_id: entity.id,
-            account_id: text("account_id"),
-            status: text("status"),
-            event: Event::Iugu(event),
-            dedup_key,
-            sequence: None,
-            repeat_of: None,
-            received_at,
-            data: Data::Form(data),
-            extra,
-        }
-    }
-
-    /// The documented fields, typed; computed on demand so the hot path does not pay for it.
-    /// iPag's events have no typed view yet: [`TypedEvent::Other`].
-    pub fn typed(&self) -> TypedEvent<'_> {
-        match (&self.event, &self.data) {
-            (Event::Iugu(event), Data::Form(data)) => TypedEvent::from_data(event, data),
-            _ => TypedEvent::Other,
         }
     }
 }

@@ -31,8 +31,7 @@ use serde_json::json;
 use crate::auth::Token;
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::DeliverySettings;
-use crate::event::Family;
-use crate::gateway::EventFamily;
+use crate::envelope::{Envelope, EventFamily};
 use crate::ingest::{
     mark, owe_after_failure, store_and_forward_tracked, EventStore, Forwarder, InFlight,
     IngestError,
@@ -40,6 +39,7 @@ use crate::ingest::{
 use crate::ipag::replay::{check_timestamp, Timestamp, TIMESTAMP_HEADER};
 use crate::ipag::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
 use crate::ipag::SignatureKey;
+use crate::iugu::Family;
 use crate::metrics::{Metrics, RequestMetric};
 use crate::quarantine::{is_quarantined, QuarantineStore, QuarantinedRequest};
 use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64};
@@ -57,12 +57,15 @@ pub enum Route {
 }
 
 impl Route {
-    /// Whether this route takes events of `family`.
-    pub fn accepts(self, family: EventFamily) -> bool {
-        match (self, family) {
-            (Route::All, EventFamily::Iugu(_)) | (Route::Ipag, EventFamily::Ipag(_)) => true,
-            (Route::Family(f), EventFamily::Iugu(family)) => f == family,
-            _ => false,
+    /// Whether this route takes `envelope`: its gateway's, and (a family's route) its family's.
+    pub fn accepts(self, envelope: &Envelope) -> bool {
+        match self {
+            Route::Ipag => envelope.provider == crate::ipag::PROVIDER,
+            Route::All => envelope.provider == crate::iugu::PROVIDER,
+            Route::Family(family) => {
+                envelope.provider == crate::iugu::PROVIDER
+                    && envelope.family.as_str() == family.as_str()
+            }
         }
     }
 
@@ -239,7 +242,7 @@ fn refuse(status: StatusCode, error: &'static str, message: impl Into<String>) -
 #[derive(Default)]
 struct LogFields {
     event: Option<String>,
-    family: Option<&'static str>,
+    family: Option<EventFamily>,
     pk: Option<String>,
     dedup_key: Option<String>,
     sequence: Option<u64>,
@@ -268,7 +271,10 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         let latency = started.elapsed();
         self.metrics.request(RequestMetric {
             provider: self.route.provider(),
-            family: log.family.unwrap_or(self.route.family_label()),
+            family: log
+                .family
+                .as_ref()
+                .map_or(self.route.family_label(), EventFamily::as_str),
             outcome: match status {
                 200 => answer.outcome,
                 _ if log.quarantined => "quarantined",
@@ -281,7 +287,7 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         tracing::info!(
             route = ?self.route,
             event = log.event.as_deref(),
-            family = log.family,
+            family = log.family.as_ref().map(EventFamily::as_str),
             pk = log.pk.as_deref(),
             dedup_key = log.dedup_key.as_deref(),
             sequence = log.sequence,
@@ -428,13 +434,13 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
             Err(refusal) => {
                 if let Some(envelope) = &refusal.envelope {
                     log.event = Some(envelope.event.to_string());
-                    log.family = Some(envelope.family.as_str());
+                    log.family = Some(envelope.family.clone());
                 }
                 return refuse(refusal.status, refusal.code, refusal.message);
             }
         };
         log.event = Some(envelope.event.to_string());
-        log.family = Some(envelope.family.as_str());
+        log.family = Some(envelope.family.clone());
         log.pk = Some(envelope.entity_key.clone());
         log.dedup_key = Some(envelope.dedup_key.clone());
         // The admission checked the body is UTF-8; never panic all the same.

@@ -291,7 +291,7 @@ pub async fn store_and_forward_tracked<S: EventStore, F: Forwarder>(
             FirstLook::Decided(verdict) => verdict,
             FirstLook::UnlessResent(previous) => {
                 let open = store
-                    .open_resends(envelope.provider, now)
+                    .open_resends(envelope.provider.clone(), now)
                     .await
                     .map_err(IngestError::Store)?;
                 judge_resend(previous, &envelope, &open, now, settings)

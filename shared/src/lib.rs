@@ -1,38 +1,31 @@
 //! The crate every function shares.
 //!
-//! The domain core knows nothing of AWS: [`form`] (body → nested [`fields`]), [`event`] (names and
-//! families), [`entity`] (which id a notification is stored under), [`dedup`] (the
-//! de-duplication key), [`status`] and [`typed`] (typed views of documented fields), [`envelope`] (the
-//! normalised notification consumers read), [`delivery`] (the rule that tells a retry or a
-//! resend from a new occurrence), [`stored`] (a stored notification, forwarded again) and
-//! [`ingest`] (store once, forward once, in order, over two ports; [`memory`] has both in
-//! memory; [`clock`] says what time it is) and [`sweep`] (forward what the request path could
-//! not). [`ipag`] is the second gateway's core (JSON bodies); [`gateway`] holds what an
-//! envelope carries that differs by gateway, and [`wire`] reads an envelope back. The `http`
+//! The domain core knows nothing of AWS nor of any gateway: [`envelope`] (the normalised
+//! notification consumers read, and how it reads back), [`fields`] (the nested map a form
+//! parses into), [`canonical`] (the hashing every de-duplication key uses), [`delivery`] (the
+//! rule that tells a retry or a resend from a new occurrence), [`stored`] (a stored
+//! notification, forwarded again) and [`ingest`] (store once, forward once, in order, over two
+//! ports; [`memory`] has both in memory; [`clock`] says what time it is) and [`sweep`] (forward
+//! what the request path could not). The gateways are siblings, each from a body to an
+//! envelope: [`iugu`] (form bodies) and [`ipag`] (JSON bodies). The `http`
 //! feature adds the handler and what it checks: [`auth`], [`source_ip`], [`screen`], [`http`];
 //! `lambda` adds the adapters at the edge: [`aws`] (DynamoDB and SQS), [`secrets`] (the
 //! tokens and iPag's signing key, from Secrets Manager), [`runtime`] (a function's start-up) and
 //! [`warm`] (its connections opened during init).
 
+pub mod canonical;
 pub mod clock;
-pub mod dedup;
 pub mod delivery;
-pub mod entity;
 pub mod envelope;
 pub mod error;
-pub mod event;
 pub mod fields;
-pub mod form;
-pub mod gateway;
 pub mod ingest;
 pub mod ipag;
+pub mod iugu;
 pub mod memory;
 pub mod quarantine;
-pub mod status;
 pub mod stored;
 pub mod sweep;
-pub mod typed;
-pub mod wire;
 
 #[cfg(feature = "http")]
 pub mod admission;
@@ -59,8 +52,6 @@ pub mod trust;
 #[cfg(feature = "lambda")]
 pub mod warm;
 
-pub use envelope::{Envelope, Provider, RepeatOf};
+pub use envelope::{Data, EntityRef, Envelope, Event, EventFamily, Provider, RepeatOf};
 pub use error::{ErrorClass, ParseError};
-pub use event::{EventName, Family};
 pub use fields::{Fields, Node};
-pub use gateway::{Data, Event, EventFamily};

@@ -318,7 +318,7 @@ mod tests {
 
     #[test]
     fn each_route_reads_its_own_gateways_variable() {
-        use crate::Family;
+        use crate::iugu::Family;
         assert_eq!(
             Gateway::of(Route::Ipag).secret_id_variable(),
             "IPAG_SECRET_ID"

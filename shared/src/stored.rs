@@ -27,9 +27,9 @@ impl StoredNotification {
     pub fn envelope(&self) -> Result<Envelope, String> {
         let body = self.raw_body.as_bytes();
         let parsed = match self.provider.as_str() {
-            "iugu" => Envelope::from_iugu_form(body, self.received_at),
+            "iugu" => crate::iugu::parse(body, self.received_at),
             // iPag names the event in a header, not the body: the stored `event` is that header.
-            "ipag" => Envelope::from_ipag_json(body, Some(&self.event), self.received_at),
+            "ipag" => crate::ipag::parse(body, Some(&self.event), self.received_at),
             other => return Err(format!("unknown provider `{other}`")),
         };
         let mut envelope = parsed.map_err(|e| format!("its raw body no longer parses: {e}"))?;
@@ -55,8 +55,8 @@ mod tests {
 
     fn stored(body: &str, provider: &str, event: &str) -> (Envelope, StoredNotification) {
         let mut original = match provider {
-            "ipag" => Envelope::from_ipag_json(body.as_bytes(), Some(event), AT),
-            _ => Envelope::from_iugu_form(body.as_bytes(), AT),
+            "ipag" => crate::ipag::parse(body.as_bytes(), Some(event), AT),
+            _ => crate::iugu::parse(body.as_bytes(), AT),
         }
         .expect("parses");
         original.sequence = Some(3);

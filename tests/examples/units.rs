@@ -185,7 +185,7 @@ async fn main() {
 
 /// The entity key of an iugu body.
 fn local_pk(body: &str) -> String {
-    shared::Envelope::from_iugu_form(body.as_bytes(), time::OffsetDateTime::UNIX_EPOCH)
+    shared::iugu::parse(body.as_bytes(), time::OffsetDateTime::UNIX_EPOCH)
         .expect("parses")
         .entity_key
 }

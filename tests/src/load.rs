@@ -85,7 +85,7 @@ pub fn sample_bodies() -> Vec<String> {
                 .trim()
                 .to_owned();
             let now = time::OffsetDateTime::now_utc();
-            if shared::Envelope::from_iugu_form(body.as_bytes(), now).is_ok() {
+            if shared::iugu::parse(body.as_bytes(), now).is_ok() {
                 bodies.push(body);
             }
         }
@@ -93,7 +93,7 @@ pub fn sample_bodies() -> Vec<String> {
     bodies
 }
 
-/// The `data[...]` fields entities are keyed by (`shared::entity`).
+/// The `data[...]` fields entities are keyed by (`shared::iugu::entity`).
 const ID_FIELDS: [&str; 9] = [
     "id",
     "resource_id",
@@ -153,8 +153,8 @@ fn schedule(plan: Plan, samples: &[String]) -> (Vec<Vec<String>>, HashSet<String
         } else {
             let body = notification(samples, expected.len());
             let now = time::OffsetDateTime::now_utc();
-            let envelope = shared::Envelope::from_iugu_form(body.as_bytes(), now)
-                .unwrap_or_else(|e| panic!("{e}: {body}"));
+            let envelope =
+                shared::iugu::parse(body.as_bytes(), now).unwrap_or_else(|e| panic!("{e}: {body}"));
             assert!(
                 expected.insert(envelope.dedup_key),
                 "distinct by construction"

@@ -507,7 +507,7 @@ impl Metered {
             },
             ..self
                 .local
-                .app(shared::http::Route::Family(shared::Family::Invoices))
+                .app(shared::http::Route::Family(shared::iugu::Family::Invoices))
         }
     }
 }

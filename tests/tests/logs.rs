@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use pipeline_tests::{form_post, post, Local, TOKEN};
 use shared::auth::Token;
 use shared::http::Route;
-use shared::Family;
+use shared::iugu::Family;
 
 /// Collects everything the subscriber writes.
 #[derive(Clone, Default)]

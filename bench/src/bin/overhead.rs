@@ -22,8 +22,9 @@ use lambda_http::{service_fn, Adapter, Request, Service};
 use shared::auth::Token;
 use shared::http::{App, Delivery, Route};
 use shared::ingest::{DownstreamError, Forwarder};
+use shared::iugu::Family;
 use shared::memory::MemoryStore;
-use shared::{Envelope, Family};
+use shared::Envelope;
 
 const TOKEN: &str = "local-dev-token-0123456789";
 const WARM_UP: usize = 500;

@@ -1,7 +1,7 @@
 //! `POST /iugu/deposits`: deposit.*.
 
 use shared::http::Route;
-use shared::Family;
+use shared::iugu::Family;
 
 fn main() -> std::process::ExitCode {
     shared::runtime::serve(Route::Family(Family::Deposits))

@@ -1,7 +1,7 @@
 //! `POST /iugu/transfers`: transfer.* and transfer_request.*.
 
 use shared::http::Route;
-use shared::Family;
+use shared::iugu::Family;
 
 fn main() -> std::process::ExitCode {
     shared::runtime::serve(Route::Family(Family::Transfers))

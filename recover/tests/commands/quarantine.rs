@@ -8,7 +8,8 @@ use recover::quarantine::{list, list_table, retry, Retried, Retrier};
 use recover::report::Progress;
 use shared::aws::SqsForwarder;
 use shared::http::Route;
-use shared::{Envelope, Family};
+use shared::iugu::Family;
+use shared::Envelope;
 use time::OffsetDateTime;
 
 /// An invoice event whose id is in a field iugu might rename to (the parser does not know it).

@@ -10,7 +10,7 @@ use recover::reconcile::{gap_left, reconcile};
 use recover::report::Progress;
 use recover::windows::Window;
 use shared::http::Route;
-use shared::Family;
+use shared::iugu::Family;
 use time::macros::date;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

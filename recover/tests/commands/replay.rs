@@ -12,7 +12,8 @@ use recover::report::Progress;
 use shared::aws::{DynamoStore, SqsForwarder};
 use shared::clock::ManualClock;
 use shared::http::Route;
-use shared::{Envelope, Family};
+use shared::iugu::Family;
+use shared::Envelope;
 use time::macros::datetime;
 use time::OffsetDateTime;
 
@@ -51,7 +52,7 @@ async fn store_unforwarded(local: &Local, body: &str, at: OffsetDateTime) {
         local.sqs.clone(),
         format!("{}-missing.fifo", local.queue_url),
     );
-    let envelope = Envelope::from_iugu_form(body.as_bytes(), at).expect("parses");
+    let envelope = shared::iugu::parse(body.as_bytes(), at).expect("parses");
     let err = shared::ingest::store_and_forward(&store, &down, envelope, body, &Default::default())
         .await
         .expect_err("the queue is missing");

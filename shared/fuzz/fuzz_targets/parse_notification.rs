@@ -3,11 +3,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::Envelope;
+use shared::iugu::Typed;
 use time::OffsetDateTime;
 
 fuzz_target!(|body: &[u8]| {
-    match Envelope::from_iugu_form(body, OffsetDateTime::UNIX_EPOCH) {
+    match shared::iugu::parse(body, OffsetDateTime::UNIX_EPOCH) {
         Ok(envelope) => {
             let json = serde_json::to_vec(&envelope).expect("an envelope always serialises");
             assert!(!json.is_empty());

@@ -39,9 +39,9 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::delivery::{EntityHead, Previous, PreviousKind, ResendRequest};
+use crate::envelope::Data;
 use crate::envelope::{Envelope, RepeatOf};
-use crate::form::{Fields, Node};
-use crate::gateway::Data;
+use crate::fields::{Fields, Node};
 use crate::stored::StoredNotification;
 
 /// One item, as the SDK reads and writes it.
@@ -540,7 +540,7 @@ pub fn fields_to_attribute(fields: &Fields) -> AttributeValue {
 /// An envelope's `data`: iugu's fields as above, iPag's JSON as [`json_to_attribute`].
 pub fn data_to_attribute(data: &Data) -> AttributeValue {
     match data {
-        Data::Form(fields) => fields_to_attribute(fields),
+        Data::Fields(fields) => fields_to_attribute(fields),
         Data::Json(value) => json_to_attribute(value),
     }
 }
@@ -676,7 +676,7 @@ mod tests {
     const AT: OffsetDateTime = datetime!(2026-11-20 10:00:26.398562 UTC);
 
     fn envelope() -> Envelope {
-        let mut e = Envelope::from_iugu_form(
+        let mut e = crate::iugu::parse(
             b"event=subscription.suspended&data[id]=S1&data[account_id]=A",
             AT,
         )

@@ -27,12 +27,12 @@
 //! Ids: a JSON integer is written in decimal; a string must be printable ASCII without spaces;
 //! `null` and `""` count as absent (iPag's PHP sends `""` for an empty field: `"seller_id": ""`
 //! in its documented transaction). `<entity type>#<id>` is at most
-//! [`MAX_KEY_BYTES`](crate::entity::MAX_KEY_BYTES): it is the SQS message group too.
+//! [`MAX_ENTITY_KEY_BYTES`]: it is the SQS message group too.
 
 use serde_json::{Map, Value};
 
 use super::event::{IpagEvent, IpagFamily};
-use crate::entity::{EntityRef, MAX_KEY_BYTES};
+use crate::envelope::{EntityRef, MAX_ENTITY_KEY_BYTES};
 use crate::error::ParseError;
 
 /// A place an id may be: a path of object keys from the body's root.
@@ -119,7 +119,7 @@ fn id_at(
             return Some(Err("it is neither a string nor an integer"))
         }
     };
-    Some(if kind.len() + 1 + id.len() > MAX_KEY_BYTES {
+    Some(if kind.len() + 1 + id.len() > MAX_ENTITY_KEY_BYTES {
         Err("it is too long to be a key (128 bytes with its type)")
     } else if !id.bytes().all(|b| b.is_ascii_graphic()) {
         Err("it has characters other than printable ASCII without spaces")

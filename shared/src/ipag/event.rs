@@ -7,8 +7,8 @@
 
 use std::fmt;
 
+use crate::envelope::{check_event_name, Event, EventFamily};
 use crate::error::ParseError;
-use crate::event::check_event_name;
 
 /// The resource an iPag event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,6 +100,14 @@ macro_rules! ipag_events {
                     IpagEvent::Unknown(name) => name,
                 }
             }
+
+            /// The envelope's name for it: static for a known event, no allocation.
+            pub fn into_event(self) -> Event {
+                match self {
+                    $(IpagEvent::$variant => Event::from_static(stringify!($variant)),)*
+                    IpagEvent::Unknown(name) => Event::from(name),
+                }
+            }
         }
     };
 }
@@ -125,7 +133,7 @@ ipag_events! {
 
 impl IpagEvent {
     /// Validates a raw event name as iugu's are validated: not blank, at most
-    /// [`crate::event::MAX_EVENT_BYTES`], printable ASCII without spaces.
+    /// [`crate::envelope::MAX_EVENT_BYTES`], printable ASCII without spaces.
     pub fn parse(raw: &str) -> Result<IpagEvent, ParseError> {
         check_event_name(raw)?;
         Ok(IpagEvent::from_name(raw))
@@ -137,6 +145,32 @@ impl IpagEvent {
 
     pub fn is_known(&self) -> bool {
         !matches!(self, IpagEvent::Unknown(_))
+    }
+}
+
+impl From<IpagEvent> for Event {
+    fn from(event: IpagEvent) -> Event {
+        event.into_event()
+    }
+}
+
+impl From<IpagFamily> for EventFamily {
+    fn from(family: IpagFamily) -> EventFamily {
+        EventFamily::from_static(family.as_str())
+    }
+}
+
+/// An envelope's event is this iPag event (by name).
+impl PartialEq<IpagEvent> for Event {
+    fn eq(&self, other: &IpagEvent) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// An envelope's family is this iPag family (by name).
+impl PartialEq<IpagFamily> for EventFamily {
+    fn eq(&self, other: &IpagFamily) -> bool {
+        self.as_str() == other.as_str()
     }
 }
 

@@ -37,5 +37,10 @@ pub mod replay;
 pub mod signature;
 
 pub use event::{IpagEvent, IpagFamily};
-pub use parse::{event_from_headers, MAX_BODY_BYTES};
+pub use parse::{event_from_headers, parse, MAX_BODY_BYTES};
 pub use signature::SignatureKey;
+
+use crate::envelope::Provider;
+
+/// The `provider` of iPag's envelopes.
+pub const PROVIDER: Provider = Provider::from_static("ipag");

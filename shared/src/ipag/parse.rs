@@ -17,10 +17,10 @@ use super::dedup::dedup_key;
 use super::entity;
 use super::event::IpagEvent;
 use super::json::parse_strict;
-use crate::envelope::{Envelope, Provider};
+use super::PROVIDER;
+use crate::envelope::{Data, Envelope};
 use crate::error::ParseError;
-use crate::form::Fields;
-use crate::gateway::{Data, Event, EventFamily};
+use crate::fields::Fields;
 
 /// Largest body accepted. iPag's documented transaction (with customer, card, products and
 /// three history entries) is about 3 KiB; 64 KiB leaves room for long histories, split rules and
@@ -89,14 +89,13 @@ pub fn parse(
         });
     };
     let event = event_name(event_header, object)?;
-    let provider = Provider::Ipag;
-    let dedup_key = dedup_key(provider.as_str(), event.as_str(), &value);
+    let dedup_key = dedup_key(PROVIDER.as_str(), event.as_str(), &value);
     let entity = entity::resolve(&event, object, &dedup_key)?;
     let status = status_of(object);
     Ok(Envelope {
-        provider,
-        family: EventFamily::Ipag(event.family()),
-        event: Event::Ipag(event),
+        provider: PROVIDER,
+        family: event.family().into(),
+        event: event.into_event(),
         entity_key: entity.key(),
         entity_type: entity.kind,
         entity_id: entity.id,

@@ -35,9 +35,8 @@ use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
 use super::event::IpagEvent;
-use crate::envelope::Envelope;
+use crate::envelope::{Data, Envelope};
 use crate::error::ParseError;
-use crate::gateway::{Data, Event};
 
 /// iPag's payment status table: code and message. Source: iPag's API reference, "Status de
 /// Pagamento" (developers.ipag.com.br; copies in github.com/Assinaclub/docs
@@ -118,9 +117,9 @@ fn body_status(body: &Map<String, Value>) -> BodyStatus<'_> {
 /// replay` rebuilds stored notifications with the parser, and one stored before this check
 /// existed must still replay as it was.
 pub fn check_envelope(envelope: &Envelope) -> Result<(), ParseError> {
-    match (&envelope.event, &envelope.data) {
-        (Event::Ipag(event), Data::Json(Value::Object(body))) => {
-            check_event_against_body(event, body)
+    match &envelope.data {
+        Data::Json(Value::Object(body)) if envelope.provider == super::PROVIDER => {
+            check_event_against_body(&IpagEvent::from_name(envelope.event.as_str()), body)
         }
         _ => Ok(()),
     }

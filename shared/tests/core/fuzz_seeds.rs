@@ -5,7 +5,7 @@ use std::fs;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use shared::Envelope;
+use shared::iugu::Typed;
 use time::OffsetDateTime;
 
 fn dir(rel: &str) -> PathBuf {
@@ -24,7 +24,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 /// What one seed gave: `Ok(event name)` or `Err(error code)`.
 fn run(body: &[u8]) -> Result<String, &'static str> {
-    match Envelope::from_iugu_form(body, OffsetDateTime::UNIX_EPOCH) {
+    match shared::iugu::parse(body, OffsetDateTime::UNIX_EPOCH) {
         Ok(envelope) => {
             let json = serde_json::to_string(&envelope).expect("an envelope always serialises");
             assert!(json.starts_with('{'), "{json}");

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use shared::Envelope;
+use shared::iugu::Typed;
 use time::macros::datetime;
 
 fn dir(rel: &str) -> PathBuf {
@@ -21,7 +21,7 @@ fn dir(rel: &str) -> PathBuf {
 /// The record of one body: its JSON and typed view, or its refusal.
 fn record(name: &str, body: &[u8]) -> String {
     let mut out = format!("== {name}\n");
-    match Envelope::from_iugu_form(body, datetime!(2026-11-23 12:00:00.5 UTC)) {
+    match shared::iugu::parse(body, datetime!(2026-11-23 12:00:00.5 UTC)) {
         Ok(mut envelope) => {
             // As the pipeline forwards it: stored as its entity's first notification.
             envelope.sequence = Some(1);
@@ -75,7 +75,7 @@ fn every_seed_gives_the_pinned_envelope_or_refusal() {
 fn dedup_keys_of_known_fixtures_do_not_change() {
     let key = |rel: &str| {
         let body = fs::read(dir(&format!("tests/fixtures/iugu/{rel}.body"))).expect("fixture");
-        Envelope::from_iugu_form(&body, datetime!(1970-01-01 0:00 UTC))
+        shared::iugu::parse(&body, datetime!(1970-01-01 0:00 UTC))
             .expect("the fixture parses")
             .dedup_key
     };

@@ -30,7 +30,7 @@ async fn deliver<S: EventStore>(
     body: &str,
     at: OffsetDateTime,
 ) -> Result<Accepted, IngestError> {
-    let envelope = Envelope::from_iugu_form(body.as_bytes(), at).expect("a valid body");
+    let envelope = shared::iugu::parse(body.as_bytes(), at).expect("a valid body");
     let in_flight = InFlight::default();
     let result =
         store_and_forward_tracked(store, queue, envelope, body, &settings(), &in_flight).await;
@@ -238,7 +238,7 @@ async fn a_failed_mark_still_accepts_what_the_queue_has() {
         ..MemoryStore::default()
     };
     let queue = MemoryQueue::default();
-    let envelope = Envelope::from_iugu_form(SUSPENDED.as_bytes(), T0).expect("valid");
+    let envelope = shared::iugu::parse(SUSPENDED.as_bytes(), T0).expect("valid");
     let accepted = store_and_forward(&store, &queue, envelope, SUSPENDED, &settings())
         .await
         .expect("the queue has it: accepted");
@@ -291,7 +291,7 @@ async fn a_resend_of_a_period_is_recognised_once_per_notification() {
         .expect("Y");
     let later = T0 + Duration::days(2);
     store.add_resend(
-        Provider::Iugu,
+        shared::iugu::PROVIDER,
         resend_of(T0 - Duration::hours(1), T0 + Duration::hours(1), later),
     );
     for (body, want) in [(SUSPENDED, Outcome::Resend), (ACTIVATED, Outcome::Resend)] {
@@ -374,7 +374,7 @@ impl EventStore for Racing {
 
 #[tokio::test]
 async fn a_delivery_that_loses_a_race_judges_again_and_takes_the_next_sequence() {
-    let rival = Envelope::from_iugu_form(ACTIVATED.as_bytes(), T0).expect("valid");
+    let rival = shared::iugu::parse(ACTIVATED.as_bytes(), T0).expect("valid");
     let store = Racing {
         inner: MemoryStore::default(),
         rival: std::sync::Mutex::new(Some(rival)),
@@ -441,7 +441,7 @@ async fn a_resend_request_is_used_once_per_notification() {
     deliver(&store, &queue, SUSPENDED, T0)
         .await
         .expect("stored");
-    let envelope = Envelope::from_iugu_form(SUSPENDED.as_bytes(), T0).expect("valid");
+    let envelope = shared::iugu::parse(SUSPENDED.as_bytes(), T0).expect("valid");
     let seen = store.snapshot(&envelope).await.expect("read");
     store
         .use_resend(&envelope, &seen, "r1")

@@ -1,9 +1,9 @@
 //! Properties of the parser and the de-duplication key, over generated forms.
 
 use proptest::prelude::*;
-use shared::dedup::dedup_key;
-use shared::form::parse_form;
-use shared::{Envelope, Fields, Node};
+use shared::iugu::dedup::dedup_key;
+use shared::iugu::form::parse_form;
+use shared::{Fields, Node};
 use time::OffsetDateTime;
 
 /// Names as iugu uses them, plus characters that need escaping (no brackets: a bracket inside a
@@ -68,7 +68,7 @@ fn invoice_body(data: &Fields, extra: &[(String, String)]) -> Vec<(String, Strin
 }
 
 fn key_of(pairs: &[(String, String)]) -> String {
-    Envelope::from_iugu_form(&to_body(pairs), OffsetDateTime::UNIX_EPOCH)
+    shared::iugu::parse(&to_body(pairs), OffsetDateTime::UNIX_EPOCH)
         .expect("generated bodies are valid")
         .dedup_key
 }
@@ -167,11 +167,11 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = Envelope::from_iugu_form(&body, OffsetDateTime::UNIX_EPOCH);
+        let _ = shared::iugu::parse(&body, OffsetDateTime::UNIX_EPOCH);
     }
 
     #[test]
     fn arbitrary_form_like_text_never_panics(body in "[a-z\\[\\]=&%0-9A-F+.]{0,200}") {
-        let _ = Envelope::from_iugu_form(body.as_bytes(), OffsetDateTime::UNIX_EPOCH);
+        let _ = shared::iugu::parse(body.as_bytes(), OffsetDateTime::UNIX_EPOCH);
     }
 }

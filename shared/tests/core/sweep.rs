@@ -7,7 +7,6 @@ use shared::delivery::DeliverySettings;
 use shared::ingest::{store_and_forward, IngestError};
 use shared::memory::{MemoryQueue, MemoryStore};
 use shared::sweep::{sweep, PendingStore, SweepSettings};
-use shared::Envelope;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -23,7 +22,7 @@ async fn stored_while_the_queue_is_down(store: &MemoryStore, body: &str, at: Off
         down: true,
         ..MemoryQueue::default()
     };
-    let envelope = Envelope::from_iugu_form(body.as_bytes(), at).expect("valid");
+    let envelope = shared::iugu::parse(body.as_bytes(), at).expect("valid");
     let err = store_and_forward(store, &down, envelope, body, &DeliverySettings::default())
         .await
         .expect_err("the queue is down");

@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use shared::http::Route;
-use shared::Family;
+use shared::iugu::Family;
 
 fn main() -> ExitCode {
     let route = match std::env::args().nth(1).as_deref() {

@@ -8,7 +8,8 @@ use serde_json::Value;
 use shared::auth::Token;
 use shared::clock::ManualClock;
 use shared::http::Route;
-use shared::{Envelope, Family};
+use shared::iugu::Family;
+use shared::Envelope;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -245,7 +246,7 @@ async fn a_resend_request_is_used_once_per_notification_in_dynamodb() {
     let clock = ManualClock::at(T0);
     deliver(&local, &clock, SUSPENDED).await;
     let store = shared::aws::DynamoStore::new(local.dynamo.clone(), &local.table);
-    let envelope = Envelope::from_iugu_form(
+    let envelope = shared::iugu::parse(
         SUSPENDED.replace("%5B", "[").replace("%5D", "]").as_bytes(),
         T0,
     )

@@ -9,7 +9,7 @@ use pipeline_tests::proxy::{Fault, FaultyProxy};
 use pipeline_tests::{answer, form_post, moto, text, workspace, Local};
 use shared::http::Route;
 use shared::ingest::{Append, DownstreamError, EventStore, Forwarder};
-use shared::Family;
+use shared::iugu::Family;
 use time::OffsetDateTime;
 
 const BODY: &str = "event=invoice.status_changed&data%5Bid%5D=F1&data%5Bstatus%5D=paid\
@@ -164,7 +164,7 @@ async fn a_function_that_died_between_store_and_forward_is_forwarded_by_the_next
     let first = OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .expect("valid");
-    let mut envelope = shared::Envelope::from_iugu_form(BODY.as_bytes(), first).expect("parses");
+    let mut envelope = shared::iugu::parse(BODY.as_bytes(), first).expect("parses");
     let seen = app.store.snapshot(&envelope).await.expect("read");
     envelope.sequence = Some(seen.next_sequence());
     app.store

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use pipeline_tests::{answer, post, Local, TOKEN};
 use shared::http::Route;
-use shared::Family;
+use shared::iugu::Family;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 

@@ -5,7 +5,7 @@ use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt};
 use pipeline_tests::{answer, form_post, post, text, through_runtime, Local, TOKEN};
 use shared::http::Route;
-use shared::Family;
+use shared::iugu::Family;
 
 const GOOD: &str = "event=invoice.status_changed&data%5Bid%5D=H1&data%5Bstatus%5D=paid";
 const FORM: &str = "application/x-www-form-urlencoded";

@@ -67,7 +67,7 @@ async fn every_event_file_is_stored_once_and_forwarded_once() {
             .as_str()
             .expect("event header");
         assert_eq!(format!("{event}.json"), name);
-        let expected = Envelope::from_ipag_json(
+        let expected = shared::ipag::parse(
             raw.as_bytes(),
             Some(event),
             time::OffsetDateTime::UNIX_EPOCH,

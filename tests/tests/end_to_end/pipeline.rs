@@ -6,7 +6,8 @@ use pipeline_tests::{answer, event_file, form_post, post, text, Local, TOKEN};
 use serde_json::Value;
 use shared::auth::Token;
 use shared::http::Route;
-use shared::{Envelope, Family};
+use shared::iugu::Family;
+use shared::Envelope;
 
 const PAID: &str = "event=invoice.status_changed&data%5Bid%5D=84F982E1A10F4FF1B483B829F4762C2C&data%5Bstatus%5D=paid&data%5Baccount_id%5D=E6495D15290D47D3950C2A723D07A24E&data%5Bpaid_cents%5D=1000";
 
@@ -365,7 +366,7 @@ async fn every_event_file_is_stored_once_and_forwarded_once() {
             serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("json");
         let route = route_of(json["path"].as_str().expect("path"));
         let raw = json["body"].as_str().expect("body");
-        let expected = Envelope::from_iugu_form(raw.as_bytes(), time::OffsetDateTime::UNIX_EPOCH)
+        let expected = shared::iugu::parse(raw.as_bytes(), time::OffsetDateTime::UNIX_EPOCH)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
 
         let (status, body) = send(&local, route, event_file(&format!("iugu/{name}"))).await;

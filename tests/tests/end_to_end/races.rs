@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use pipeline_tests::{answer, form_post, text, Local};
 use shared::http::Route;
-use shared::Family;
+use shared::iugu::Family;
 use tokio::task::JoinSet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]

@@ -8,8 +8,8 @@ use pipeline_tests::{answer, post, secrets, through_runtime, Local};
 use serde_json::json;
 use shared::aws::{DynamoStore, SqsForwarder};
 use shared::http::{App, Route};
+use shared::iugu::Family;
 use shared::secrets::{read, Gateway, SecretError};
-use shared::Family;
 
 const IUGU_TOKEN: &str = "iugu-token-0123456789abcdef";
 const IPAG_TOKEN: &str = "ipag-token-0123456789abcdef";

@@ -11,10 +11,11 @@ use shared::auth::Token;
 use shared::aws::{DynamoStore, SqsForwarder};
 use shared::clock::ManualClock;
 use shared::http::{App, Delivery, Route};
+use shared::iugu::Family;
 use shared::metrics::Metrics;
 use shared::sweep::SweepSettings;
 use shared::sweeper::Sweeper;
-use shared::{Envelope, Family};
+use shared::Envelope;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 

@@ -2,17 +2,18 @@
 //!
 //! A view never rejects a notification: a value that does not parse as its type is kept as
 //! [`Lenient::Raw`], and a status we do not know is kept as `Unknown(raw)`. Only the event name
-//! and the entity id (see [`crate::entity`]) are strict.
+//! and the entity id (see [`super::entity`]) are strict.
 
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
-use crate::event::{EventName, Family};
-use crate::form::{Fields, Node};
-pub use crate::status::{
+use super::event::{EventName, Family};
+pub use super::status::{
     AdvancementStatus, BankSlipStatus, DepositStatus, InvoiceStatus, PaymentMethod,
     PaymentRequestStatus, TransferRequestStatus,
 };
+use crate::envelope::{Data, Envelope};
+use crate::fields::{Fields, Node};
 
 /// A value of type `T`, or the raw string when it did not parse as one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,6 +208,23 @@ pub enum TypedEvent<'a> {
     PaymentRequest(PaymentRequestView<'a>),
     /// An event of a family we do not know: only `data` has its fields.
     Other,
+}
+
+/// The typed view of an envelope's documented fields, computed on demand so the hot path does
+/// not pay for it: iugu's envelopes only; any other gateway's is [`TypedEvent::Other`].
+pub trait Typed {
+    fn typed(&self) -> TypedEvent<'_>;
+}
+
+impl Typed for Envelope {
+    fn typed(&self) -> TypedEvent<'_> {
+        match &self.data {
+            Data::Fields(data) if self.provider == super::PROVIDER => {
+                TypedEvent::from_data(&EventName::from_name(self.event.as_str()), data)
+            }
+            _ => TypedEvent::Other,
+        }
+    }
 }
 
 impl<'a> TypedEvent<'a> {

@@ -4,10 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::envelope::{check_event_name, Event, EventFamily};
 use crate::error::ParseError;
-
-/// The longest event name we accept. iugu's longest today is 37 bytes.
-pub const MAX_EVENT_BYTES: usize = 100;
 
 /// A group of events served by one function (and one route).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -107,6 +105,14 @@ macro_rules! events {
                     EventName::Unknown(name) => name,
                 }
             }
+
+            /// The envelope's name for it: static for a known event, no allocation.
+            pub fn into_event(self) -> Event {
+                match self {
+                    $(EventName::$variant => Event::from_static($name),)*
+                    EventName::Unknown(name) => Event::from(name),
+                }
+            }
         }
     };
 }
@@ -149,27 +155,9 @@ events! {
     ReferralsDocumentStatusChange => "referrals.document_status_change",
 }
 
-/// What every gateway's event name must be: not blank, not over [`MAX_EVENT_BYTES`],
-/// printable ASCII without spaces.
-pub(crate) fn check_event_name(raw: &str) -> Result<(), ParseError> {
-    if raw.is_empty() {
-        return Err(ParseError::InvalidEvent { why: "it is empty" });
-    }
-    if raw.len() > MAX_EVENT_BYTES {
-        return Err(ParseError::InvalidEvent {
-            why: "it is longer than 100 bytes",
-        });
-    }
-    if !raw.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ParseError::InvalidEvent {
-            why: "it has characters other than printable ASCII",
-        });
-    }
-    Ok(())
-}
-
 impl EventName {
-    /// Validates the raw `event` value: not blank, not over [`MAX_EVENT_BYTES`], printable
+    /// Validates the raw `event` value: not blank, not over
+    /// [`MAX_EVENT_BYTES`](crate::envelope::MAX_EVENT_BYTES), printable
     /// ASCII without spaces. Anything else is not an event name but a broken body.
     pub fn parse(raw: &str) -> Result<EventName, ParseError> {
         check_event_name(raw)?;
@@ -182,6 +170,32 @@ impl EventName {
 
     pub fn is_known(&self) -> bool {
         !matches!(self, EventName::Unknown(_))
+    }
+}
+
+impl From<EventName> for Event {
+    fn from(event: EventName) -> Event {
+        event.into_event()
+    }
+}
+
+impl From<Family> for EventFamily {
+    fn from(family: Family) -> EventFamily {
+        EventFamily::from_static(family.as_str())
+    }
+}
+
+/// An envelope's event is this iugu event (by name).
+impl PartialEq<EventName> for Event {
+    fn eq(&self, other: &EventName) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// An envelope's family is this iugu family (by name).
+impl PartialEq<Family> for EventFamily {
+    fn eq(&self, other: &Family) -> bool {
+        self.as_str() == other.as_str()
     }
 }
 

@@ -8,14 +8,11 @@
 //! are left out: iugu changes them on every retry of the same notification. Every other field
 //! is in, so any real change (another status, another `paid_at`, another amount) gives another key.
 
-use sha2::{Digest, Sha256};
-
-use crate::form::{Fields, Node};
+use crate::canonical::{put_len, put_str, sha256_hex};
+use crate::fields::{Fields, Node};
 
 /// Top-level fields that describe the delivery, not the notification.
 pub const DELIVERY_FIELDS: &[&str] = &["retry_count"];
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A 64-character lowercase hex SHA-256: also a valid SQS `MessageDeduplicationId`.
 pub fn dedup_key(provider: &str, fields: &Fields) -> String {
@@ -27,35 +24,6 @@ pub fn dedup_key(provider: &str, fields: &Fields) -> String {
     let len = fields.iter().filter(counted).count();
     put_map(&mut out, len, fields.iter().filter(counted));
     sha256_hex(&out)
-}
-
-/// The SHA-256 of `bytes` as 64 lowercase hex characters (every provider's key is one).
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    let mut key = String::with_capacity(64);
-    for byte in Sha256::digest(bytes) {
-        key.push(char::from(HEX[usize::from(byte >> 4)]));
-        key.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
-    key
-}
-
-/// A string, prefixed by its length.
-pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_len(out, s.len());
-    out.extend_from_slice(s.as_bytes());
-}
-
-/// A length as LEB128: one byte below 128, so short strings do not pay for 8.
-pub(crate) fn put_len(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let low = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(low);
-            return;
-        }
-        out.push(low | 0x80);
-    }
 }
 
 /// Every composite is prefixed by its tag and element count, every string by its length:

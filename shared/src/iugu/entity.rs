@@ -40,29 +40,12 @@
 //! be ordered against.
 //!
 //! An id must be printable ASCII without spaces, and `<entity type>#<id>` at most
-//! [`MAX_KEY_BYTES`]: it becomes the DynamoDB partition key and the SQS message group.
+//! [`MAX_ENTITY_KEY_BYTES`]: it becomes the DynamoDB partition key and the SQS message group.
 
+use super::event::{EventName, Family};
+use crate::envelope::{EntityRef, MAX_ENTITY_KEY_BYTES};
 use crate::error::ParseError;
-use crate::event::{EventName, Family};
-use crate::form::{Fields, Node};
-
-/// Longest `<entity_type>#<id>` key. The key is also the SQS FIFO `MessageGroupId`, which
-/// takes at most 128 printable ASCII characters; iugu ids are 32 hex digits.
-pub const MAX_KEY_BYTES: usize = 128;
-
-/// The entity a notification is about, e.g. `invoice` `1757E1D7...`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntityRef {
-    pub kind: String,
-    pub id: String,
-}
-
-impl EntityRef {
-    /// `invoice#1757E1D7...`: the DynamoDB partition key and the FIFO message group.
-    pub fn key(&self) -> String {
-        [self.kind.as_str(), "#", self.id.as_str()].concat()
-    }
-}
+use crate::fields::{Fields, Node};
 
 /// Where an event's id comes from.
 struct Rule<'e> {
@@ -144,7 +127,7 @@ pub fn resolve(
         Some(Node::Text(id)) => {
             let why = if id.is_empty() {
                 Some("it is blank")
-            } else if rule.kind.len() + 1 + id.len() > MAX_KEY_BYTES {
+            } else if rule.kind.len() + 1 + id.len() > MAX_ENTITY_KEY_BYTES {
                 Some("it is too long to be a key (128 bytes with its type)")
             } else if !id.bytes().all(|b| b.is_ascii_graphic()) {
                 Some("it has characters other than printable ASCII without spaces")
@@ -181,11 +164,10 @@ pub fn resolve(
 
 #[cfg(test)]
 mod tests {
-    use crate::Envelope;
     use time::macros::datetime;
 
     fn entity(body: &str) -> Result<String, String> {
-        Envelope::from_iugu_form(body.as_bytes(), datetime!(2026-11-23 12:00 UTC))
+        super::super::parse(body.as_bytes(), datetime!(2026-11-23 12:00 UTC))
             .map(|e| format!("{} {}", e.family, e.entity_key))
             .map_err(|e| format!("{} {e}", e.code()))
     }

@@ -178,8 +178,8 @@ static NOT_PLAIN: [bool; 256] = {
 
 #[cfg(test)]
 mod tests {
+    use super::super::decode::decode;
     use super::*;
-    use crate::form::decode::decode;
 
     fn raw(name: &str) -> Option<(Vec<Segment<'_>>, usize)> {
         split_raw(name).map(|(path, len)| (path.as_slice().to_vec(), len))
