@@ -2,17 +2,16 @@
 //! message). The handler calls it once the request is authenticated; `recover quarantine
 //! retry` calls it again on a quarantined request, with the parser of the day.
 //!
-//! It parses (iugu's form, or iPag's JSON with the event named by its header, which must agree
-//! with the signed body), checks the route takes the event's family, and that the body is UTF-8
-//! (it is stored as text).
+//! It parses through the route's gateway (`gateway::Gateway`: iugu's form, or iPag's JSON with
+//! the event named by its header, which must agree with the signed body), checks the route
+//! takes the event, and that the body is UTF-8 (it is stored as text).
 
 use lambda_http::http::{HeaderMap, StatusCode};
 use time::OffsetDateTime;
 
 use crate::envelope::Envelope;
-use crate::http::{route_path, Route, IPAG_ROUTE};
-use crate::ipag::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
-use crate::iugu::Family;
+use crate::gateway::Gateway;
+use crate::http::Route;
 use crate::ErrorClass;
 
 /// Why a body is refused on a route.
@@ -41,23 +40,17 @@ pub fn admit(
     body: &[u8],
     now: OffsetDateTime,
 ) -> Result<Envelope, Refusal> {
-    let parsed = match route {
-        Route::Ipag => {
-            let names = headers
-                .get_all(EVENT_HEADER)
-                .iter()
-                .chain(headers.get_all(EVENT_HEADER_PLAIN).iter())
-                .map(|v| v.as_bytes());
-            crate::ipag::event_from_headers(names)
-                .and_then(|event| crate::ipag::parse(body, event, now))
-                // The event header is not signed: it must agree with the (signed) body.
-                .and_then(|envelope| {
-                    crate::ipag::replay::check_envelope(&envelope).map(|()| envelope)
-                })
-        }
-        Route::Family(_) | Route::All => crate::iugu::parse(body, now),
-    };
-    let envelope = parsed.map_err(|e| {
+    admit_to(route.gateway(None).as_dyn(), headers, body, now)
+}
+
+/// The envelope of `body` for `gateway` (as a route serves it), arrived at `now`, or why not.
+pub fn admit_to(
+    gateway: &dyn Gateway,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: OffsetDateTime,
+) -> Result<Envelope, Refusal> {
+    let envelope = gateway.parse(headers, body, now).map_err(|e| {
         let status = match e.class() {
             ErrorClass::Malformed => StatusCode::BAD_REQUEST,
             ErrorClass::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -65,25 +58,7 @@ pub fn admit(
         };
         refusal(status, e.code(), e.to_string())
     })?;
-    if !route.accepts(&envelope) {
-        let family = Family::of_event(envelope.event.as_str());
-        let message = match family {
-            _ if envelope.provider == crate::ipag::PROVIDER => format!(
-                "event `{}` is iPag's: send it to {IPAG_ROUTE}",
-                envelope.event
-            ),
-            Family::Other => format!(
-                "event `{}` belongs to no known family: send it to {}",
-                envelope.event,
-                route_path(Family::Other)
-            ),
-            family => format!(
-                "event `{}` belongs to the {family} family: send it to {} (or to {})",
-                envelope.event,
-                route_path(family),
-                route_path(Family::Other)
-            ),
-        };
+    if let Some(message) = gateway.misrouted(&envelope) {
         return Err(Refusal {
             envelope: Some(Box::new(envelope)),
             ..refusal(StatusCode::UNPROCESSABLE_ENTITY, "wrong_route", message)

@@ -23,7 +23,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use lambda_http::http::{header, HeaderMap, Method, StatusCode};
+use lambda_http::http::{header, HeaderMap, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
@@ -31,15 +31,14 @@ use serde_json::json;
 use crate::auth::Token;
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::DeliverySettings;
-use crate::envelope::{Envelope, EventFamily};
+use crate::envelope::EventFamily;
+use crate::gateway::Gateway;
 use crate::ingest::{
     mark, owe_after_failure, store_and_forward_tracked, EventStore, Forwarder, InFlight,
     IngestError,
 };
-use crate::ipag::replay::{check_timestamp, Timestamp, TIMESTAMP_HEADER};
-use crate::ipag::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
-use crate::ipag::SignatureKey;
-use crate::iugu::Family;
+use crate::ipag::{Ipag, SignatureKey};
+use crate::iugu::{route_path, Family, Iugu};
 use crate::metrics::{Metrics, RequestMetric};
 use crate::quarantine::{is_quarantined, QuarantineStore, QuarantinedRequest};
 use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64};
@@ -57,21 +56,16 @@ pub enum Route {
 }
 
 impl Route {
-    /// Whether this route takes `envelope`: its gateway's, and (a family's route) its family's.
-    pub fn accepts(self, envelope: &Envelope) -> bool {
+    /// The gateway this route serves, as the handler asks it; `signing_key` is iPag's (the
+    /// other routes ignore it).
+    pub fn gateway(self, signing_key: Option<&SignatureKey>) -> RouteGateway<'_> {
         match self {
-            Route::Ipag => envelope.provider == crate::ipag::PROVIDER,
-            Route::All => envelope.provider == crate::iugu::PROVIDER,
-            Route::Family(family) => {
-                envelope.provider == crate::iugu::PROVIDER
-                    && envelope.family.as_str() == family.as_str()
-            }
+            Route::Family(family) => RouteGateway::Iugu(Iugu {
+                family: Some(family),
+            }),
+            Route::All => RouteGateway::Iugu(Iugu { family: None }),
+            Route::Ipag => RouteGateway::Ipag(Ipag { signing_key }),
         }
-    }
-
-    fn allows(self, method: &Method) -> bool {
-        // iPag's webhook registration lets the merchant choose `POST` or `PUT` (`http_method`).
-        method == Method::POST || (self == Route::Ipag && method == Method::PUT)
     }
 
     /// The route's path: where its gateway posts.
@@ -79,14 +73,14 @@ impl Route {
         match self {
             Route::Family(family) => route_path(family),
             Route::All => route_path(Family::Other),
-            Route::Ipag => IPAG_ROUTE,
+            Route::Ipag => crate::ipag::ROUTE,
         }
     }
 
     /// The route whose path `path` ends in (after any stage or base-path prefix).
     pub fn of_path(path: &str) -> Option<Route> {
         let path = path.strip_suffix('/').unwrap_or(path);
-        if path.ends_with(IPAG_ROUTE) {
+        if path.ends_with(crate::ipag::ROUTE) {
             return Some(Route::Ipag);
         }
         Family::ALL.into_iter().find_map(|family| {
@@ -99,43 +93,23 @@ impl Route {
 
     /// The gateway that posts here.
     pub fn provider(self) -> &'static str {
-        match self {
-            Route::Ipag => "ipag",
-            Route::Family(_) | Route::All => "iugu",
-        }
-    }
-
-    /// The family a refusal is counted under when the body said none: the route's own.
-    fn family_label(self) -> &'static str {
-        match self {
-            Route::Family(family) => family.as_str(),
-            Route::All | Route::Ipag => "any",
-        }
-    }
-
-    /// The one media type the route's gateway sends.
-    fn media_type(self) -> &'static str {
-        match self {
-            Route::Ipag => "application/json",
-            Route::Family(_) | Route::All => "application/x-www-form-urlencoded",
-        }
+        self.gateway(None).as_dyn().provider()
     }
 }
 
-/// The route (path) that serves iPag's events.
-pub const IPAG_ROUTE: &str = "/ipag/events";
+/// The gateway a route serves (see [`Route::gateway`]).
+#[derive(Debug, Clone, Copy)]
+pub enum RouteGateway<'k> {
+    Iugu(Iugu),
+    Ipag(Ipag<'k>),
+}
 
-/// The route (path) that serves a family's events.
-pub fn route_path(family: Family) -> &'static str {
-    match family {
-        Family::Invoices => "/iugu/invoices",
-        Family::Subscriptions => "/iugu/subscriptions",
-        Family::PaymentMethods => "/iugu/payment-methods",
-        Family::Transfers => "/iugu/transfers",
-        Family::Deposits => "/iugu/deposits",
-        Family::Advancements => "/iugu/advancements",
-        Family::PaymentRequests => "/iugu/payment-requests",
-        Family::Other => "/iugu/events",
+impl RouteGateway<'_> {
+    pub fn as_dyn(&self) -> &dyn Gateway {
+        match self {
+            RouteGateway::Iugu(iugu) => iugu,
+            RouteGateway::Ipag(ipag) => ipag,
+        }
     }
 }
 
@@ -151,7 +125,7 @@ const ROUTES: [&str; 9] = [
     "/iugu/advancements",
     "/iugu/payment-requests",
     "/iugu/events",
-    IPAG_ROUTE,
+    crate::ipag::ROUTE,
 ];
 
 /// The most a request may spend storing and forwarding (DynamoDB and SQS together) before it
@@ -262,7 +236,9 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
         let mut log = LogFields::default();
-        let answer = self.answer(&request, &mut log).await;
+        let gateway = self.route.gateway(self.ipag_signature.as_ref());
+        let gateway = gateway.as_dyn();
+        let answer = self.answer(gateway, &request, &mut log).await;
         let status = answer.status.as_u16();
         // A stale timestamp is a replay's refusal, not a notification we failed to read.
         if log.authenticated && is_quarantined(status) && answer.outcome != "stale_timestamp" {
@@ -270,11 +246,11 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         }
         let latency = started.elapsed();
         self.metrics.request(RequestMetric {
-            provider: self.route.provider(),
+            provider: gateway.provider(),
             family: log
                 .family
                 .as_ref()
-                .map_or(self.route.family_label(), EventFamily::as_str),
+                .map_or(gateway.family_label(), EventFamily::as_str),
             outcome: match status {
                 200 => answer.outcome,
                 _ if log.quarantined => "quarantined",
@@ -341,8 +317,13 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         }
     }
 
-    async fn answer(&self, request: &Request, log: &mut LogFields) -> Answer {
-        if !self.route.allows(request.method()) {
+    async fn answer(
+        &self,
+        gateway: &dyn Gateway,
+        request: &Request,
+        log: &mut LogFields,
+    ) -> Answer {
+        if !gateway.allows(request.method()) {
             return refuse(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -372,15 +353,15 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         match self.token.check(header, query.first("token")) {
             Ok(matched) => {
                 log.token = Some(matched.as_str());
-                // iPag with a signing key: authentic only once the signature is checked too.
-                log.authenticated = !(self.route == Route::Ipag && self.ipag_signature.is_some());
+                // Authentic now, unless the gateway verifies more (iPag's signature, with a key).
+                log.authenticated = gateway.token_suffices();
             }
             Err(why) => {
                 tracing::warn!(reason = why.message(), "refused: not authentic");
                 return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why.message());
             }
         }
-        if let Err(message) = check_content_type(request.headers(), self.route.media_type()) {
+        if let Err(message) = check_content_type(request.headers(), gateway.media_type()) {
             return refuse(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -400,36 +381,15 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
             );
         }
         let body: &[u8] = request.body().as_ref();
-        if let (Route::Ipag, Some(key)) = (self.route, &self.ipag_signature) {
-            let headers = request.headers();
-            let signatures = headers
-                .get_all(SIGNATURE_HEADER)
-                .iter()
-                .chain(headers.get_all(SIGNATURE_HEADER_PLAIN).iter())
-                .map(|v| v.as_bytes());
-            if let Err(why) = key.verify(body, signatures) {
-                tracing::warn!(reason = why.message(), "refused: iPag signature");
-                return refuse(StatusCode::UNAUTHORIZED, "invalid_signature", why.message());
-            }
-            log.authenticated = true;
-        }
         let now = self.delivery.clock.now();
-        if self.route == Route::Ipag {
-            let stamps = request.headers().get_all(TIMESTAMP_HEADER);
-            match check_timestamp(stamps.iter().map(|v| v.as_bytes()), now) {
-                Ok(Timestamp::Unreadable) => log.ipag_timestamp = Some("unreadable"),
-                Ok(Timestamp::Absent | Timestamp::Recent) => {}
-                Err(why) => {
-                    tracing::warn!("refused: iPag timestamp out of bounds");
-                    return refuse(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "stale_timestamp",
-                        why.message(),
-                    );
-                }
+        match gateway.check(request.headers(), body, now) {
+            Ok(checked) => {
+                log.authenticated |= checked.verified;
+                log.ipag_timestamp = checked.timestamp;
             }
+            Err(refusal) => return refuse(refusal.status, refusal.code, refusal.message),
         }
-        let envelope = match crate::admission::admit(self.route, request.headers(), body, now) {
+        let envelope = match crate::admission::admit_to(gateway, request.headers(), body, now) {
             Ok(envelope) => envelope,
             Err(refusal) => {
                 if let Some(envelope) = &refusal.envelope {

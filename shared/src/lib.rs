@@ -8,7 +8,8 @@
 //! ports; [`memory`] has both in memory; [`clock`] says what time it is) and [`sweep`] (forward
 //! what the request path could not). The gateways are siblings, each from a body to an
 //! envelope: [`iugu`] (form bodies) and [`ipag`] (JSON bodies). The `http`
-//! feature adds the handler and what it checks: [`auth`], [`source_ip`], [`screen`], [`http`];
+//! feature adds the handler and what it checks: [`auth`], [`source_ip`], [`screen`], [`http`],
+//! and the seam each gateway implements for it, [`gateway`];
 //! `lambda` adds the adapters at the edge: [`aws`] (DynamoDB and SQS), [`secrets`] (the
 //! tokens and iPag's signing key, from Secrets Manager), [`runtime`] (a function's start-up) and
 //! [`warm`] (its connections opened during init).
@@ -33,6 +34,8 @@ pub mod admission;
 pub mod auth;
 #[cfg(feature = "lambda")]
 pub mod aws;
+#[cfg(feature = "http")]
+pub mod gateway;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "http")]

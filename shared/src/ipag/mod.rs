@@ -31,16 +31,26 @@
 pub mod dedup;
 pub mod entity;
 pub mod event;
+#[cfg(feature = "http")]
+mod gateway;
 pub mod json;
 pub mod parse;
 pub mod replay;
 pub mod signature;
 
 pub use event::{IpagEvent, IpagFamily};
+#[cfg(feature = "http")]
+pub use gateway::Ipag;
 pub use parse::{event_from_headers, parse, MAX_BODY_BYTES};
 pub use signature::SignatureKey;
 
 use crate::envelope::Provider;
 
+/// The gateway's name: its envelopes' `provider`.
+pub const NAME: &str = "ipag";
+
 /// The `provider` of iPag's envelopes.
-pub const PROVIDER: Provider = Provider::from_static("ipag");
+pub const PROVIDER: Provider = Provider::from_static(NAME);
+
+/// The route (path) that serves iPag's events.
+pub const ROUTE: &str = "/ipag/events";

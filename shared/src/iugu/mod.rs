@@ -8,15 +8,36 @@ pub mod dedup;
 pub mod entity;
 pub mod event;
 pub mod form;
+#[cfg(feature = "http")]
+mod gateway;
 pub mod parse;
 pub mod status;
 pub mod typed;
 
 pub use event::{EventName, Family};
+#[cfg(feature = "http")]
+pub use gateway::Iugu;
 pub use parse::parse;
 pub use typed::{Typed, TypedEvent};
 
 use crate::envelope::Provider;
 
+/// The gateway's name: its envelopes' `provider`.
+pub const NAME: &str = "iugu";
+
 /// The `provider` of iugu's envelopes.
-pub const PROVIDER: Provider = Provider::from_static("iugu");
+pub const PROVIDER: Provider = Provider::from_static(NAME);
+
+/// The route (path) that serves a family's events; [`Family::Other`]'s serves them all.
+pub fn route_path(family: Family) -> &'static str {
+    match family {
+        Family::Invoices => "/iugu/invoices",
+        Family::Subscriptions => "/iugu/subscriptions",
+        Family::PaymentMethods => "/iugu/payment-methods",
+        Family::Transfers => "/iugu/transfers",
+        Family::Deposits => "/iugu/deposits",
+        Family::Advancements => "/iugu/advancements",
+        Family::PaymentRequests => "/iugu/payment-requests",
+        Family::Other => "/iugu/events",
+    }
+}

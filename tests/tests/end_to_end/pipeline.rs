@@ -332,7 +332,7 @@ async fn all_events_takes_unknown_events_and_keeps_them() {
 fn route_of(path: &str) -> Route {
     let family = Family::ALL
         .into_iter()
-        .find(|f| shared::http::route_path(*f) == path)
+        .find(|f| shared::iugu::route_path(*f) == path)
         .unwrap_or_else(|| panic!("no function serves {path}"));
     match family {
         Family::Other => Route::All,

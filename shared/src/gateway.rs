@@ -1,0 +1,68 @@
+//! The seam between the HTTP edge and a gateway: what the handler (and `recover quarantine
+//! retry`, through `admission`) asks of whichever gateway a route serves. The handler runs
+//! check → parse → ingest → answer and knows no gateway of its own; each gateway says what it
+//! sends, how a request of its is verified, and how its body becomes an envelope
+//! ([`crate::iugu::Iugu`], [`crate::ipag::Ipag`]).
+
+use lambda_http::http::{HeaderMap, Method, StatusCode};
+use time::OffsetDateTime;
+
+use crate::envelope::Envelope;
+use crate::error::ParseError;
+
+/// A request a gateway's checks refuse: the answer's status, its `error` code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// What a gateway's checks found about a request that passed them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    /// The request's authenticity was verified beyond the token (iPag: its signature).
+    pub verified: bool,
+    /// A timestamp the gateway sent and we could not read: `unreadable` (the log line says so).
+    pub timestamp: Option<&'static str>,
+}
+
+/// One gateway, as a route serves it.
+pub trait Gateway: Sync {
+    /// Its envelopes' `provider`, also the metrics' `Provider`.
+    fn provider(&self) -> &'static str;
+
+    /// The one media type it sends (parameters such as `charset` aside).
+    fn media_type(&self) -> &'static str;
+
+    /// Whether it sends with `method`.
+    fn allows(&self, method: &Method) -> bool;
+
+    /// Whether the token alone makes a request authentic; `false` when [`Gateway::check`]
+    /// verifies more (a signature), so a refusal before that is not kept in the quarantine.
+    fn token_suffices(&self) -> bool;
+
+    /// The checks beyond the token, once the body is at hand and before it is parsed (iPag:
+    /// its signature, then the age of its timestamp). Each refusal logs its own warning.
+    fn check(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Checked, Refusal>;
+
+    /// The body, arrived at `now`, as an envelope, with whatever the gateway reads from the
+    /// headers (iPag: the event's name, which must agree with the signed body).
+    fn parse(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Envelope, ParseError>;
+
+    /// Why this route does not take `envelope` (the `wrong_route` message), or `None`.
+    fn misrouted(&self, envelope: &Envelope) -> Option<String>;
+
+    /// The family a refusal is counted under when the body named none: the route's own.
+    fn family_label(&self) -> &'static str;
+}

@@ -1,0 +1,105 @@
+//! iPag behind the handler's seam ([`Gateway`]): JSON bodies, `POST` or `PUT`, the event named
+//! by a header, and (with a key) a signature, then a bounded timestamp.
+
+use lambda_http::http::{HeaderMap, Method, StatusCode};
+use time::OffsetDateTime;
+
+use super::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
+use super::replay::{check_envelope, check_timestamp, Timestamp, TIMESTAMP_HEADER};
+use super::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
+use super::{event_from_headers, SignatureKey, NAME};
+use crate::envelope::Envelope;
+use crate::error::ParseError;
+use crate::gateway::{Checked, Gateway, Refusal};
+
+/// iPag on its route, with its signing key when one is configured (`signing_key` in iPag's
+/// secret): then every request must carry a valid `X-Ipag-Signature`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ipag<'k> {
+    pub signing_key: Option<&'k SignatureKey>,
+}
+
+impl Gateway for Ipag<'_> {
+    fn provider(&self) -> &'static str {
+        NAME
+    }
+
+    fn media_type(&self) -> &'static str {
+        "application/json"
+    }
+
+    /// iPag's webhook registration lets the merchant choose `POST` or `PUT` (`http_method`).
+    fn allows(&self, method: &Method) -> bool {
+        method == Method::POST || method == Method::PUT
+    }
+
+    /// With a signing key, authentic only once the signature is checked too.
+    fn token_suffices(&self) -> bool {
+        self.signing_key.is_none()
+    }
+
+    fn check(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Checked, Refusal> {
+        let mut checked = Checked::default();
+        if let Some(key) = self.signing_key {
+            let signatures = headers
+                .get_all(SIGNATURE_HEADER)
+                .iter()
+                .chain(headers.get_all(SIGNATURE_HEADER_PLAIN).iter())
+                .map(|v| v.as_bytes());
+            if let Err(why) = key.verify(body, signatures) {
+                tracing::warn!(reason = why.message(), "refused: iPag signature");
+                return Err(Refusal {
+                    status: StatusCode::UNAUTHORIZED,
+                    code: "invalid_signature",
+                    message: why.message().to_owned(),
+                });
+            }
+            checked.verified = true;
+        }
+        let stamps = headers.get_all(TIMESTAMP_HEADER);
+        match check_timestamp(stamps.iter().map(|v| v.as_bytes()), now) {
+            Ok(Timestamp::Unreadable) => checked.timestamp = Some("unreadable"),
+            Ok(Timestamp::Absent | Timestamp::Recent) => {}
+            Err(why) => {
+                tracing::warn!("refused: iPag timestamp out of bounds");
+                return Err(Refusal {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    code: "stale_timestamp",
+                    message: why.message(),
+                });
+            }
+        }
+        Ok(checked)
+    }
+
+    fn parse(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Envelope, ParseError> {
+        let names = headers
+            .get_all(EVENT_HEADER)
+            .iter()
+            .chain(headers.get_all(EVENT_HEADER_PLAIN).iter())
+            .map(|v| v.as_bytes());
+        let envelope = super::parse(body, event_from_headers(names)?, now)?;
+        // The event header is not signed: it must agree with the (signed) body.
+        check_envelope(&envelope)?;
+        Ok(envelope)
+    }
+
+    /// Every iPag event is this route's.
+    fn misrouted(&self, _: &Envelope) -> Option<String> {
+        None
+    }
+
+    fn family_label(&self) -> &'static str {
+        "any"
+    }
+}

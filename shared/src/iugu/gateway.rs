@@ -1,0 +1,72 @@
+//! iugu behind the handler's seam ([`Gateway`]): form bodies, `POST`, the token alone.
+
+use lambda_http::http::{HeaderMap, Method};
+use time::OffsetDateTime;
+
+use super::{route_path, Family, NAME};
+use crate::envelope::Envelope;
+use crate::error::ParseError;
+use crate::gateway::{Checked, Gateway, Refusal};
+
+/// iugu on one route: one family's events (`invoices` takes `invoice.*`), or every event,
+/// known or not (`all-events`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Iugu {
+    /// `None`: every iugu event.
+    pub family: Option<Family>,
+}
+
+impl Gateway for Iugu {
+    fn provider(&self) -> &'static str {
+        NAME
+    }
+
+    fn media_type(&self) -> &'static str {
+        "application/x-www-form-urlencoded"
+    }
+
+    fn allows(&self, method: &Method) -> bool {
+        method == Method::POST
+    }
+
+    fn token_suffices(&self) -> bool {
+        true
+    }
+
+    fn check(&self, _: &HeaderMap, _: &[u8], _: OffsetDateTime) -> Result<Checked, Refusal> {
+        Ok(Checked::default())
+    }
+
+    fn parse(
+        &self,
+        _: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Envelope, ParseError> {
+        super::parse(body, now)
+    }
+
+    fn misrouted(&self, envelope: &Envelope) -> Option<String> {
+        let route = self.family?;
+        if envelope.family == route {
+            return None;
+        }
+        Some(match Family::of_event(envelope.event.as_str()) {
+            Family::Other => format!(
+                "event `{}` belongs to no known family: send it to {}",
+                envelope.event,
+                route_path(Family::Other)
+            ),
+            family => format!(
+                "event `{}` belongs to the {family} family: send it to {} (or to {})",
+                envelope.event,
+                route_path(family),
+                route_path(Family::Other)
+            ),
+        })
+    }
+
+    fn family_label(&self) -> &'static str {
+        self.family.map_or("any", Family::as_str)
+    }
+}
