@@ -26,7 +26,13 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use shared::aws::SqsForwarder;
+use shared::ipag::Ipag;
+use shared::iugu::Iugu;
+use shared::stored::Parsers;
 use time::OffsetDateTime;
+
+/// Every gateway whose notifications the table holds: what rebuilds a stored one.
+pub static GATEWAYS: [&dyn Parsers; 2] = [&Iugu::ALL_EVENTS, &Ipag::UNSIGNED];
 
 use crate::cli::{
     Command, QuarantineArgs, QuarantineCommand, ReconcileArgs, ReplayArgs, ResendArgs,

@@ -192,7 +192,16 @@ async fn retry_one<F: Forwarder>(
         });
     };
     let store = table.store();
-    let accepted = match store_and_forward(store, *forwarder, envelope, raw_body, settings).await {
+    let accepted = match store_and_forward(
+        store,
+        *forwarder,
+        &crate::GATEWAYS,
+        envelope,
+        raw_body,
+        settings,
+    )
+    .await
+    {
         Ok(accepted) => accepted,
         Err(e) => return Ok(Retried::Failed(e.to_string())),
     };

@@ -36,7 +36,7 @@ pub fn envelope_from_item(item: &Item) -> Result<Envelope, RecoverError> {
     };
     table::stored_notification(item)
         .map_err(&refuse)?
-        .envelope()
+        .envelope(&crate::GATEWAYS)
         .map_err(refuse)
 }
 
@@ -220,10 +220,12 @@ impl<F: Forwarder> Run<'_, F> {
                     .await
                     .map_err(|e| RecoverError::aws("DynamoDB Query", e))?;
                 for stored in waiting {
-                    let envelope = stored.envelope().map_err(|why| RecoverError::Unreplayable {
-                        pk: pk.clone(),
-                        sk: table::event_sk(stored.sequence.unwrap_or_default()),
-                        why,
+                    let envelope = stored.envelope(&crate::GATEWAYS).map_err(|why| {
+                        RecoverError::Unreplayable {
+                            pk: pk.clone(),
+                            sk: table::event_sk(stored.sequence.unwrap_or_default()),
+                            why,
+                        }
                     });
                     self.forward(&pk, envelope, describe(&stored), true, progress, now)
                         .await?;

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use crate::envelope::Envelope;
 use crate::error::ParseError;
+use crate::stored::Parsers;
 
 /// A request a gateway's checks refuse: the answer's status, its `error` code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +28,8 @@ pub struct Checked {
     pub timestamp: Option<&'static str>,
 }
 
-/// One gateway, as a route serves it.
-pub trait Gateway: Sync {
+/// One gateway, as a route serves it; it also rebuilds its stored notifications ([`Parsers`]).
+pub trait Gateway: Parsers {
     /// Its envelopes' `provider`, also the metrics' `Provider`.
     fn provider(&self) -> &'static str;
 

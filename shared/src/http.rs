@@ -416,6 +416,7 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         let work = store_and_forward_tracked(
             &self.store,
             &self.forwarder,
+            gateway,
             envelope,
             raw_body,
             &self.delivery.settings,

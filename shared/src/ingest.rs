@@ -24,6 +24,7 @@
 //! adapters live in `aws`, [`crate::memory`] has both in memory.
 
 use std::future::Future;
+use std::ops::RangeInclusive;
 
 use thiserror::Error;
 use time::OffsetDateTime;
@@ -34,7 +35,7 @@ use crate::delivery::{
     Verdict,
 };
 use crate::envelope::{Envelope, Provider};
-use crate::stored::StoredNotification;
+use crate::stored::{Parsers, StoredNotification};
 
 /// A failure of the store or the queue: worth a retry, never the gateway's fault.
 #[derive(Debug, Error)]
@@ -255,6 +256,7 @@ pub const MAX_ROUNDS: usize = 8;
 pub async fn store_and_forward<S: EventStore, F: Forwarder>(
     store: &S,
     forwarder: &F,
+    parsers: &dyn Parsers,
     envelope: Envelope,
     raw_body: &str,
     settings: &DeliverySettings,
@@ -262,6 +264,7 @@ pub async fn store_and_forward<S: EventStore, F: Forwarder>(
     store_and_forward_tracked(
         store,
         forwarder,
+        parsers,
         envelope,
         raw_body,
         settings,
@@ -276,6 +279,7 @@ pub async fn store_and_forward<S: EventStore, F: Forwarder>(
 pub async fn store_and_forward_tracked<S: EventStore, F: Forwarder>(
     store: &S,
     forwarder: &F,
+    parsers: &dyn Parsers,
     mut envelope: Envelope,
     raw_body: &str,
     settings: &DeliverySettings,
@@ -324,9 +328,9 @@ pub async fn store_and_forward_tracked<S: EventStore, F: Forwarder>(
                 let forwarded = forward_through(
                     store,
                     forwarder,
+                    parsers,
                     &envelope.entity_key,
-                    seen.forwarded_sequence(),
-                    sequence,
+                    seen.forwarded_sequence() + 1..=sequence,
                     Some(&envelope),
                     now,
                 )
@@ -374,9 +378,9 @@ pub async fn store_and_forward_tracked<S: EventStore, F: Forwarder>(
             let n = forward_through(
                 store,
                 forwarder,
+                parsers,
                 &envelope.entity_key,
-                seen.forwarded_sequence(),
-                sequence,
+                seen.forwarded_sequence() + 1..=sequence,
                 None,
                 now,
             )
@@ -415,19 +419,20 @@ fn stale_unacked(seen: &Snapshot, now: OffsetDateTime, settings: &DeliverySettin
     })
 }
 
-/// Forwards the entity's notifications after `forwarded`, through `through`, in order: the
-/// stored ones (but those past their retention at `now`), then `last` (this delivery's own,
-/// already in memory) if given. Returns how many were sent.
+/// Forwards the entity's notifications numbered `sequences` (those after the last forwarded,
+/// through the last to send), in order: the stored ones (but those past their retention at
+/// `now`), rebuilt by `parsers`, then `last` (this delivery's own, already in memory) if
+/// given. Returns how many were sent.
 pub async fn forward_through<S: EventStore, F: Forwarder>(
     store: &S,
     forwarder: &F,
+    parsers: &dyn Parsers,
     entity_key: &str,
-    forwarded: u64,
-    through: u64,
+    sequences: RangeInclusive<u64>,
     last: Option<&Envelope>,
     now: OffsetDateTime,
 ) -> Result<usize, IngestError> {
-    let first = forwarded + 1;
+    let (first, through) = sequences.into_inner();
     let stored_to = if last.is_some() {
         through.saturating_sub(1)
     } else {
@@ -439,7 +444,7 @@ pub async fn forward_through<S: EventStore, F: Forwarder>(
             .stored_range(entity_key, first, stored_to, now)
             .await
             .map_err(IngestError::Store)?;
-        sent += forward_stored(forwarder, &waiting).await?;
+        sent += forward_stored(forwarder, parsers, &waiting).await?;
     }
     if let Some(envelope) = last {
         forwarder
@@ -456,10 +461,11 @@ pub async fn forward_through<S: EventStore, F: Forwarder>(
 /// sent; the first failure stops it.
 pub async fn forward_stored<F: Forwarder>(
     forwarder: &F,
+    parsers: &dyn Parsers,
     stored: &[StoredNotification],
 ) -> Result<usize, IngestError> {
     for notification in stored {
-        let envelope = notification.envelope().map_err(|why| {
+        let envelope = notification.envelope(parsers).map_err(|why| {
             IngestError::Forward(DownstreamError::new(
                 "rebuilding a stored notification to forward it",
                 why,

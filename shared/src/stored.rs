@@ -4,6 +4,50 @@
 use time::OffsetDateTime;
 
 use crate::envelope::{Envelope, RepeatOf};
+use crate::error::ParseError;
+
+/// What turns a stored raw body back into its envelope: the parser of the gateway that sent
+/// it (`iugu::Iugu`, `ipag::Ipag`), chosen by the stored `provider`. The core parses nothing
+/// itself; whoever forwards stored notifications passes the gateways it serves (a function its
+/// own, the sweeper and `recover` every one: a list of them is `Parsers` too).
+pub trait Parsers: Sync {
+    /// The envelope `provider`'s parser makes of `body` (with the stored `event` name: iPag
+    /// names the event in a header, not the body), or `None` if this knows no such provider.
+    fn parse_stored(
+        &self,
+        provider: &str,
+        event: &str,
+        body: &[u8],
+        received_at: OffsetDateTime,
+    ) -> Option<Result<Envelope, ParseError>>;
+}
+
+/// Each in turn: the first that knows the provider parses.
+impl Parsers for [&dyn Parsers] {
+    fn parse_stored(
+        &self,
+        provider: &str,
+        event: &str,
+        body: &[u8],
+        received_at: OffsetDateTime,
+    ) -> Option<Result<Envelope, ParseError>> {
+        self.iter()
+            .find_map(|parsers| parsers.parse_stored(provider, event, body, received_at))
+    }
+}
+
+impl<const N: usize> Parsers for [&dyn Parsers; N] {
+    fn parse_stored(
+        &self,
+        provider: &str,
+        event: &str,
+        body: &[u8],
+        received_at: OffsetDateTime,
+    ) -> Option<Result<Envelope, ParseError>> {
+        self.as_slice()
+            .parse_stored(provider, event, body, received_at)
+    }
+}
 
 /// What the store keeps of a notification that matters to forward it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,13 +68,12 @@ impl StoredNotification {
     /// The envelope its first forward sent, rebuilt from the raw body: same bytes, same
     /// sequence, same de-duplication id. The raw body must still parse to the stored key and
     /// entity, or nothing is rebuilt: a forward never sends what the first one did not.
-    pub fn envelope(&self) -> Result<Envelope, String> {
+    pub fn envelope(&self, parsers: &dyn Parsers) -> Result<Envelope, String> {
         let body = self.raw_body.as_bytes();
-        let parsed = match self.provider.as_str() {
-            "iugu" => crate::iugu::parse(body, self.received_at),
-            // iPag names the event in a header, not the body: the stored `event` is that header.
-            "ipag" => crate::ipag::parse(body, Some(&self.event), self.received_at),
-            other => return Err(format!("unknown provider `{other}`")),
+        let Some(parsed) =
+            parsers.parse_stored(&self.provider, &self.event, body, self.received_at)
+        else {
+            return Err(format!("unknown provider `{}`", self.provider));
         };
         let mut envelope = parsed.map_err(|e| format!("its raw body no longer parses: {e}"))?;
         if envelope.dedup_key != self.dedup_key || envelope.entity_key != self.entity_key {
@@ -48,7 +91,11 @@ impl StoredNotification {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ipag::Ipag;
+    use crate::iugu::Iugu;
     use time::macros::datetime;
+
+    const GATEWAYS: [&dyn Parsers; 2] = [&Iugu::ALL_EVENTS, &Ipag::UNSIGNED];
 
     const PAID: &str = "event=invoice.status_changed&data%5Bid%5D=84F982E1A10F4FF1B483B829F4762C2C&data%5Bstatus%5D=paid";
     const AT: OffsetDateTime = datetime!(2026-11-20 10:00:26.398562 UTC);
@@ -80,7 +127,7 @@ mod tests {
     #[test]
     fn the_envelope_is_rebuilt_exactly() {
         let (original, stored) = stored(PAID, "iugu", "invoice.status_changed");
-        let rebuilt = stored.envelope().expect("rebuilt");
+        let rebuilt = stored.envelope(&GATEWAYS).expect("rebuilt");
         assert_eq!(rebuilt, original);
         assert_eq!(
             serde_json::to_string(&rebuilt).expect("json"),
@@ -98,10 +145,10 @@ mod tests {
         let body = r#"{"id":3012161,"uuid":"178dea199ac2071615afc44551baf794","resource":"transactions","attributes":{"status":{"code":8,"message":"CAPTURED"}}}"#;
         let (original, mut stored) = stored(body, "ipag", "TransactionCaptured");
         assert_eq!(stored.entity_key, "ipag-transaction#3012161");
-        assert_eq!(stored.envelope().expect("rebuilt"), original);
+        assert_eq!(stored.envelope(&GATEWAYS).expect("rebuilt"), original);
         // Another event name is another notification (another key): refused, not resent.
         stored.event = "TransactionDenied".to_owned();
-        let err = stored.envelope().expect_err("other key");
+        let err = stored.envelope(&GATEWAYS).expect_err("other key");
         assert!(err.contains("another key"), "{err}");
     }
 
@@ -110,16 +157,19 @@ mod tests {
         let (_, mut s) = stored(PAID, "iugu", "invoice.status_changed");
         s.provider = "stripe".to_owned();
         assert_eq!(
-            s.envelope().expect_err("unknown"),
+            s.envelope(&GATEWAYS).expect_err("unknown"),
             "unknown provider `stripe`"
         );
         let (_, mut s) = stored(PAID, "iugu", "invoice.status_changed");
         s.dedup_key = "0".repeat(64);
-        assert!(s.envelope().expect_err("other key").contains("another key"));
+        assert!(s
+            .envelope(&GATEWAYS)
+            .expect_err("other key")
+            .contains("another key"));
         let (_, mut s) = stored(PAID, "iugu", "invoice.status_changed");
         s.raw_body = "event=".to_owned();
         assert!(s
-            .envelope()
+            .envelope(&GATEWAYS)
             .expect_err("no longer parses")
             .starts_with("its raw body no longer parses"));
     }

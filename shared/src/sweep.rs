@@ -27,6 +27,7 @@ use time::{Duration, OffsetDateTime};
 use crate::clock::Clock;
 use crate::delivery::EntityHead;
 use crate::ingest::{forward_stored, DownstreamError, EventStore, Forwarder, IngestError, Mark};
+use crate::stored::Parsers;
 
 /// An entity the store lists as pending: notifications stored but not yet forwarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +113,7 @@ pub struct SweepReport {
 pub async fn sweep<S: PendingStore, F: Forwarder>(
     store: &S,
     forwarder: &F,
+    parsers: &dyn Parsers,
     clock: &dyn Clock,
     settings: &SweepSettings,
 ) -> Result<SweepReport, DownstreamError> {
@@ -141,7 +143,17 @@ pub async fn sweep<S: PendingStore, F: Forwarder>(
         report.entities += 1;
         stopped_at = Some(pending.since);
         let room = settings.max_forwards - report.forwarded;
-        match sweep_entity(store, forwarder, &pending.entity_key, cutoff, room, clock).await {
+        match sweep_entity(
+            store,
+            forwarder,
+            parsers,
+            &pending.entity_key,
+            cutoff,
+            room,
+            clock,
+        )
+        .await
+        {
             Ok(sent) => report.forwarded += sent,
             Err(why) => {
                 report.failed += 1;
@@ -171,6 +183,7 @@ pub async fn sweep<S: PendingStore, F: Forwarder>(
 async fn sweep_entity<S: PendingStore, F: Forwarder>(
     store: &S,
     forwarder: &F,
+    parsers: &dyn Parsers,
     entity_key: &str,
     cutoff: OffsetDateTime,
     room: usize,
@@ -213,7 +226,7 @@ async fn sweep_entity<S: PendingStore, F: Forwarder>(
         return Ok(0);
     };
     // Sent as read: reading them again (as `forward_through` would) costs a read per entity.
-    let sent = forward_stored(forwarder, ready).await?;
+    let sent = forward_stored(forwarder, parsers, ready).await?;
     store
         .mark(&mark(through), clock.now())
         .await

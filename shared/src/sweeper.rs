@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use crate::aws::{sqs, DynamoStore, SqsForwarder};
 use crate::clock::{Clock, SystemClock};
 use crate::metrics::Metrics;
+use crate::stored::Parsers;
 use crate::sweep::{sweep, SweepSettings};
 
 /// The sweeper's configuration from its environment.
@@ -67,6 +68,8 @@ pub struct Sweeper {
     pub settings: SweepSettings,
     pub metrics: Metrics,
     pub clock: Arc<dyn Clock>,
+    /// The gateways whose stored notifications it rebuilds (every one the table holds).
+    pub parsers: &'static dyn Parsers,
 }
 
 impl Sweeper {
@@ -80,7 +83,14 @@ impl Sweeper {
             let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
             settings.budget = settings.budget.min(left * 3 / 4);
         }
-        let report = sweep(&self.store, &self.forwarder, self.clock.as_ref(), &settings).await?;
+        let report = sweep(
+            &self.store,
+            &self.forwarder,
+            self.parsers,
+            self.clock.as_ref(),
+            &settings,
+        )
+        .await?;
         self.metrics.sweep(&report);
         let oldest = report.oldest_waiting.map(|age| age.whole_seconds());
         tracing::info!(
@@ -103,7 +113,8 @@ impl Sweeper {
 }
 
 /// Runs the sweeper until the Lambda runtime stops it.
-pub fn serve() -> ExitCode {
+/// `parsers`: every gateway whose notifications the table holds.
+pub fn serve(parsers: &'static dyn Parsers) -> ExitCode {
     crate::runtime::run_function(async {
         let config = match SweeperConfig::from_env() {
             Ok(config) => config,
@@ -121,6 +132,7 @@ pub fn serve() -> ExitCode {
             settings: config.settings,
             metrics: Metrics::stdout(config.metrics_namespace),
             clock: Arc::new(SystemClock),
+            parsers,
         });
         let handler = service_fn(move |event: LambdaEvent<Value>| {
             let sweeper = Arc::clone(&sweeper);

@@ -206,6 +206,7 @@ async fn main() {
         settings: SweepSettings::default(),
         metrics: Default::default(),
         clock: Arc::new(clock.clone()),
+        parsers: &pipeline_tests::GATEWAYS,
     };
 
     let fixture = std::fs::read_to_string(workspace().join(FIXTURE))

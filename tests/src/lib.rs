@@ -18,7 +18,13 @@ use shared::auth::Token;
 use shared::aws::{DynamoStore, SqsForwarder};
 use shared::clock::ManualClock;
 use shared::http::{App, Delivery, Route};
+use shared::ipag::Ipag;
+use shared::iugu::Iugu;
 use shared::source_ip::SourceAllowList;
+use shared::stored::Parsers;
+
+/// Every gateway whose notifications the table holds: what the sweeper rebuilds them with.
+pub static GATEWAYS: [&dyn Parsers; 2] = [&Iugu::ALL_EVENTS, &Ipag::UNSIGNED];
 
 pub mod capacity;
 pub mod keep_alive;

@@ -53,9 +53,16 @@ async fn store_unforwarded(local: &Local, body: &str, at: OffsetDateTime) {
         format!("{}-missing.fifo", local.queue_url),
     );
     let envelope = shared::iugu::parse(body.as_bytes(), at).expect("parses");
-    let err = shared::ingest::store_and_forward(&store, &down, envelope, body, &Default::default())
-        .await
-        .expect_err("the queue is missing");
+    let err = shared::ingest::store_and_forward(
+        &store,
+        &down,
+        &recover::GATEWAYS,
+        envelope,
+        body,
+        &Default::default(),
+    )
+    .await
+    .expect_err("the queue is missing");
     assert!(
         matches!(err, shared::ingest::IngestError::Forward(_)),
         "{err}"

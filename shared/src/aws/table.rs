@@ -741,7 +741,12 @@ mod tests {
         assert!(!is_expired(&item, expires - time::Duration::seconds(1)));
         assert!(is_expired(&item, expires));
         let stored = stored_notification(&item).expect("readable");
-        assert_eq!(stored.envelope().expect("rebuilt"), env);
+        assert_eq!(
+            stored
+                .envelope(&crate::iugu::Iugu::ALL_EVENTS)
+                .expect("rebuilt"),
+            env
+        );
     }
 
     #[test]

@@ -7,17 +7,10 @@ use time::OffsetDateTime;
 use super::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
 use super::replay::{check_envelope, check_timestamp, Timestamp, TIMESTAMP_HEADER};
 use super::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
-use super::{event_from_headers, SignatureKey, NAME};
+use super::{event_from_headers, Ipag, NAME};
 use crate::envelope::Envelope;
 use crate::error::ParseError;
 use crate::gateway::{Checked, Gateway, Refusal};
-
-/// iPag on its route, with its signing key when one is configured (`signing_key` in iPag's
-/// secret): then every request must carry a valid `X-Ipag-Signature`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ipag<'k> {
-    pub signing_key: Option<&'k SignatureKey>,
-}
 
 impl Gateway for Ipag<'_> {
     fn provider(&self) -> &'static str {

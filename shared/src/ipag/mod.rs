@@ -39,12 +39,24 @@ pub mod replay;
 pub mod signature;
 
 pub use event::{IpagEvent, IpagFamily};
-#[cfg(feature = "http")]
-pub use gateway::Ipag;
 pub use parse::{event_from_headers, parse, MAX_BODY_BYTES};
 pub use signature::SignatureKey;
 
 use crate::envelope::Provider;
+
+/// iPag on its route, with its signing key when one is configured (`signing_key` in iPag's
+/// secret): then every request must carry a valid `X-Ipag-Signature`. The handler asks it
+/// through `gateway::Gateway` (feature `http`); forwarding a stored notification, through
+/// [`crate::stored::Parsers`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ipag<'k> {
+    pub signing_key: Option<&'k SignatureKey>,
+}
+
+impl Ipag<'static> {
+    /// Without a signing key (a stored notification needs none).
+    pub const UNSIGNED: Ipag<'static> = Ipag { signing_key: None };
+}
 
 /// The gateway's name: its envelopes' `provider`.
 pub const NAME: &str = "ipag";

@@ -17,10 +17,24 @@ use super::dedup::dedup_key;
 use super::entity;
 use super::event::IpagEvent;
 use super::json::parse_strict;
-use super::PROVIDER;
+use super::{Ipag, PROVIDER};
 use crate::envelope::{Data, Envelope};
 use crate::error::ParseError;
 use crate::fields::Fields;
+use crate::stored::Parsers;
+
+/// The stored `event` is the header the notification came with.
+impl Parsers for Ipag<'_> {
+    fn parse_stored(
+        &self,
+        provider: &str,
+        event: &str,
+        body: &[u8],
+        received_at: OffsetDateTime,
+    ) -> Option<Result<Envelope, ParseError>> {
+        (provider == PROVIDER.as_str()).then(|| parse(body, Some(event), received_at))
+    }
+}
 
 /// Largest body accepted. iPag's documented transaction (with customer, card, products and
 /// three history entries) is about 3 KiB; 64 KiB leaves room for long histories, split rules and

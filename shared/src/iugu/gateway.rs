@@ -3,18 +3,10 @@
 use lambda_http::http::{HeaderMap, Method};
 use time::OffsetDateTime;
 
-use super::{route_path, Family, NAME};
+use super::{route_path, Family, Iugu, NAME};
 use crate::envelope::Envelope;
 use crate::error::ParseError;
 use crate::gateway::{Checked, Gateway, Refusal};
-
-/// iugu on one route: one family's events (`invoices` takes `invoice.*`), or every event,
-/// known or not (`all-events`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Iugu {
-    /// `None`: every iugu event.
-    pub family: Option<Family>,
-}
 
 impl Gateway for Iugu {
     fn provider(&self) -> &'static str {

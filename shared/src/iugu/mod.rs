@@ -15,12 +15,24 @@ pub mod status;
 pub mod typed;
 
 pub use event::{EventName, Family};
-#[cfg(feature = "http")]
-pub use gateway::Iugu;
 pub use parse::parse;
 pub use typed::{Typed, TypedEvent};
 
 use crate::envelope::Provider;
+
+/// iugu on one route: one family's events (`invoices` takes `invoice.*`), or every event,
+/// known or not (`all-events`). The handler asks it through `gateway::Gateway` (feature
+/// `http`); forwarding a stored notification, through [`crate::stored::Parsers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Iugu {
+    /// `None`: every iugu event.
+    pub family: Option<Family>,
+}
+
+impl Iugu {
+    /// Every iugu event, known or not.
+    pub const ALL_EVENTS: Iugu = Iugu { family: None };
+}
 
 /// The gateway's name: its envelopes' `provider`.
 pub const NAME: &str = "iugu";

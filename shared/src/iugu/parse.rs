@@ -7,10 +7,23 @@ use super::dedup::{dedup_key, DELIVERY_FIELDS};
 use super::entity;
 use super::event::EventName;
 use super::form::parse_form;
-use super::PROVIDER;
+use super::{Iugu, PROVIDER};
 use crate::envelope::{Data, Envelope};
 use crate::error::ParseError;
 use crate::fields::{Fields, Node};
+use crate::stored::Parsers;
+
+impl Parsers for Iugu {
+    fn parse_stored(
+        &self,
+        provider: &str,
+        _event: &str,
+        body: &[u8],
+        received_at: OffsetDateTime,
+    ) -> Option<Result<Envelope, ParseError>> {
+        (provider == PROVIDER.as_str()).then(|| parse(body, received_at))
+    }
+}
 
 /// Parses, types, identifies and normalises an iugu notification body.
 pub fn parse(body: &[u8], received_at: OffsetDateTime) -> Result<Envelope, ParseError> {

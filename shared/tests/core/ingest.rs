@@ -32,8 +32,16 @@ async fn deliver<S: EventStore>(
 ) -> Result<Accepted, IngestError> {
     let envelope = shared::iugu::parse(body.as_bytes(), at).expect("a valid body");
     let in_flight = InFlight::default();
-    let result =
-        store_and_forward_tracked(store, queue, envelope, body, &settings(), &in_flight).await;
+    let result = store_and_forward_tracked(
+        store,
+        queue,
+        &crate::GATEWAYS,
+        envelope,
+        body,
+        &settings(),
+        &in_flight,
+    )
+    .await;
     let accepted = match result {
         Ok(accepted) => accepted,
         Err(e) => {
@@ -239,9 +247,16 @@ async fn a_failed_mark_still_accepts_what_the_queue_has() {
     };
     let queue = MemoryQueue::default();
     let envelope = shared::iugu::parse(SUSPENDED.as_bytes(), T0).expect("valid");
-    let accepted = store_and_forward(&store, &queue, envelope, SUSPENDED, &settings())
-        .await
-        .expect("the queue has it: accepted");
+    let accepted = store_and_forward(
+        &store,
+        &queue,
+        &crate::GATEWAYS,
+        envelope,
+        SUSPENDED,
+        &settings(),
+    )
+    .await
+    .expect("the queue has it: accepted");
     let to_mark = accepted.mark.expect("something to mark");
     assert_eq!(
         to_mark,

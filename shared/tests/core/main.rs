@@ -11,3 +11,10 @@ mod ipag;
 mod properties;
 mod reference_samples;
 mod sweep;
+
+use shared::ipag::Ipag;
+use shared::iugu::Iugu;
+use shared::stored::Parsers;
+
+/// Every gateway: what rebuilds a stored notification.
+pub static GATEWAYS: [&dyn Parsers; 2] = [&Iugu::ALL_EVENTS, &Ipag::UNSIGNED];

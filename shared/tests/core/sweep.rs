@@ -23,9 +23,16 @@ async fn stored_while_the_queue_is_down(store: &MemoryStore, body: &str, at: Off
         ..MemoryQueue::default()
     };
     let envelope = shared::iugu::parse(body.as_bytes(), at).expect("valid");
-    let err = store_and_forward(store, &down, envelope, body, &DeliverySettings::default())
-        .await
-        .expect_err("the queue is down");
+    let err = store_and_forward(
+        store,
+        &down,
+        &crate::GATEWAYS,
+        envelope,
+        body,
+        &DeliverySettings::default(),
+    )
+    .await
+    .expect_err("the queue is down");
     assert!(matches!(err, IngestError::Forward(_)), "{err}");
 }
 
@@ -52,14 +59,14 @@ async fn what_waits_past_the_grace_period_is_forwarded_once_in_order() {
     let settings = SweepSettings::default();
 
     // Within the grace period: the request path (the gateway's retries) may still send them.
-    let report = sweep(&store, &queue, &clock, &settings)
+    let report = sweep(&store, &queue, &crate::GATEWAYS, &clock, &settings)
         .await
         .expect("swept");
     assert_eq!((report.entities, report.forwarded), (0, 0));
     assert_eq!(report.oldest_waiting, Some(Duration::minutes(1)));
 
     clock.set(T0 + Duration::minutes(3));
-    let report = sweep(&store, &queue, &clock, &settings)
+    let report = sweep(&store, &queue, &crate::GATEWAYS, &clock, &settings)
         .await
         .expect("swept");
     assert_eq!(
@@ -81,7 +88,7 @@ async fn what_waits_past_the_grace_period_is_forwarded_once_in_order() {
         assert_eq!(e.pending_since, None, "{entity} is out of the index");
     }
     // Nothing twice.
-    let report = sweep(&store, &queue, &clock, &settings)
+    let report = sweep(&store, &queue, &crate::GATEWAYS, &clock, &settings)
         .await
         .expect("swept");
     assert_eq!(report.forwarded, 0);
@@ -95,18 +102,30 @@ async fn a_notification_younger_than_the_grace_period_is_left_with_what_follows_
     stored_while_the_queue_is_down(&store, &body("A", "paid"), T0 + Duration::minutes(2)).await;
     let queue = MemoryQueue::default();
     let clock = ManualClock::at(T0 + Duration::minutes(3));
-    let report = sweep(&store, &queue, &clock, &SweepSettings::default())
-        .await
-        .expect("swept");
+    let report = sweep(
+        &store,
+        &queue,
+        &crate::GATEWAYS,
+        &clock,
+        &SweepSettings::default(),
+    )
+    .await
+    .expect("swept");
     assert_eq!(report.forwarded, 1);
     assert_eq!(sent(&queue), [row("A", "pending", 1)]);
     let e = store.entity("invoice#A").expect("stored");
     assert_eq!(e.head.forwarded_sequence, 1);
     assert!(e.pending_since.is_some(), "still pending: number 2 waits");
     clock.set(T0 + Duration::minutes(5));
-    sweep(&store, &queue, &clock, &SweepSettings::default())
-        .await
-        .expect("swept");
+    sweep(
+        &store,
+        &queue,
+        &crate::GATEWAYS,
+        &clock,
+        &SweepSettings::default(),
+    )
+    .await
+    .expect("swept");
     assert_eq!(sent(&queue), [row("A", "pending", 1), row("A", "paid", 2)]);
 }
 
@@ -127,15 +146,15 @@ async fn a_bounded_run_stops_and_the_next_goes_on_from_where_it_stopped() {
         max_forwards: 2,
         ..SweepSettings::default()
     };
-    let first = sweep(&store, &queue, &clock, &settings)
+    let first = sweep(&store, &queue, &crate::GATEWAYS, &clock, &settings)
         .await
         .expect("swept");
     assert_eq!((first.forwarded, first.stopped_early), (2, true));
     assert!(store.cursor().await.expect("cursor").is_some());
-    let second = sweep(&store, &queue, &clock, &settings)
+    let second = sweep(&store, &queue, &crate::GATEWAYS, &clock, &settings)
         .await
         .expect("swept");
-    let third = sweep(&store, &queue, &clock, &settings)
+    let third = sweep(&store, &queue, &crate::GATEWAYS, &clock, &settings)
         .await
         .expect("swept");
     assert_eq!((second.forwarded, third.forwarded), (2, 1));
@@ -162,9 +181,15 @@ async fn an_entity_that_cannot_be_forwarded_does_not_keep_the_others_waiting() {
     }
     let queue = MemoryQueue::default();
     let clock = ManualClock::at(T0 + Duration::minutes(10));
-    let report = sweep(&store, &queue, &clock, &SweepSettings::default())
-        .await
-        .expect("swept");
+    let report = sweep(
+        &store,
+        &queue,
+        &crate::GATEWAYS,
+        &clock,
+        &SweepSettings::default(),
+    )
+    .await
+    .expect("swept");
     assert_eq!((report.forwarded, report.failed), (1, 1));
     let why = report.first_failure.expect("said");
     assert!(
@@ -199,7 +224,7 @@ async fn one_entitys_backlog_is_forwarded_a_run_at_a_time_and_marked_each_time()
     };
     let mut per_run = Vec::new();
     for _ in 0..3 {
-        let report = sweep(&store, &queue, &clock, &settings)
+        let report = sweep(&store, &queue, &crate::GATEWAYS, &clock, &settings)
             .await
             .expect("swept");
         per_run.push(report.forwarded);
@@ -249,11 +274,11 @@ async fn a_page_of_failing_entities_does_not_hide_the_ones_behind_it() {
         max_entities: 2,
         ..SweepSettings::default()
     };
-    let first = sweep(&store, &queue, &clock, &settings)
+    let first = sweep(&store, &queue, &crate::GATEWAYS, &clock, &settings)
         .await
         .expect("swept");
     assert_eq!((first.failed, first.forwarded), (2, 0));
-    let second = sweep(&store, &queue, &clock, &settings)
+    let second = sweep(&store, &queue, &crate::GATEWAYS, &clock, &settings)
         .await
         .expect("swept");
     assert_eq!(

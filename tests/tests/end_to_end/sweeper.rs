@@ -50,6 +50,7 @@ fn sweeper(local: &Local, clock: &ManualClock, metrics: Metrics) -> Sweeper {
         settings: SweepSettings::default(),
         metrics,
         clock: Arc::new(clock.clone()),
+        parsers: &pipeline_tests::GATEWAYS,
     }
 }
 
