@@ -1,6 +1,7 @@
 //! The crate every function shares.
 //!
-//! The domain core knows nothing of AWS nor of any gateway: [`envelope`] (the normalised
+//! The domain core (the crate `webhook-core`, re-exported here) knows nothing of AWS nor of
+//! any gateway: [`envelope`] (the normalised
 //! notification consumers read, and how it reads back), [`fields`] (the nested map a form
 //! parses into), [`canonical`] (the hashing every de-duplication key uses), [`delivery`] (the
 //! rule that tells a retry or a resend from a new occurrence), [`stored`] (a stored
@@ -14,19 +15,14 @@
 //! tokens and iPag's signing key, from Secrets Manager), [`runtime`] (a function's start-up) and
 //! [`warm`] (its connections opened during init).
 
-pub mod canonical;
-pub mod clock;
-pub mod delivery;
-pub mod envelope;
-pub mod error;
-pub mod fields;
-pub mod ingest;
 pub mod ipag;
 pub mod iugu;
-pub mod memory;
-pub mod quarantine;
-pub mod stored;
-pub mod sweep;
+
+// The domain core is its own crate (`webhook-core`, shared/core): re-exported under the paths
+// it had here.
+pub use webhook_core::{
+    canonical, clock, delivery, envelope, error, fields, ingest, memory, quarantine, stored, sweep,
+};
 
 #[cfg(feature = "http")]
 pub mod admission;
@@ -55,6 +51,7 @@ pub mod trust;
 #[cfg(feature = "lambda")]
 pub mod warm;
 
-pub use envelope::{Data, EntityRef, Envelope, Event, EventFamily, Provider, RepeatOf};
-pub use error::{ErrorClass, ParseError};
-pub use fields::{Fields, Node};
+pub use webhook_core::{
+    Data, EntityRef, Envelope, ErrorClass, Event, EventFamily, Fields, Node, ParseError, Provider,
+    RepeatOf,
+};

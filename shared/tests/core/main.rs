@@ -10,6 +10,7 @@ mod ingest;
 mod ipag;
 mod properties;
 mod reference_samples;
+mod stored;
 mod sweep;
 
 use shared::ipag::Ipag;

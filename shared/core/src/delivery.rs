@@ -310,10 +310,30 @@ mod tests {
     use time::macros::datetime;
 
     const T0: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
-    const SUSPENDED: &[u8] = b"event=subscription.suspended&data[id]=S1&data[account_id]=A";
-
-    fn envelope(body: &[u8]) -> Envelope {
-        crate::iugu::parse(body, T0).expect("a valid body")
+    /// iugu's `event=subscription.suspended&data[id]=S1&data[account_id]=A`, as its parser
+    /// gives it (the core knows no gateway: the envelope is written out).
+    fn suspended() -> Envelope {
+        use crate::envelope::{Data, Event, EventFamily, Provider};
+        use crate::fields::{Fields, Node};
+        let mut data = Fields::new();
+        data.insert("account_id".to_owned(), Node::Text("A".to_owned()));
+        data.insert("id".to_owned(), Node::Text("S1".to_owned()));
+        Envelope {
+            provider: Provider::from_static("iugu"),
+            event: Event::from_static("subscription.suspended"),
+            family: EventFamily::from_static("subscriptions"),
+            entity_type: "subscription".to_owned(),
+            entity_id: "S1".to_owned(),
+            entity_key: "subscription#S1".to_owned(),
+            account_id: Some("A".to_owned()),
+            status: None,
+            dedup_key: "5".repeat(64),
+            sequence: None,
+            repeat_of: None,
+            received_at: T0,
+            data: Data::Fields(data),
+            extra: Fields::new(),
+        }
     }
 
     fn settings() -> DeliverySettings {
@@ -341,7 +361,7 @@ mod tests {
     }
 
     fn verdict(s: &Snapshot, now: OffsetDateTime, open: &[ResendRequest]) -> Verdict {
-        let env = envelope(SUSPENDED);
+        let env = suspended();
         match judge(s, &env, now, &settings()) {
             FirstLook::Decided(v) => v,
             FirstLook::UnlessResent(p) => judge_resend(p, &env, open, now, &settings()),

@@ -108,11 +108,7 @@ impl Fields {
     }
 
     /// The node under `name`, added by `make` when there is none: one search either way.
-    pub(crate) fn get_or_insert_with(
-        &mut self,
-        name: &str,
-        make: impl FnOnce() -> Node,
-    ) -> &mut Node {
+    pub fn get_or_insert_with(&mut self, name: &str, make: impl FnOnce() -> Node) -> &mut Node {
         let i = match self.find(name) {
             Ok(i) => i,
             Err(i) => {
@@ -125,7 +121,7 @@ impl Fields {
 
     /// Adds `name` with `node` when absent (one search); otherwise gives `node` back with the
     /// node `name` has.
-    pub(crate) fn try_insert(&mut self, name: &str, node: Node) -> Result<(), (Node, &Node)> {
+    pub fn try_insert(&mut self, name: &str, node: Node) -> Result<(), (Node, &Node)> {
         match self.find(name) {
             Ok(i) => Err((node, &self.entries[i].1)),
             Err(i) => {

@@ -504,11 +504,11 @@ pub async fn mark<S: EventStore>(
     }
 }
 
-#[cfg(feature = "http")]
+#[cfg(feature = "tokio")]
 async fn pause(d: std::time::Duration) {
     tokio::time::sleep(d).await;
 }
 
 /// Without a runtime's timer (the core built alone), retry at once.
-#[cfg(not(feature = "http"))]
+#[cfg(not(feature = "tokio"))]
 async fn pause(_: std::time::Duration) {}

@@ -1,0 +1,29 @@
+//! The domain core: what a notification is once parsed, and how it is stored once and forwarded
+//! once, in order. It knows no gateway, no HTTP and no AWS (the crate's dependencies say so).
+//!
+//! - [`envelope`]: the gateway-neutral notification consumers read (its names, its data in one
+//!   of two shapes), and how it reads back from its JSON; [`fields`] is the nested map a form
+//!   parses into; [`error`] the refusals a parser gives.
+//! - [`canonical`]: the hashing every gateway's de-duplication key is built with.
+//! - [`delivery`]: the rule that tells a retry or a resend from a new occurrence.
+//! - [`ingest`]: store once, forward once, in order, over two ports (`EventStore`,
+//!   `Forwarder`); [`stored`] is a stored notification rebuilt by its gateway's parser
+//!   ([`stored::Parsers`]); [`sweep`] forwards what the request path could not; [`quarantine`]
+//!   keeps refused requests.
+//! - [`memory`]: every port in memory, for tests and benchmarks; [`clock`]: what time it is.
+
+pub mod canonical;
+pub mod clock;
+pub mod delivery;
+pub mod envelope;
+pub mod error;
+pub mod fields;
+pub mod ingest;
+pub mod memory;
+pub mod quarantine;
+pub mod stored;
+pub mod sweep;
+
+pub use envelope::{Data, EntityRef, Envelope, Event, EventFamily, Provider, RepeatOf};
+pub use error::{ErrorClass, ParseError};
+pub use fields::{Fields, Node};
