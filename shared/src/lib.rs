@@ -15,8 +15,10 @@
 //! tokens and iPag's signing key, from Secrets Manager), [`runtime`] (a function's start-up) and
 //! [`warm`] (its connections opened during init).
 
-pub mod ipag;
-pub mod iugu;
+/// iPag, the second gateway: its own crate (`webhook-ipag`, shared/ipag).
+pub use webhook_ipag as ipag;
+/// iugu, the first gateway: its own crate (`webhook-iugu`, shared/iugu).
+pub use webhook_iugu as iugu;
 
 // The domain core is its own crate (`webhook-core`, shared/core): re-exported under the paths
 // it had here.
@@ -31,7 +33,7 @@ pub mod auth;
 #[cfg(feature = "lambda")]
 pub mod aws;
 #[cfg(feature = "http")]
-pub mod gateway;
+pub use webhook_core::gateway;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "http")]

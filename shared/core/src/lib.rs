@@ -10,6 +10,7 @@
 //!   `Forwarder`); [`stored`] is a stored notification rebuilt by its gateway's parser
 //!   ([`stored::Parsers`]); [`sweep`] forwards what the request path could not; [`quarantine`]
 //!   keeps refused requests.
+//! - `gateway` (feature `http`): the seam each gateway implements for the HTTP handler.
 //! - [`memory`]: every port in memory, for tests and benchmarks; [`clock`]: what time it is.
 
 pub mod canonical;
@@ -18,6 +19,8 @@ pub mod delivery;
 pub mod envelope;
 pub mod error;
 pub mod fields;
+#[cfg(feature = "http")]
+pub mod gateway;
 pub mod ingest;
 pub mod memory;
 pub mod quarantine;

@@ -1,16 +1,16 @@
 //! iPag behind the handler's seam ([`Gateway`]): JSON bodies, `POST` or `PUT`, the event named
 //! by a header, and (with a key) a signature, then a bounded timestamp.
 
-use lambda_http::http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use time::OffsetDateTime;
 
 use super::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
 use super::replay::{check_envelope, check_timestamp, Timestamp, TIMESTAMP_HEADER};
 use super::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
 use super::{event_from_headers, Ipag, NAME};
-use crate::envelope::Envelope;
-use crate::error::ParseError;
-use crate::gateway::{Checked, Gateway, Refusal};
+use webhook_core::envelope::Envelope;
+use webhook_core::error::ParseError;
+use webhook_core::gateway::{Checked, Gateway, Refusal};
 
 impl Gateway for Ipag<'_> {
     fn provider(&self) -> &'static str {

@@ -35,8 +35,8 @@ use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
 use super::event::IpagEvent;
-use crate::envelope::{Data, Envelope};
-use crate::error::ParseError;
+use webhook_core::envelope::{Data, Envelope};
+use webhook_core::error::ParseError;
 
 /// iPag's payment status table: code and message. Source: iPag's API reference, "Status de
 /// Pagamento" (developers.ipag.com.br; copies in github.com/Assinaclub/docs
@@ -316,7 +316,7 @@ mod tests {
         );
         let Err(e) = refused else { panic!("accepted") };
         assert_eq!(e.code(), "event_mismatch");
-        assert_eq!(e.class(), crate::ErrorClass::Unprocessable);
+        assert_eq!(e.class(), webhook_core::ErrorClass::Unprocessable);
         assert_eq!(
             e.to_string(),
             "event `TransactionCaptured` does not match the body: it means \

@@ -32,8 +32,8 @@
 use serde_json::{Map, Value};
 
 use super::event::{IpagEvent, IpagFamily};
-use crate::envelope::{EntityRef, MAX_ENTITY_KEY_BYTES};
-use crate::error::ParseError;
+use webhook_core::envelope::{EntityRef, MAX_ENTITY_KEY_BYTES};
+use webhook_core::error::ParseError;
 
 /// A place an id may be: a path of object keys from the body's root.
 type Path = &'static [&'static str];

@@ -10,7 +10,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::error::ParseError;
+use webhook_core::error::ParseError;
 
 /// What made a body unreadable beyond JSON syntax.
 enum Fault {

@@ -7,7 +7,7 @@
 
 use super::clip;
 use super::MAX_DEPTH;
-use crate::error::ParseError;
+use webhook_core::error::ParseError;
 
 /// One part of a bracketed name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! iugu, the first gateway: its form bodies ([`form`]), event names and families ([`event`]),
 //! which entity a notification is about ([`entity`]), its de-duplication key ([`dedup`]), the
 //! typed views of its documented fields ([`status`], [`typed`]), and its parser ([`mod@parse`]),
-//! from a body to an [`Envelope`](crate::envelope::Envelope). Core only: nothing here knows
+//! from a body to an [`Envelope`](webhook_core::envelope::Envelope). Core only: nothing here knows
 //! HTTP or AWS.
 
 pub mod dedup;
@@ -18,11 +18,11 @@ pub use event::{EventName, Family};
 pub use parse::parse;
 pub use typed::{Typed, TypedEvent};
 
-use crate::envelope::Provider;
+use webhook_core::envelope::Provider;
 
 /// iugu on one route: one family's events (`invoices` takes `invoice.*`), or every event,
 /// known or not (`all-events`). The handler asks it through `gateway::Gateway` (feature
-/// `http`); forwarding a stored notification, through [`crate::stored::Parsers`].
+/// `http`); forwarding a stored notification, through [`webhook_core::stored::Parsers`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Iugu {
     /// `None`: every iugu event.

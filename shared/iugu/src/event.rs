@@ -4,8 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::envelope::{check_event_name, Event, EventFamily};
-use crate::error::ParseError;
+use webhook_core::envelope::{check_event_name, Event, EventFamily};
+use webhook_core::error::ParseError;
 
 /// A group of events served by one function (and one route).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -157,7 +157,7 @@ events! {
 
 impl EventName {
     /// Validates the raw `event` value: not blank, not over
-    /// [`MAX_EVENT_BYTES`](crate::envelope::MAX_EVENT_BYTES), printable
+    /// [`MAX_EVENT_BYTES`](webhook_core::envelope::MAX_EVENT_BYTES), printable
     /// ASCII without spaces. Anything else is not an event name but a broken body.
     pub fn parse(raw: &str) -> Result<EventName, ParseError> {
         check_event_name(raw)?;

@@ -43,9 +43,9 @@
 //! [`MAX_ENTITY_KEY_BYTES`]: it becomes the DynamoDB partition key and the SQS message group.
 
 use super::event::{EventName, Family};
-use crate::envelope::{EntityRef, MAX_ENTITY_KEY_BYTES};
-use crate::error::ParseError;
-use crate::fields::{Fields, Node};
+use webhook_core::envelope::{EntityRef, MAX_ENTITY_KEY_BYTES};
+use webhook_core::error::ParseError;
+use webhook_core::fields::{Fields, Node};
 
 /// Where an event's id comes from.
 struct Rule<'e> {

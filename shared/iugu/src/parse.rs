@@ -8,10 +8,10 @@ use super::entity;
 use super::event::EventName;
 use super::form::parse_form;
 use super::{Iugu, PROVIDER};
-use crate::envelope::{Data, Envelope};
-use crate::error::ParseError;
-use crate::fields::{Fields, Node};
-use crate::stored::Parsers;
+use webhook_core::envelope::{Data, Envelope};
+use webhook_core::error::ParseError;
+use webhook_core::fields::{Fields, Node};
+use webhook_core::stored::Parsers;
 
 impl Parsers for Iugu {
     fn parse_stored(

@@ -1,10 +1,10 @@
 //! The seam between the HTTP edge and a gateway: what the handler (and `recover quarantine
 //! retry`, through `admission`) asks of whichever gateway a route serves. The handler runs
 //! check → parse → ingest → answer and knows no gateway of its own; each gateway says what it
-//! sends, how a request of its is verified, and how its body becomes an envelope
-//! ([`crate::iugu::Iugu`], [`crate::ipag::Ipag`]).
+//! sends, how a request of its is verified, and how its body becomes an envelope (`iugu::Iugu`,
+//! `ipag::Ipag`). Feature `http` (the request's types, from the `http` crate).
 
-use lambda_http::http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use time::OffsetDateTime;
 
 use crate::envelope::Envelope;

@@ -7,8 +7,8 @@
 
 use std::fmt;
 
-use crate::envelope::{check_event_name, Event, EventFamily};
-use crate::error::ParseError;
+use webhook_core::envelope::{check_event_name, Event, EventFamily};
+use webhook_core::error::ParseError;
 
 /// The resource an iPag event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,7 +133,7 @@ ipag_events! {
 
 impl IpagEvent {
     /// Validates a raw event name as iugu's are validated: not blank, at most
-    /// [`crate::envelope::MAX_EVENT_BYTES`], printable ASCII without spaces.
+    /// [`webhook_core::envelope::MAX_EVENT_BYTES`], printable ASCII without spaces.
     pub fn parse(raw: &str) -> Result<IpagEvent, ParseError> {
         check_event_name(raw)?;
         Ok(IpagEvent::from_name(raw))

@@ -1,12 +1,12 @@
 //! iugu behind the handler's seam ([`Gateway`]): form bodies, `POST`, the token alone.
 
-use lambda_http::http::{HeaderMap, Method};
+use http::{HeaderMap, Method};
 use time::OffsetDateTime;
 
 use super::{route_path, Family, Iugu, NAME};
-use crate::envelope::Envelope;
-use crate::error::ParseError;
-use crate::gateway::{Checked, Gateway, Refusal};
+use webhook_core::envelope::Envelope;
+use webhook_core::error::ParseError;
+use webhook_core::gateway::{Checked, Gateway, Refusal};
 
 impl Gateway for Iugu {
     fn provider(&self) -> &'static str {

@@ -12,8 +12,8 @@ pub use super::status::{
     AdvancementStatus, BankSlipStatus, DepositStatus, InvoiceStatus, PaymentMethod,
     PaymentRequestStatus, TransferRequestStatus,
 };
-use crate::envelope::{Data, Envelope};
-use crate::fields::{Fields, Node};
+use webhook_core::envelope::{Data, Envelope};
+use webhook_core::fields::{Fields, Node};
 
 /// A value of type `T`, or the raw string when it did not parse as one.
 #[derive(Debug, Clone, PartialEq, Eq)]

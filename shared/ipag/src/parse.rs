@@ -18,10 +18,10 @@ use super::entity;
 use super::event::IpagEvent;
 use super::json::parse_strict;
 use super::{Ipag, PROVIDER};
-use crate::envelope::{Data, Envelope};
-use crate::error::ParseError;
-use crate::fields::Fields;
-use crate::stored::Parsers;
+use webhook_core::envelope::{Data, Envelope};
+use webhook_core::error::ParseError;
+use webhook_core::fields::Fields;
+use webhook_core::stored::Parsers;
 
 /// The stored `event` is the header the notification came with.
 impl Parsers for Ipag<'_> {

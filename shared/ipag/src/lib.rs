@@ -42,12 +42,12 @@ pub use event::{IpagEvent, IpagFamily};
 pub use parse::{event_from_headers, parse, MAX_BODY_BYTES};
 pub use signature::SignatureKey;
 
-use crate::envelope::Provider;
+use webhook_core::envelope::Provider;
 
 /// iPag on its route, with its signing key when one is configured (`signing_key` in iPag's
 /// secret): then every request must carry a valid `X-Ipag-Signature`. The handler asks it
 /// through `gateway::Gateway` (feature `http`); forwarding a stored notification, through
-/// [`crate::stored::Parsers`].
+/// [`webhook_core::stored::Parsers`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ipag<'k> {
     pub signing_key: Option<&'k SignatureKey>,

@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 
-use crate::canonical::{put_len, put_str, sha256_hex};
+use webhook_core::canonical::{put_len, put_str, sha256_hex};
 
 /// A 64-character lowercase hex SHA-256: also a valid SQS `MessageDeduplicationId`.
 pub fn dedup_key(provider: &str, event: &str, body: &Value) -> String {

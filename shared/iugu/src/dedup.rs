@@ -8,8 +8,8 @@
 //! are left out: iugu changes them on every retry of the same notification. Every other field
 //! is in, so any real change (another status, another `paid_at`, another amount) gives another key.
 
-use crate::canonical::{put_len, put_str, sha256_hex};
-use crate::fields::{Fields, Node};
+use webhook_core::canonical::{put_len, put_str, sha256_hex};
+use webhook_core::fields::{Fields, Node};
 
 /// Top-level fields that describe the delivery, not the notification.
 pub const DELIVERY_FIELDS: &[&str] = &["retry_count"];

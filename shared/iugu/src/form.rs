@@ -17,8 +17,8 @@
 //! - the same name twice with the same value is one field; with two values it is refused,
 //!   since we could not say which one iugu meant.
 
-use crate::error::ParseError;
-pub use crate::fields::{Fields, Node};
+use webhook_core::error::ParseError;
+pub use webhook_core::fields::{Fields, Node};
 
 /// Largest body accepted. iugu bodies are under 2 KiB (the largest sample, invoice.split_released,
 /// is about 1.3 KiB); 16 KiB leaves room for fields iugu adds without inviting abuse.

@@ -9,7 +9,7 @@
 //! valid UTF-8 and so is every run of it between escapes. Only an escape of a byte above
 //! 0x7F can make the result invalid; without one, decoding needs no validation.
 
-use crate::error::ParseError;
+use webhook_core::error::ParseError;
 
 /// `part` decoded into `buf`, or `part` itself when there is nothing to decode.
 /// `offset` (where the pair starts in the body) is for the error.
