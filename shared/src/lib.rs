@@ -30,8 +30,9 @@ pub use webhook_core::{
 pub mod admission;
 #[cfg(feature = "http")]
 pub mod auth;
+/// The AWS adapters: their own crate (`webhook-aws`, shared/aws).
 #[cfg(feature = "lambda")]
-pub mod aws;
+pub use webhook_aws as aws;
 #[cfg(feature = "http")]
 pub use webhook_core::gateway;
 #[cfg(feature = "http")]
@@ -49,7 +50,7 @@ pub mod source_ip;
 #[cfg(feature = "lambda")]
 pub mod sweeper;
 #[cfg(feature = "lambda")]
-pub mod trust;
+pub use webhook_aws::trust;
 #[cfg(feature = "lambda")]
 pub mod warm;
 

@@ -7,8 +7,8 @@
 use aws_sdk_sqs::types::MessageAttributeValue;
 use aws_sdk_sqs::Client;
 
-use crate::envelope::Envelope;
-use crate::ingest::{DownstreamError, Forwarder};
+use webhook_core::envelope::Envelope;
+use webhook_core::ingest::{DownstreamError, Forwarder};
 
 pub struct SqsForwarder {
     client: Client,

@@ -25,7 +25,7 @@
 //!
 //! **Items of the version before sequences** ("legacy") stay readable: event items with
 //! `sk = <received_at>#<dedup_key>`, `received_day` and `forwarded_at`, no `sequence` and no
-//! `expires_at`; markers with `received_at` and `forwarded_at`. [`crate::delivery`] says what
+//! `expires_at`; markers with `received_at` and `forwarded_at`. [`webhook_core::delivery`] says what
 //! the rule makes of a legacy marker; `recover` reads legacy events by `pk`, and by day through
 //! the legacy `by_received_day` index, which no new item enters.
 
@@ -38,11 +38,11 @@ use aws_sdk_dynamodb::types::{
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::delivery::{EntityHead, Previous, PreviousKind, ResendRequest};
-use crate::envelope::Data;
-use crate::envelope::{Envelope, RepeatOf};
-use crate::fields::{Fields, Node};
-use crate::stored::StoredNotification;
+use webhook_core::delivery::{EntityHead, Previous, PreviousKind, ResendRequest};
+use webhook_core::envelope::Data;
+use webhook_core::envelope::{Envelope, RepeatOf};
+use webhook_core::fields::{Fields, Node};
+use webhook_core::stored::StoredNotification;
 
 /// One item, as the SDK reads and writes it.
 pub type Item = HashMap<String, AttributeValue>;
@@ -462,7 +462,7 @@ pub fn resend_request(item: &Item) -> Result<ResendRequest, String> {
 /// A quarantined request as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarantineItem {
-    pub request: crate::quarantine::QuarantinedRequest,
+    pub request: webhook_core::quarantine::QuarantinedRequest,
     pub day: String,
     pub first_seen: OffsetDateTime,
     pub last_seen: OffsetDateTime,
@@ -495,7 +495,7 @@ pub fn quarantine_item(item: &Item) -> Result<QuarantineItem, String> {
     let first_seen = time(attr::FIRST_SEEN)?;
     let pk = required(item, attr::PK)?;
     Ok(QuarantineItem {
-        request: crate::quarantine::QuarantinedRequest {
+        request: webhook_core::quarantine::QuarantinedRequest {
             received_at: first_seen,
             path: required(item, attr::PATH)?.to_owned(),
             method: required(item, attr::METHOD)?.to_owned(),
@@ -651,7 +651,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
         .global_secondary_indexes(legacy)
         .send()
         .await
-        .map_err(|e| format!("CreateTable: {}", crate::aws::error_text(&e)))?;
+        .map_err(|e| format!("CreateTable: {}", crate::error_text(&e)))?;
     client
         .update_time_to_live()
         .table_name(name)
@@ -664,7 +664,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
         )
         .send()
         .await
-        .map_err(|e| format!("UpdateTimeToLive: {}", crate::aws::error_text(&e)))?;
+        .map_err(|e| format!("UpdateTimeToLive: {}", crate::error_text(&e)))?;
     Ok(())
 }
 
@@ -676,7 +676,7 @@ mod tests {
     const AT: OffsetDateTime = datetime!(2026-11-20 10:00:26.398562 UTC);
 
     fn envelope() -> Envelope {
-        let mut e = crate::iugu::parse(
+        let mut e = webhook_iugu::parse(
             b"event=subscription.suspended&data[id]=S1&data[account_id]=A",
             AT,
         )
@@ -743,7 +743,7 @@ mod tests {
         let stored = stored_notification(&item).expect("readable");
         assert_eq!(
             stored
-                .envelope(&crate::iugu::Iugu::ALL_EVENTS)
+                .envelope(&webhook_iugu::Iugu::ALL_EVENTS)
                 .expect("rebuilt"),
             env
         );

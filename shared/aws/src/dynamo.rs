@@ -22,12 +22,12 @@ use time::OffsetDateTime;
 
 use super::error_text;
 use super::table::{self, attr, n, s, Item};
-use crate::delivery::{EntityHead, ResendRequest, Snapshot};
-use crate::envelope::{Envelope, Provider};
-use crate::ingest::{Append, DownstreamError, EventStore, Mark, WriteError};
-use crate::quarantine::{QuarantineStore, QuarantinedRequest};
-use crate::stored::StoredNotification;
-use crate::sweep::{PendingEntity, PendingStore};
+use webhook_core::delivery::{EntityHead, ResendRequest, Snapshot};
+use webhook_core::envelope::{Envelope, Provider};
+use webhook_core::ingest::{Append, DownstreamError, EventStore, Mark, WriteError};
+use webhook_core::quarantine::{QuarantineStore, QuarantinedRequest};
+use webhook_core::stored::StoredNotification;
+use webhook_core::sweep::{PendingEntity, PendingStore};
 
 pub struct DynamoStore {
     client: Client,
