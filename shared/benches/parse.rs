@@ -14,9 +14,7 @@ use time::OffsetDateTime;
 
 const BODY: &[u8] = include_bytes!("../tests/fixtures/iugu/raw/invoice.status_changed.body");
 
-// The functions run on mimalloc (see `shared::runtime`); measure what they run. With the
-// `lambda` feature on (as in `cargo test --workspace`), `shared::runtime` installs it already.
-#[cfg(not(feature = "lambda"))]
+// The functions run on mimalloc (chosen in each function's binary); measure what they run.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -11,9 +11,7 @@ use std::time::Instant;
 use shared::iugu::Typed;
 use shared::Envelope;
 
-// The functions run on mimalloc (see `shared::runtime`); measure what they run. With the
-// `lambda` feature on (as in `cargo test --workspace`), `shared::runtime` installs it already.
-#[cfg(not(feature = "lambda"))]
+// The functions run on mimalloc (chosen in each function's binary); measure what they run.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use time::OffsetDateTime;

@@ -14,11 +14,6 @@ use crate::http::{App, Delivery, Route};
 use crate::secrets::SecretError;
 use crate::source_ip::SourceAllowList;
 
-// Every function allocates a few dozen small strings per request; mimalloc serves those
-// markedly faster than the system allocator (see bench/README.md), for ~100 KiB of binary.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The configuration a function reads from its environment (the names are a contract). The
 /// token and iPag's signing key are not here: they are read from the gateway's secret
 /// (`secrets`, named by `IUGU_SECRET_ID` / `IPAG_SECRET_ID`) when the function starts.

@@ -39,6 +39,10 @@ use shared::sweeper::Sweeper;
 use time::macros::datetime;
 use time::Duration;
 
+// The functions run on mimalloc (chosen in each function's binary); this runs what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Every function's memory (`template.yaml`, Globals).
 const MEMORY_MB: u32 = 128;
 /// A vCPU at 1,769 MB: what 128 MB's share of a CPU is measured against.

@@ -7,6 +7,10 @@ use std::process::ExitCode;
 use pipeline_tests::load::{run, Plan};
 use pipeline_tests::Local;
 
+// The functions run on mimalloc (chosen in each function's binary); this runs what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);

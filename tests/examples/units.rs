@@ -22,6 +22,10 @@ use shared::clock::ManualClock;
 use time::macros::datetime;
 use time::Duration;
 
+// The functions run on mimalloc (chosen in each function's binary); this runs what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The previous version's items for the same notification: the event item with `sk =
 /// <received_at>#<dedup_key>`, `received_day` and (once marked) `forwarded_at`, no sequence or
 /// expiry; its marker; and what the previous calls wrote of them.

@@ -26,6 +26,10 @@ use shared::iugu::Family;
 use shared::memory::MemoryStore;
 use shared::Envelope;
 
+// The functions run on mimalloc (chosen in each function's binary); this runs what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TOKEN: &str = "local-dev-token-0123456789";
 const WARM_UP: usize = 500;
 

@@ -9,6 +9,10 @@ use std::process::ExitCode;
 use shared::http::Route;
 use shared::iugu::Family;
 
+// The functions run on mimalloc (chosen in each function's binary); this runs what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let route = match std::env::args().nth(1).as_deref() {
         Some("invoices") => Route::Family(Family::Invoices),
