@@ -833,7 +833,7 @@ def round_trips(name, command, env, proxy, moto_url, table, tag, logs):
 def unforward(dynamodb, table, event_pk):
     """Makes a stored notification look stored but never forwarded, as a crash after the store
     leaves it. Our functions: the entity's head goes back to `forwarded_sequence` 0 (see
-    shared/src/aws/table.rs). The baseline handlers' layout: `forwarded_at` off both items."""
+    shared/aws/src/table.rs). The baseline handlers' layout: `forwarded_at` off both items."""
     items = dynamodb.query(
         TableName=table,
         KeyConditionExpression="pk = :pk",

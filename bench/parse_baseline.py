@@ -39,7 +39,7 @@ FAMILIES = {
     "advancement_request": "advancements",
     "payment_request": "payment-requests",
 }
-# (entity type, id field) per family, as shared/src/entity.rs.
+# (entity type, id field) per family, as shared/iugu/src/entity.rs.
 ENTITY = {
     "invoices": ("invoice", "id"),
     "subscriptions": ("subscription", "id"),
@@ -80,7 +80,7 @@ def parse_bool(raw):
     raise ValueError(raw)
 
 
-# field -> (view field, parser), as shared/src/typed.rs `invoice`.
+# field -> (view field, parser), as shared/iugu/src/typed.rs `invoice`.
 INVOICE_FIELDS = {
     "id": ("id", str),
     "account_id": ("account_id", str),

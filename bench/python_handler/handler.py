@@ -4,7 +4,7 @@ API Gateway (REST v1) event -> method, path, source address, token, content type
 parse the iugu form and build the envelope (parse_qsl + nesting + SHA-256, from
 bench/parse_baseline.py) -> store it once (one TransactWriteItems: the `dedup` item with
 `attribute_not_exists(pk)` and the `event` item, the same table layout as
-shared/src/aws/dynamo.rs) -> SendMessage to the FIFO queue -> mark it forwarded (a second
+shared/aws/src/dynamo.rs) -> SendMessage to the FIFO queue -> mark it forwarded (a second
 TransactWriteItems). A duplicate whose first delivery was forwarded stops after the first call.
 
 The boto3 import and the two clients are built at import time, as every Python Lambda does, so
