@@ -1,4 +1,4 @@
-//! Reading the events table, in the layout of `shared::aws::table` (the one definition), and
+//! Reading the events table, in the layout of `webhook_aws::table` (the one definition), and
 //! the few writes `recover` makes there: an entity's `forwarded_sequence` after a replay, and
 //! the resend requests the functions' de-duplication rule reads.
 //!
@@ -10,17 +10,17 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use shared::aws::error_text;
-use shared::aws::table::{self, attr};
-use shared::aws::DynamoStore;
-use shared::delivery::{EntityHead, ResendRequest};
 use time::OffsetDateTime;
+use webhook_aws::error_text;
+use webhook_aws::table::{self, attr};
+use webhook_aws::DynamoStore;
+use webhook_core::delivery::{EntityHead, ResendRequest};
 
 use crate::error::RecoverError;
 
 pub type Item = table::Item;
 
-pub use shared::aws::table::text;
+pub use webhook_aws::table::text;
 
 /// What we last stored about an invoice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub struct EventTable {
     store: DynamoStore,
 }
 
-fn aws(operation: &'static str) -> impl Fn(shared::ingest::DownstreamError) -> RecoverError {
+fn aws(operation: &'static str) -> impl Fn(webhook_core::ingest::DownstreamError) -> RecoverError {
     move |e| RecoverError::aws(operation, error_text(&e))
 }
 
@@ -272,7 +272,7 @@ impl EventTable {
         Ok(())
     }
 
-    /// Keeps a resend request where the functions read it (see `shared::delivery`).
+    /// Keeps a resend request where the functions read it (see `webhook_core::delivery`).
     pub async fn record_resend(
         &self,
         request: &ResendRequest,

@@ -25,11 +25,11 @@ use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
-use shared::aws::SqsForwarder;
-use shared::ipag::Ipag;
-use shared::iugu::Iugu;
-use shared::stored::Parsers;
 use time::OffsetDateTime;
+use webhook_aws::SqsForwarder;
+use webhook_core::stored::Parsers;
+use webhook_ipag::Ipag;
+use webhook_iugu::Iugu;
 
 /// Every gateway whose notifications the table holds: what rebuilds a stored one.
 pub static GATEWAYS: [&dyn Parsers; 2] = [&Iugu::ALL_EVENTS, &Ipag::UNSIGNED];
@@ -176,7 +176,7 @@ async fn resend_command(
     let period = windows::check_period(from, to, windows::iugu_today(now))?;
     let windows = windows::split(period, args.window_days)?;
     if let Some(event) = &args.event {
-        shared::iugu::EventName::parse(event)
+        webhook_iugu::EventName::parse(event)
             .map_err(|e| RecoverError::Refused(format!("--event `{event}`: {e}")))?;
     }
     let api = iugu(env, RetryPolicy::STANDARD)?;
@@ -304,7 +304,7 @@ async fn quarantine_command(
                 items.retain(|q| q.request.body_sha256.starts_with(hash.as_str()));
             }
             let queue_url = queue_url(env, retry.dry_run)?;
-            let settings = shared::delivery::DeliverySettings::from_values(
+            let settings = webhook_core::delivery::DeliverySettings::from_values(
                 env.var("DEDUP_WINDOW").as_deref(),
                 env.var("RETENTION_DAYS").as_deref(),
             )
@@ -314,7 +314,7 @@ async fn quarantine_command(
             let retrier = quarantine::Retrier {
                 table: &table,
                 forwarder: &forwarder,
-                admit: &shared::admission::admit,
+                admit: &webhook_core::admission::admit_to,
                 settings: &settings,
             };
             let results =

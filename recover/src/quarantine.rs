@@ -1,7 +1,7 @@
 //! `recover quarantine`: the requests the functions refused (400, 413, 422) and kept
-//! (`shared::quarantine`). `list` shows them; `retry` runs each through the parser of the day
+//! (`webhook_core::quarantine`). `list` shows them; `retry` runs each through the parser of the day
 //! (after a fix is deployed) and stores and forwards what now parses, exactly as the request
-//! path would: the same admission (`shared::admission`: parse, route, iPag's header against
+//! path would: the same admission (`webhook_core::admission`: parse, route, iPag's header against
 //! its body), the same store-once-forward-in-order, the same mark. What still does not parse is
 //! left as it is, with today's reason.
 //!
@@ -9,15 +9,17 @@
 //! time (its first delivery's is in the list). A body that was cut when kept (over 64 KiB) is
 //! not retried.
 
-use lambda_http::http::{HeaderMap, HeaderName, HeaderValue};
-use shared::admission::Refusal;
-use shared::aws::table::{self, QuarantineItem};
-use shared::clock::ManualClock;
-use shared::delivery::DeliverySettings;
-use shared::http::Route;
-use shared::ingest::{mark, store_and_forward, Forwarder, Outcome};
-use shared::Envelope;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use time::{Date, Duration, OffsetDateTime};
+use webhook_aws::table::{self, QuarantineItem};
+use webhook_core::admission::Refusal;
+use webhook_core::clock::ManualClock;
+use webhook_core::delivery::DeliverySettings;
+use webhook_core::gateway::Gateway;
+use webhook_core::ingest::{mark, store_and_forward, Forwarder, Outcome};
+use webhook_core::Envelope;
+use webhook_ipag::Ipag;
+use webhook_iugu::Iugu;
 
 use crate::error::RecoverError;
 use crate::event_table::EventTable;
@@ -101,10 +103,22 @@ pub enum Retried {
     Failed(String),
 }
 
-/// The admission a retry uses: the functions' own (`shared::admission::admit`), or, in a test,
-/// one that "learned" something.
-pub type Admit =
-    dyn Fn(Route, &HeaderMap, &[u8], OffsetDateTime) -> Result<Envelope, Refusal> + Send + Sync;
+/// The admission a retry uses: the functions' own (`webhook_core::admission::admit_to`), or, in
+/// a test, one that "learned" something.
+pub type Admit = dyn Fn(&dyn Gateway, &HeaderMap, &[u8], OffsetDateTime) -> Result<Envelope, Refusal>
+    + Send
+    + Sync;
+
+/// The gateway (as its route serves it) of the route whose path `path` ends in: iugu's (a
+/// family's route, or all events) or iPag's (its signature is not checked again: the request
+/// was authenticated when it was quarantined).
+pub fn gateway_of_path(path: &str) -> Option<Box<dyn Gateway>> {
+    match (Ipag::of_path(path), Iugu::of_path(path)) {
+        (Some(ipag), _) => Some(Box::new(ipag)),
+        (None, Some(iugu)) => Some(Box::new(iugu)),
+        (None, None) => None,
+    }
+}
 
 /// What a retry runs with: where the requests and notifications are, where messages go, the
 /// admission, the delivery rule's settings.
@@ -156,7 +170,7 @@ async fn retry_one<F: Forwarder>(
     if item.request.truncated() {
         return Ok(Retried::Truncated);
     }
-    let Some(route) = Route::of_path(&item.request.path) else {
+    let Some(gateway) = gateway_of_path(&item.request.path) else {
         return Ok(Retried::StillRefused {
             code: "not_found".to_owned(),
             message: format!("no route ends in `{}`", item.request.path),
@@ -172,7 +186,7 @@ async fn retry_one<F: Forwarder>(
         }
     }
     let body = &item.request.body;
-    let envelope = match admit(route, &headers, body, now) {
+    let envelope = match admit(gateway.as_ref(), &headers, body, now) {
         Ok(envelope) => envelope,
         Err(refusal) => {
             return Ok(Retried::StillRefused {

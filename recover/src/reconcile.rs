@@ -30,9 +30,9 @@ pub struct Reconciled {
     pub gaps: Vec<Gap>,
     /// Entities of any type with a notification stored and not yet forwarded (the sweeper's
     /// work; `recover replay` sends them too).
-    pub unforwarded: Vec<shared::sweep::PendingEntity>,
+    pub unforwarded: Vec<webhook_core::sweep::PendingEntity>,
     /// Requests refused and kept on the period's days, not yet resolved (`recover quarantine`).
-    pub quarantined: Vec<shared::aws::table::QuarantineItem>,
+    pub quarantined: Vec<webhook_aws::table::QuarantineItem>,
 }
 
 impl Reconciled {
@@ -146,10 +146,14 @@ pub async fn reconcile<A: IuguApi>(
         });
     }
     // Every entity type: what waits to be forwarded, and what was refused and kept.
-    report.unforwarded =
-        shared::sweep::PendingStore::pending(table.store(), now, None, MAX_UNFORWARDED_LISTED)
-            .await
-            .map_err(|e| RecoverError::aws("DynamoDB Query (by_pending)", e))?;
+    report.unforwarded = webhook_core::sweep::PendingStore::pending(
+        table.store(),
+        now,
+        None,
+        MAX_UNFORWARDED_LISTED,
+    )
+    .await
+    .map_err(|e| RecoverError::aws("DynamoDB Query (by_pending)", e))?;
     report.quarantined = crate::quarantine::list(table, period.from, period.to, now)
         .await?
         .into_iter()
@@ -237,7 +241,7 @@ pub fn reconcile_table(report: &Reconciled, fix: bool) -> String {
         for p in &report.unforwarded {
             waiting.row(vec![
                 p.entity_key.clone(),
-                shared::aws::table::format_time(p.since),
+                webhook_aws::table::format_time(p.since),
             ]);
         }
         out.push_str(&format!(

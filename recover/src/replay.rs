@@ -14,19 +14,19 @@
 
 use std::collections::{HashMap, HashSet};
 
-use shared::aws::table::{self, attr};
-use shared::ingest::{EventStore, Forwarder, Mark};
-use shared::stored::StoredNotification;
-use shared::Envelope;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
+use webhook_aws::table::{self, attr};
+use webhook_core::ingest::{EventStore, Forwarder, Mark};
+use webhook_core::stored::StoredNotification;
+use webhook_core::Envelope;
 
 use crate::error::RecoverError;
 use crate::event_table::{text, EventTable, Item};
 use crate::report::{Progress, Table};
 
 /// Rebuilds the envelope the first forward sent, from a stored `event` item (see
-/// `shared::stored`): the rebuilt envelope must have the stored key and entity, or the item is
+/// `webhook_core::stored`): the rebuilt envelope must have the stored key and entity, or the item is
 /// refused. A replay never sends a message the first forward did not.
 pub fn envelope_from_item(item: &Item) -> Result<Envelope, RecoverError> {
     let refuse = |why: String| RecoverError::Unreplayable {
@@ -448,12 +448,12 @@ mod tests {
 
     const PAID: &str = "event=invoice.status_changed&data%5Bid%5D=84F982E1A10F4FF1B483B829F4762C2C&data%5Bstatus%5D=paid";
 
-    /// The rebuilding itself is `shared::stored`'s (tested there); here, that an item that
+    /// The rebuilding itself is `webhook_core::stored`'s (tested there); here, that an item that
     /// cannot be rebuilt is refused with its keys, and one that can is rebuilt.
     #[test]
     fn an_item_is_rebuilt_or_refused_with_its_keys() {
         let received_at = datetime!(2026-11-20 10:00:26.398562 UTC);
-        let mut original = shared::iugu::parse(PAID.as_bytes(), received_at).expect("parses");
+        let mut original = webhook_iugu::parse(PAID.as_bytes(), received_at).expect("parses");
         original.sequence = Some(2);
         let mut item = table::event_item(&original, PAID, received_at + Duration::days(90));
         assert_eq!(envelope_from_item(&item).expect("replayable"), original);

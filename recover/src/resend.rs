@@ -4,13 +4,13 @@
 //! new occurrence (a subscription suspended again): the functions cannot tell them apart by
 //! content. So before asking iugu, `recover` records the request ([`request_for_period`],
 //! [`request_for_invoice`]) where the functions' de-duplication rule reads it
-//! (`shared::delivery`): while it is open ([`RESEND_HORIZON`]), a delivery whose content
+//! (`webhook_core::delivery`): while it is open ([`RESEND_HORIZON`]), a delivery whose content
 //! matches a notification the request covers is taken as its resend, once per notification,
 //! and not forwarded again.
 
 use time::{Duration, OffsetDateTime};
 
-use shared::delivery::ResendRequest;
+use webhook_core::delivery::ResendRequest;
 
 use crate::error::RecoverError;
 use crate::iugu_api::{IuguApi, WebhookLog};

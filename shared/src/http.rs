@@ -607,4 +607,26 @@ mod tests {
         assert_eq!(Route::of_path("/ipag/events"), Some(Route::Ipag));
         assert_eq!(Route::of_path("/somewhere/else"), None);
     }
+
+    /// `recover quarantine retry` finds a path's gateway through the gateways themselves
+    /// (`Iugu::of_path`, `Ipag::of_path`): they agree with the handler's table.
+    #[test]
+    fn the_gateways_find_the_routes_the_table_has() {
+        for family in Family::ALL {
+            let route = match family {
+                Family::Other => Route::All,
+                f => Route::Family(f),
+            };
+            let RouteGateway::Iugu(iugu) = route.gateway(None) else {
+                panic!("{route:?} is iugu's");
+            };
+            for path in [route.path().to_owned(), format!("/Prod{}/", route.path())] {
+                assert_eq!(Iugu::of_path(&path), Some(iugu), "{path}");
+                assert!(Ipag::of_path(&path).is_none(), "{path}");
+            }
+        }
+        assert!(Ipag::of_path("/Prod/ipag/events/").is_some());
+        assert_eq!(Iugu::of_path("/ipag/events"), None);
+        assert_eq!(Iugu::of_path("/somewhere/else"), None);
+    }
 }

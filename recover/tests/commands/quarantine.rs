@@ -93,7 +93,7 @@ async fn a_refused_authentic_request_is_kept_once_and_retried_once_the_parser_le
 
     let forwarder = SqsForwarder::new(local.sqs.clone(), &local.queue_url);
     // Today's parser still refuses it: left as it is.
-    let results = retry_with(&table, &forwarder, &shared::admission::admit, &items).await;
+    let results = retry_with(&table, &forwarder, &shared::admission::admit_to, &items).await;
     assert!(
         matches!(&results[0].1, Retried::StillRefused { code, .. } if code == "missing_entity_id"),
         "{results:?}"
@@ -101,12 +101,13 @@ async fn a_refused_authentic_request_is_kept_once_and_retried_once_the_parser_le
     assert!(local.events().await.is_empty());
 
     // A parser that learned `data[invoice_id]` (a fix deployed): stored and forwarded once.
-    let learned =
-        |route: Route, headers: &lambda_http::http::HeaderMap, body: &[u8], at: OffsetDateTime| {
-            let body =
-                String::from_utf8_lossy(body).replace("data%5Binvoice_id%5D", "data%5Bid%5D");
-            shared::admission::admit(route, headers, body.as_bytes(), at)
-        };
+    let learned = |gateway: &dyn shared::gateway::Gateway,
+                   headers: &lambda_http::http::HeaderMap,
+                   body: &[u8],
+                   at: OffsetDateTime| {
+        let body = String::from_utf8_lossy(body).replace("data%5Binvoice_id%5D", "data%5Bid%5D");
+        shared::admission::admit_to(gateway, headers, body.as_bytes(), at)
+    };
     let results = retry_with(&table, &forwarder, &learned, &items).await;
     assert_eq!(
         results[0].1,

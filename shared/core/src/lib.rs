@@ -10,9 +10,12 @@
 //!   `Forwarder`); [`stored`] is a stored notification rebuilt by its gateway's parser
 //!   ([`stored::Parsers`]); [`sweep`] forwards what the request path could not; [`quarantine`]
 //!   keeps refused requests.
-//! - `gateway` (feature `http`): the seam each gateway implements for the HTTP handler.
+//! - `gateway` (feature `http`): the seam each gateway implements for the HTTP handler;
+//!   `admission` (feature `http`): a body through it to an envelope, or the refusal.
 //! - [`memory`]: every port in memory, for tests and benchmarks; [`clock`]: what time it is.
 
+#[cfg(feature = "http")]
+pub mod admission;
 pub mod canonical;
 pub mod clock;
 pub mod delivery;

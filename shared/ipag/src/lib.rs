@@ -56,6 +56,12 @@ pub struct Ipag<'k> {
 impl Ipag<'static> {
     /// Without a signing key (a stored notification needs none).
     pub const UNSIGNED: Ipag<'static> = Ipag { signing_key: None };
+
+    /// iPag's route, if `path` ends in its path (after any stage or base-path prefix).
+    pub fn of_path(path: &str) -> Option<Ipag<'static>> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        path.ends_with(ROUTE).then_some(Ipag::UNSIGNED)
+    }
 }
 
 /// The gateway's name: its envelopes' `provider`.

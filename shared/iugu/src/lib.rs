@@ -32,6 +32,17 @@ pub struct Iugu {
 impl Iugu {
     /// Every iugu event, known or not.
     pub const ALL_EVENTS: Iugu = Iugu { family: None };
+
+    /// The route whose path `path` ends in (after any stage or base-path prefix).
+    pub fn of_path(path: &str) -> Option<Iugu> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        Family::ALL
+            .into_iter()
+            .find(|family| path.ends_with(route_path(*family)))
+            .map(|family| Iugu {
+                family: (family != Family::Other).then_some(family),
+            })
+    }
 }
 
 /// The gateway's name: its envelopes' `provider`.
