@@ -26,8 +26,8 @@
 //! trip as `GetParameter`. The client crate is small (Secrets Manager has 23 operations, SSM
 //! several times as many), which keeps the build and the binary small.
 
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use serde_json::{Map, Value};
+use webhook_aws::secrets::ReadError;
 
 use crate::auth::Token;
 use crate::http::Route;
@@ -99,12 +99,7 @@ pub async fn load(route: Route, sdk: &aws_config::SdkConfig) -> Result<Credentia
         .ok()
         .filter(|v| !v.trim().is_empty())
         .ok_or(SecretError::NotConfigured { variable })?;
-    read(
-        &aws_sdk_secretsmanager::Client::new(sdk),
-        gateway,
-        id.trim(),
-    )
-    .await
+    read(&webhook_aws::secrets::client(sdk), gateway, id.trim()).await
 }
 
 /// Reads and checks `gateway`'s secret `id` (its current version, `AWSCURRENT`).
@@ -113,21 +108,20 @@ pub async fn read(
     gateway: Gateway,
     id: &str,
 ) -> Result<Credentials, SecretError> {
-    let output = client
-        .get_secret_value()
-        .secret_id(id)
-        .send()
+    let text = webhook_aws::secrets::secret_text(client, id)
         .await
-        .map_err(|e| SecretError::Unreadable {
-            id: id.to_owned(),
-            reason: DisplayErrorContext(&e).to_string(),
+        .map_err(|e| match e {
+            ReadError::Unreadable(reason) => SecretError::Unreadable {
+                id: id.to_owned(),
+                reason,
+            },
+            ReadError::Binary => SecretError::Invalid {
+                id: id.to_owned(),
+                why: "it holds binary data, not the JSON text described in README.md, \"Secrets\""
+                    .to_owned(),
+            },
         })?;
-    let text = output.secret_string().ok_or_else(|| SecretError::Invalid {
-        id: id.to_owned(),
-        why: "it holds binary data, not the JSON text described in README.md, \"Secrets\""
-            .to_owned(),
-    })?;
-    parse(gateway, text).map_err(|why| SecretError::Invalid {
+    parse(gateway, &text).map_err(|why| SecretError::Invalid {
         id: id.to_owned(),
         why,
     })

@@ -1,10 +1,11 @@
 //! The AWS adapters: the ports of [`webhook_core::ingest`] (and the sweep's, the quarantine's)
 //! over AWS. DynamoDB keeps ([`dynamo`]; [`table`] is its one layout), SQS forwards ([`sqs`]);
 //! every client is built with [`sdk::sdk_settings`] (timeouts, retries, rustls on ring) and
-//! trusts [`trust`]'s roots. No gateway, no handler.
+//! trusts [`trust`]'s roots; [`secrets`] reads a secret's text. No gateway, no handler.
 
 pub mod dynamo;
 pub mod sdk;
+pub mod secrets;
 pub mod sqs;
 pub mod table;
 pub mod trust;
