@@ -518,7 +518,7 @@ def https_fronts(upstreams, scratch):
         "AWS_ENDPOINT_URL_DYNAMODB": fronts["dynamodb"].endpoint,
         "AWS_ENDPOINT_URL_SQS": fronts["sqs"].endpoint,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": fronts["secretsmanager"].endpoint,
-        "SSL_CERT_FILE": str(root),  # Rust (shared::trust)
+        "SSL_CERT_FILE": str(root),  # Rust (webhook_aws::trust)
         "AWS_CA_BUNDLE": str(root),  # Python (botocore)
         "NODE_EXTRA_CA_CERTS": str(root),  # Node.js
     }

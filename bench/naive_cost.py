@@ -7,7 +7,7 @@ usage: naive_cost.py ENDPOINT [ROUNDS]
 
 Against the local server at ENDPOINT (moto, started by the caller) it creates a table keyed by
 `dedup_key` and a FIFO queue, imports the receiver (its clients built at import, as in a
-Lambda), and delivers the fixture shared/tests/fixtures/iugu/raw/invoice.status_changed.body as
+Lambda), and delivers the fixture shared/gateways/tests/fixtures/iugu/raw/invoice.status_changed.body as
 an API Gateway HTTP API event (payload 2.0, body base64 as API Gateway sends a form):
 
 - calls: botocore's event hooks record every API call (operation, parameters, HTTP status),

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Python baseline for the Rust hot path (shared/examples/parse_loop.rs).
+"""Python baseline for the Rust hot path (shared/gateways/examples/parse_loop.rs).
 
 Does what a straightforward Python receiver would do with one iugu notification body:
 parse the form (urllib.parse.parse_qsl), nest the Rails-style bracketed names into dicts,
 check the event name, find the entity id, hash a canonical JSON of the fields (SHA-256) as
 the de-duplication key, build the envelope dict, and type the documented fields as the Rust
 loop does with `envelope.typed()` (for invoice events, the fields of
-`shared::typed::InvoiceView`: statuses and payment method as enums with an unknown case,
+`webhook_lambda::typed::InvoiceView`: statuses and payment method as enums with an unknown case,
 timestamps, dates, integers and booleans parsed, a value that does not parse kept raw).
 Serialising the envelope for the queue is left out on both sides: the measure is
 parse + type + key + envelope.
@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "shared/tests/fixtures/iugu/raw/invoice.status_changed.body"
+SAMPLE = ROOT / "shared/gateways/tests/fixtures/iugu/raw/invoice.status_changed.body"
 RECEIVED_AT = "1970-01-01T00:00:00Z"
 DELIVERY_FIELDS = ("retry_count",)
 SEGMENT = re.compile(r"\[([^\[\]]*)\]")

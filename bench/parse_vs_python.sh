@@ -8,15 +8,15 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-body="${1:-shared/tests/fixtures/iugu/raw/invoice.status_changed.body}"
+body="${1:-shared/gateways/tests/fixtures/iugu/raw/invoice.status_changed.body}"
 rust_iters="${RUST_ITERS:-500000}"
 py_iters="${PY_ITERS:-20000}"
 python="${PYTHON:-python3}"
 
 echo "building the Rust loop (release: lto, codegen-units=1)..." >&2
-cargo build --release --quiet -p shared --example parse_loop
+cargo build --release --quiet -p webhook-gateways --example parse_loop
 echo "timing Rust ($rust_iters iterations x 5 rounds)..." >&2
-rust_out="$(cargo run --release --quiet -p shared --example parse_loop -- "$body" "$rust_iters")"
+rust_out="$(cargo run --release --quiet -p webhook-gateways --example parse_loop -- "$body" "$rust_iters")"
 echo "timing Python ($py_iters iterations x 5 rounds)..." >&2
 py_out="$("$python" bench/parse_baseline.py "$body" "$py_iters")"
 

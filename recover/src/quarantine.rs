@@ -209,7 +209,7 @@ async fn retry_one<F: Forwarder>(
     let accepted = match store_and_forward(
         store,
         *forwarder,
-        &crate::GATEWAYS,
+        &webhook_gateways::ALL,
         envelope,
         raw_body,
         settings,

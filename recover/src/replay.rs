@@ -36,7 +36,7 @@ pub fn envelope_from_item(item: &Item) -> Result<Envelope, RecoverError> {
     };
     table::stored_notification(item)
         .map_err(&refuse)?
-        .envelope(&crate::GATEWAYS)
+        .envelope(&webhook_gateways::ALL)
         .map_err(refuse)
 }
 
@@ -220,7 +220,7 @@ impl<F: Forwarder> Run<'_, F> {
                     .await
                     .map_err(|e| RecoverError::aws("DynamoDB Query", e))?;
                 for stored in waiting {
-                    let envelope = stored.envelope(&crate::GATEWAYS).map_err(|why| {
+                    let envelope = stored.envelope(&webhook_gateways::ALL).map_err(|why| {
                         RecoverError::Unreplayable {
                             pk: pk.clone(),
                             sk: table::event_sk(stored.sequence.unwrap_or_default()),

@@ -30,14 +30,14 @@ use pipeline_tests::metering::{tally, Call, Metered, Table, Tally};
 use pipeline_tests::pricing::{self, Bill, Prices, Usage, US_EAST_1};
 use pipeline_tests::{answer, moto, moto_python, through_runtime, workspace, Local, TOKEN};
 use serde_json::{json, Value};
-use shared::aws::table::{self, attr};
-use shared::aws::{DynamoStore, SqsForwarder};
-use shared::clock::ManualClock;
-use shared::http::App;
-use shared::sweep::SweepSettings;
-use shared::sweeper::Sweeper;
 use time::macros::datetime;
 use time::Duration;
+use webhook_aws::table::{self, attr};
+use webhook_aws::{DynamoStore, SqsForwarder};
+use webhook_core::clock::ManualClock;
+use webhook_core::sweep::SweepSettings;
+use webhook_lambda::http::App;
+use webhook_lambda::sweeper::Sweeper;
 
 // The functions run on mimalloc (chosen in each function's binary); this runs what they run.
 #[global_allocator]
@@ -48,7 +48,7 @@ const MEMORY_MB: u32 = 128;
 /// A vCPU at 1,769 MB: what 128 MB's share of a CPU is measured against.
 const FULL_CPU_MB: f64 = 1_769.0;
 /// The fixture, and the invoice id it carries (replaced, at the same length, per round).
-const FIXTURE: &str = "shared/tests/fixtures/iugu/raw/invoice.status_changed.body";
+const FIXTURE: &str = "shared/gateways/tests/fixtures/iugu/raw/invoice.status_changed.body";
 const FIXTURE_ID: &str = "84F982E1A10F4FF1B483B829F4762C2C";
 /// Sweeper runs in a 30-day month at `rate(1 minute)` (`template.yaml`, SweepSchedule).
 const SWEEPS_PER_MONTH: f64 = 30.0 * 24.0 * 60.0;
@@ -210,7 +210,7 @@ async fn main() {
         settings: SweepSettings::default(),
         metrics: Default::default(),
         clock: Arc::new(clock.clone()),
-        parsers: &pipeline_tests::GATEWAYS,
+        parsers: &webhook_gateways::ALL,
     };
 
     let fixture = std::fs::read_to_string(workspace().join(FIXTURE))

@@ -17,10 +17,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use pipeline_tests::capacity::{index_entry_size, item_size, write_units, Item};
 use pipeline_tests::metering::{tally, Metered, Table, Tally};
 use pipeline_tests::{answer, form_post, text, workspace};
-use shared::aws::table::{self, attr};
-use shared::clock::ManualClock;
 use time::macros::datetime;
 use time::Duration;
+use webhook_aws::table::{self, attr};
+use webhook_core::clock::ManualClock;
 
 // The functions run on mimalloc (chosen in each function's binary); this runs what they run.
 #[global_allocator]
@@ -85,7 +85,7 @@ async fn main() {
     let down = metered.invoices(&clock, true);
 
     let paid = std::fs::read_to_string(
-        workspace().join("shared/tests/fixtures/iugu/raw/invoice.status_changed.body"),
+        workspace().join("shared/gateways/tests/fixtures/iugu/raw/invoice.status_changed.body"),
     )
     .expect("fixture")
     .trim()
@@ -164,7 +164,7 @@ async fn main() {
         load.join(" ")
     );
     println!(
-        "body: shared/tests/fixtures/iugu/raw/invoice.status_changed.body ({} bytes); its event item {} bytes\n",
+        "body: shared/gateways/tests/fixtures/iugu/raw/invoice.status_changed.body ({} bytes); its event item {} bytes\n",
         paid.len(),
         item_size(&event)
     );
@@ -189,7 +189,7 @@ async fn main() {
 
 /// The entity key of an iugu body.
 fn local_pk(body: &str) -> String {
-    shared::iugu::parse(body.as_bytes(), time::OffsetDateTime::UNIX_EPOCH)
+    webhook_iugu::parse(body.as_bytes(), time::OffsetDateTime::UNIX_EPOCH)
         .expect("parses")
         .entity_key
 }

@@ -14,17 +14,12 @@ use std::sync::OnceLock;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
-use shared::auth::Token;
-use shared::aws::{DynamoStore, SqsForwarder};
-use shared::clock::ManualClock;
-use shared::http::{App, Delivery, Route};
-use shared::ipag::Ipag;
-use shared::iugu::Iugu;
-use shared::source_ip::SourceAllowList;
-use shared::stored::Parsers;
-
-/// Every gateway whose notifications the table holds: what the sweeper rebuilds them with.
-pub static GATEWAYS: [&dyn Parsers; 2] = [&Iugu::ALL_EVENTS, &Ipag::UNSIGNED];
+use webhook_aws::{DynamoStore, SqsForwarder};
+use webhook_core::clock::ManualClock;
+use webhook_core::gateway::Gateway;
+use webhook_lambda::auth::Token;
+use webhook_lambda::http::{App, Delivery};
+use webhook_lambda::source_ip::SourceAllowList;
 
 pub mod capacity;
 pub mod keep_alive;
@@ -129,14 +124,16 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
 
 /// What a function's clients use in production (timeouts, bounded retries), against `endpoint`.
 pub async fn production_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    shared::runtime::sdk_settings(aws_config::defaults(aws_config::BehaviorVersion::latest()))
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await
+    webhook_lambda::runtime::sdk_settings(aws_config::defaults(
+        aws_config::BehaviorVersion::latest(),
+    ))
+    .endpoint_url(endpoint)
+    .region(aws_config::Region::new("us-east-1"))
+    .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+        "test", "test", None, None, "tests",
+    ))
+    .load()
+    .await
 }
 
 impl Local {
@@ -148,7 +145,7 @@ impl Local {
         let dynamo = aws_sdk_dynamodb::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
         let table = format!("events-{name}");
-        shared::aws::table::create_table(&dynamo, &table)
+        webhook_aws::table::create_table(&dynamo, &table)
             .await
             .expect("create table");
         let queue_url = fifo_queue(&sqs, &format!("events-{name}.fifo")).await;
@@ -175,22 +172,21 @@ impl Local {
         }
     }
 
-    /// A function's app against these resources, with the events' token.
-    pub fn app(&self, route: Route) -> App<DynamoStore, SqsForwarder> {
-        self.app_with(route, Token::new(Some(TOKEN)), &self.queue_url)
+    /// A function's app against these resources, serving `gateway`, with the events' token.
+    pub fn app(&self, gateway: impl Gateway + 'static) -> App<DynamoStore, SqsForwarder> {
+        self.app_with(gateway, Token::new(Some(TOKEN)), &self.queue_url)
     }
 
     pub fn app_with(
         &self,
-        route: Route,
+        gateway: impl Gateway + 'static,
         token: Token,
         queue_url: &str,
     ) -> App<DynamoStore, SqsForwarder> {
         App {
-            route,
+            gateway: std::sync::Arc::new(gateway),
             token,
             allowed_sources: SourceAllowList::default(),
-            ipag_signature: None,
             store: DynamoStore::new(self.dynamo.clone(), &self.table),
             forwarder: SqsForwarder::new(self.sqs.clone(), queue_url),
             delivery: Delivery::default(),
@@ -199,13 +195,17 @@ impl Local {
     }
 
     /// A function's app whose clock is `clock` (moved by the test: a retry 20 hours later).
-    pub fn app_at(&self, route: Route, clock: &ManualClock) -> App<DynamoStore, SqsForwarder> {
+    pub fn app_at(
+        &self,
+        gateway: impl Gateway + 'static,
+        clock: &ManualClock,
+    ) -> App<DynamoStore, SqsForwarder> {
         App {
             delivery: Delivery {
                 clock: std::sync::Arc::new(clock.clone()),
                 ..Delivery::default()
             },
-            ..self.app(route)
+            ..self.app(gateway)
         }
     }
 
@@ -213,17 +213,16 @@ impl Local {
     /// [`proxy::FaultyProxy`], say), with the production SDK settings.
     pub async fn app_via(
         &self,
-        route: Route,
+        gateway: impl Gateway + 'static,
         dynamo_endpoint: &str,
         sqs_endpoint: &str,
     ) -> App<DynamoStore, SqsForwarder> {
         let dynamo = aws_sdk_dynamodb::Client::new(&production_sdk_config(dynamo_endpoint).await);
         let sqs = aws_sdk_sqs::Client::new(&production_sdk_config(sqs_endpoint).await);
         App {
-            route,
+            gateway: std::sync::Arc::new(gateway),
             token: Token::new(Some(TOKEN)),
             allowed_sources: SourceAllowList::default(),
-            ipag_signature: None,
             store: DynamoStore::new(dynamo, &self.table),
             forwarder: SqsForwarder::new(sqs, &self.queue_url),
             delivery: Delivery::default(),
@@ -258,7 +257,7 @@ impl Local {
     /// The items of kind `event`, in key order (an entity's in sequence order).
     pub async fn events(&self) -> Vec<std::collections::HashMap<String, AttributeValue>> {
         let mut items = self.items().await;
-        items.retain(shared::aws::table::is_event);
+        items.retain(webhook_aws::table::is_event);
         items
     }
 
@@ -277,18 +276,18 @@ impl Local {
             .await
             .iter()
             .filter(|i| text(i, "kind") == "quarantine")
-            .map(|i| shared::aws::table::number(i, "deliveries").unwrap_or(0))
+            .map(|i| webhook_aws::table::number(i, "deliveries").unwrap_or(0))
             .sum()
     }
 
     /// The head item (the counters) of entity `pk`.
-    pub async fn head(&self, pk: &str) -> shared::delivery::EntityHead {
+    pub async fn head(&self, pk: &str) -> webhook_core::delivery::EntityHead {
         let items = self.items().await;
         let item = items
             .iter()
-            .find(|i| text(i, "pk") == pk && text(i, "sk") == shared::aws::table::HEAD_SK)
+            .find(|i| text(i, "pk") == pk && text(i, "sk") == webhook_aws::table::HEAD_SK)
             .unwrap_or_else(|| panic!("no head for {pk}"));
-        shared::aws::table::head(item).expect("a readable head")
+        webhook_aws::table::head(item).expect("a readable head")
     }
 
     /// Takes every message off the queue, deleting them ten at a time (for large queues).
@@ -385,11 +384,11 @@ pub fn event_file(relative: &str) -> lambda_http::Request {
 }
 
 /// The request the handler gets for an API Gateway event, by the same steps as in a function:
-/// deserialise, screen (see `shared::screen`), convert.
+/// deserialise, screen (see `webhook_lambda::screen`), convert.
 pub fn through_runtime(event_json: &str) -> lambda_http::Request {
     let mut event: lambda_http::request::LambdaRequest = serde_json::from_str(event_json)
         .unwrap_or_else(|e| panic!("not an event ({e}): {event_json}"));
-    shared::screen::screen(&mut event);
+    webhook_lambda::screen::screen(&mut event);
     event.into()
 }
 

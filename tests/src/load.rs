@@ -9,13 +9,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shared::http::Route;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::{answer, form_post, text, workspace, Local};
+use webhook_iugu::Iugu;
 
 /// What to send.
 #[derive(Debug, Clone, Copy)]
@@ -71,7 +71,7 @@ impl Report {
 
 /// The fixture bodies the parser accepts: every documented event, as iugu's samples show it.
 pub fn sample_bodies() -> Vec<String> {
-    let root = workspace().join("shared/tests/fixtures/iugu");
+    let root = workspace().join("shared/gateways/tests/fixtures/iugu");
     let mut bodies = Vec::new();
     for dir in ["raw", "repaired", "constructed"] {
         let mut paths: Vec<_> = std::fs::read_dir(root.join(dir))
@@ -85,7 +85,7 @@ pub fn sample_bodies() -> Vec<String> {
                 .trim()
                 .to_owned();
             let now = time::OffsetDateTime::now_utc();
-            if shared::iugu::parse(body.as_bytes(), now).is_ok() {
+            if webhook_iugu::parse(body.as_bytes(), now).is_ok() {
                 bodies.push(body);
             }
         }
@@ -93,7 +93,7 @@ pub fn sample_bodies() -> Vec<String> {
     bodies
 }
 
-/// The `data[...]` fields entities are keyed by (`shared::iugu::entity`).
+/// The `data[...]` fields entities are keyed by (`webhook_iugu::entity`).
 const ID_FIELDS: [&str; 9] = [
     "id",
     "resource_id",
@@ -154,7 +154,7 @@ fn schedule(plan: Plan, samples: &[String]) -> (Vec<Vec<String>>, HashSet<String
             let body = notification(samples, expected.len());
             let now = time::OffsetDateTime::now_utc();
             let envelope =
-                shared::iugu::parse(body.as_bytes(), now).unwrap_or_else(|e| panic!("{e}: {body}"));
+                webhook_iugu::parse(body.as_bytes(), now).unwrap_or_else(|e| panic!("{e}: {body}"));
             assert!(
                 expected.insert(envelope.dedup_key),
                 "distinct by construction"
@@ -170,7 +170,7 @@ pub async fn run(local: &Local, plan: Plan) -> Report {
     let samples = sample_bodies();
     assert!(samples.len() >= 20, "expected most samples to parse");
     let (streams, expected) = schedule(plan, &samples);
-    let app = Arc::new(local.app(Route::All));
+    let app = Arc::new(local.app(Iugu::ALL_EVENTS));
     let slots = Arc::new(Semaphore::new(plan.concurrency));
     // A consumer reads the queue while the deliveries go in, as the customer's would; it also
     // keeps the local server's queue short (moto's SQS costs O(queue length) per send).
@@ -242,7 +242,7 @@ pub async fn run(local: &Local, plan: Plan) -> Report {
                 .iter()
                 .filter(|o| text(o, "pk") == pk)
                 .map(|o| {
-                    let n = shared::aws::table::number(o, "sequence").unwrap_or_default();
+                    let n = webhook_aws::table::number(o, "sequence").unwrap_or_default();
                     (n.to_string(), text(o, "received_at"), text(o, "dedup_key"))
                 })
                 .collect();

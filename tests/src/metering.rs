@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde_json::Value;
-use shared::aws::table::attr;
+use webhook_aws::table::attr;
 
 use crate::capacity::{
     eventually_consistent_read_units, index_entry_size, item_size, read_units, write_units, Item,
@@ -487,9 +487,9 @@ impl Metered {
     /// queue, or (`queue_down`) to one that does not exist, so that every send fails.
     pub fn invoices(
         &self,
-        clock: &shared::clock::ManualClock,
+        clock: &webhook_core::clock::ManualClock,
         queue_down: bool,
-    ) -> shared::http::App<shared::aws::DynamoStore, shared::aws::SqsForwarder> {
+    ) -> webhook_lambda::http::App<webhook_aws::DynamoStore, webhook_aws::SqsForwarder> {
         let queue_url = if queue_down {
             format!(
                 "{}-missing.fifo",
@@ -498,16 +498,16 @@ impl Metered {
         } else {
             self.local.queue_url.clone()
         };
-        shared::http::App {
-            store: shared::aws::DynamoStore::new(self.dynamo.clone(), &self.local.table),
-            forwarder: shared::aws::SqsForwarder::new(self.sqs.clone(), queue_url),
-            delivery: shared::http::Delivery {
+        webhook_lambda::http::App {
+            store: webhook_aws::DynamoStore::new(self.dynamo.clone(), &self.local.table),
+            forwarder: webhook_aws::SqsForwarder::new(self.sqs.clone(), queue_url),
+            delivery: webhook_lambda::http::Delivery {
                 clock: Arc::new(clock.clone()),
-                ..shared::http::Delivery::default()
+                ..webhook_lambda::http::Delivery::default()
             },
             ..self
                 .local
-                .app(shared::http::Route::Family(shared::iugu::Family::Invoices))
+                .app(webhook_iugu::Iugu::family(webhook_iugu::Family::Invoices))
         }
     }
 }

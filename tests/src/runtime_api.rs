@@ -1,5 +1,5 @@
 //! A stand-in for the Lambda Runtime API on a loopback port, so a test can run a function as
-//! Lambda runs it: a process (`src/bin/function.rs`, which is `shared::runtime::serve`) with
+//! Lambda runs it: a process (`src/bin/function.rs`, which is `webhook_lambda::runtime::serve`) with
 //! `AWS_LAMBDA_RUNTIME_API` pointing here, asking for events and posting its answers.
 //!
 //! It hands out the events it was given (at the start, or later with `push`), one per

@@ -1,5 +1,5 @@
 //! The gateways' webhook secrets in the local server (moto's Secrets Manager), shaped as
-//! `template.yaml` creates them (see `shared::secrets`).
+//! `template.yaml` creates them (see `webhook_lambda::secrets`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 use lambda_http::Request;
 use pipeline_tests::{answer, through_runtime, Local, TOKEN};
 use serde_json::Value;
-use shared::http::Route;
-use shared::ipag::SignatureKey;
+use webhook_ipag::{Ipag, SignatureKey};
 
 const KEY: &str = "merchant-ipag-api-key";
 
@@ -59,17 +58,18 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
 async fn logs_carry_no_personal_data() {
     let capture = Capture::default();
     // At `trace`, the most `RUST_LOG` can ask for: the AWS SDK's own lines are capped
-    // (`shared::runtime::within_caps`), so the requests it signs and sends are not logged.
-    let _guard = tracing::subscriber::set_default(shared::runtime::log_subscriber_at(
+    // (`webhook_lambda::runtime::within_caps`), so the requests it signs and sends are not logged.
+    let _guard = tracing::subscriber::set_default(webhook_lambda::runtime::log_subscriber_at(
         Some("trace"),
         capture.clone(),
     ));
     let local = Local::new().await;
-    let mut app = local.app(Route::Ipag);
-    app.ipag_signature = SignatureKey::new(Some(KEY));
+    let mut app = local.app(Ipag::UNSIGNED);
+    app.gateway = std::sync::Arc::new(Ipag::signed(Some(KEY)));
     for name in ["TransactionCaptured", "TransferPaymentFailed"] {
         let body = std::fs::read_to_string(
-            pipeline_tests::workspace().join(format!("shared/tests/fixtures/ipag/{name}.json")),
+            pipeline_tests::workspace()
+                .join(format!("shared/gateways/tests/fixtures/ipag/{name}.json")),
         )
         .expect("fixture");
         let signature = SignatureKey::new(Some(KEY))
@@ -89,7 +89,7 @@ async fn logs_carry_no_personal_data() {
     }
     // Broken (a personal field cut off mid-value): refused, and logged.
     let broken = r#"{"id": 1, "attributes": {"customer": {"name": "Fulano da Silva", "cpf_cnpj": "79999338801""#;
-    let unsigned = local.app(Route::Ipag);
+    let unsigned = local.app(Ipag::UNSIGNED);
     let refused = unsigned
         .handle(ipag_post(broken, "TransactionCaptured"))
         .await;

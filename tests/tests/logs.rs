@@ -7,9 +7,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use pipeline_tests::{form_post, post, Local, TOKEN};
-use shared::auth::Token;
-use shared::http::Route;
-use shared::iugu::Family;
+use webhook_iugu::{Family, Iugu};
+use webhook_lambda::auth::Token;
 
 /// Collects everything the subscriber writes.
 #[derive(Clone, Default)]
@@ -63,13 +62,13 @@ const BODY: &str = "event=invoice.status_changed&data%5Bid%5D=LOG1&data%5Bstatus
 async fn request_logs_carry_no_token_and_no_personal_data() {
     let capture = Capture::default();
     // At `trace`, the most `RUST_LOG` can ask for: the AWS SDK's own lines are capped
-    // (`shared::runtime::within_caps`), so the requests it signs and sends are not logged.
-    let _guard = tracing::subscriber::set_default(shared::runtime::log_subscriber_at(
+    // (`webhook_lambda::runtime::within_caps`), so the requests it signs and sends are not logged.
+    let _guard = tracing::subscriber::set_default(webhook_lambda::runtime::log_subscriber_at(
         Some("trace"),
         capture.clone(),
     ));
     let local = Local::new().await;
-    let invoices = Route::Family(Family::Invoices);
+    let invoices = Iugu::family(Family::Invoices);
 
     // Stored, duplicate, refused (wrong token, broken body, wrong route), and a failed forward.
     let app = local.app(invoices);
@@ -83,7 +82,7 @@ async fn request_logs_carry_no_token_and_no_personal_data() {
     assert_eq!(app.handle(wrong).await.status(), 401);
     let broken = format!("{BODY}&data[maria@example.com=1");
     assert_eq!(app.handle(form_post(&broken)).await.status(), 400);
-    let subscriptions = local.app(Route::Family(Family::Subscriptions));
+    let subscriptions = local.app(Iugu::family(Family::Subscriptions));
     assert_eq!(subscriptions.handle(form_post(BODY)).await.status(), 422);
     let missing_queue = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
     let broken_queue = local.app_with(invoices, Token::new(Some(TOKEN)), &missing_queue);

@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 use lambda_http::lambda_runtime::{Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{service_fn, Adapter, Request, Service};
-use shared::auth::Token;
-use shared::http::{App, Delivery, Route};
-use shared::ingest::{DownstreamError, Forwarder};
-use shared::iugu::Family;
-use shared::memory::MemoryStore;
-use shared::Envelope;
+use webhook_core::ingest::{DownstreamError, Forwarder};
+use webhook_core::memory::MemoryStore;
+use webhook_core::Envelope;
+use webhook_iugu::{Family, Iugu};
+use webhook_lambda::auth::Token;
+use webhook_lambda::http::{App, Delivery};
 
 // The functions run on mimalloc (chosen in each function's binary); this runs what they run.
 #[global_allocator]
@@ -34,7 +34,7 @@ const TOKEN: &str = "local-dev-token-0123456789";
 const WARM_UP: usize = 500;
 
 /// The queue: counts messages; the body is serialised as SqsForwarder does, then dropped, so
-/// that the timed loop does not keep 10,000 bodies alive (shared::memory::MemoryQueue does).
+/// that the timed loop does not keep 10,000 bodies alive (webhook_core::memory::MemoryQueue does).
 #[derive(Default)]
 struct MemoryQueue(Mutex<usize>);
 
@@ -113,21 +113,20 @@ fn main() -> Result<(), String> {
     let bodies = events(&dir, WARM_UP + requests)?;
 
     // The production log line, formatted but thrown away.
-    tracing::subscriber::set_global_default(shared::runtime::log_subscriber(std::io::sink))
+    tracing::subscriber::set_global_default(webhook_lambda::runtime::log_subscriber(std::io::sink))
         .map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     let app = std::sync::Arc::new(App {
-        route: Route::Family(Family::Invoices),
-        ipag_signature: None,
+        gateway: std::sync::Arc::new(Iugu::family(Family::Invoices)),
         token: Token::new(Some(TOKEN)),
         allowed_sources: "54.207.210.151/32".parse()?,
         store: MemoryStore::default(),
         forwarder: MemoryQueue::default(),
         delivery: Delivery::default(),
-        metrics: shared::metrics::Metrics::to("bench", |_line| {}),
+        metrics: webhook_lambda::metrics::Metrics::to("bench", |_line| {}),
     });
     let handler = service_fn(move |request: Request| {
         let app = std::sync::Arc::clone(&app);
@@ -142,11 +141,11 @@ fn main() -> Result<(), String> {
         for (i, body) in bodies.iter().enumerate() {
             let cpu_started = thread_cpu();
             let started = Instant::now();
-            // As shared::runtime::serve: decode, screen, adapt, handle, serialise the answer.
+            // As webhook_lambda::runtime::serve: decode, screen, adapt, handle, serialise the answer.
             let payload: LambdaRequest =
                 serde_json::from_str(body).map_err(|e| format!("event {i}: {e}"))?;
             let mut event = LambdaEvent::new(payload, Context::default());
-            shared::screen::screen_event(&mut event);
+            webhook_lambda::screen::screen_event(&mut event);
             let response = adapter.call(event).await.map_err(|e| format!("{e:?}"))?;
             let out = serde_json::to_vec(&response).map_err(|e| e.to_string())?;
             let elapsed = started.elapsed();

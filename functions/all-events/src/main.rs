@@ -1,6 +1,6 @@
 //! `POST /iugu/events`: every iugu event, known or not.
 
-use shared::http::Route;
+use webhook_iugu::Iugu;
 
 // Every function allocates a few dozen small strings per request; mimalloc serves those
 // markedly faster than the system allocator (see bench/README.md), for ~100 KiB of binary.
@@ -9,5 +9,5 @@ use shared::http::Route;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    shared::runtime::serve(Route::All)
+    webhook_lambda::runtime::serve(Iugu::ALL_EVENTS)
 }

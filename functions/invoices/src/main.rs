@@ -1,7 +1,6 @@
 //! `POST /iugu/invoices`: invoice.*.
 
-use shared::http::Route;
-use shared::iugu::Family;
+use webhook_iugu::{Family, Iugu};
 
 // Every function allocates a few dozen small strings per request; mimalloc serves those
 // markedly faster than the system allocator (see bench/README.md), for ~100 KiB of binary.
@@ -10,5 +9,5 @@ use shared::iugu::Family;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    shared::runtime::serve(Route::Family(Family::Invoices))
+    webhook_lambda::runtime::serve(Iugu::family(Family::Invoices))
 }

@@ -1,6 +1,6 @@
 //! `POST /ipag/events` (or `PUT`): every iPag event, known or not.
 
-use shared::http::Route;
+use webhook_ipag::Ipag;
 
 // Every function allocates a few dozen small strings per request; mimalloc serves those
 // markedly faster than the system allocator (see bench/README.md), for ~100 KiB of binary.
@@ -9,5 +9,5 @@ use shared::http::Route;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    shared::runtime::serve(Route::Ipag)
+    webhook_lambda::runtime::serve(Ipag::UNSIGNED)
 }

@@ -1,9 +1,5 @@
 //! The sweeper: EventBridge invokes it on a schedule; it forwards what was stored but never
-//! forwarded (`shared::sweep`).
-
-use shared::ipag::Ipag;
-use shared::iugu::Iugu;
-use shared::stored::Parsers;
+//! forwarded (`webhook_core::sweep`).
 
 // Every function allocates a few dozen small strings per request; mimalloc serves those
 // markedly faster than the system allocator (see bench/README.md), for ~100 KiB of binary.
@@ -11,9 +7,7 @@ use shared::stored::Parsers;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Every gateway whose notifications the table holds.
-static GATEWAYS: [&dyn Parsers; 2] = [&Iugu::ALL_EVENTS, &Ipag::UNSIGNED];
-
 fn main() -> std::process::ExitCode {
-    shared::sweeper::serve(&GATEWAYS)
+    // Every gateway whose notifications the table holds.
+    webhook_lambda::sweeper::serve(&webhook_gateways::ALL)
 }

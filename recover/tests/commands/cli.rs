@@ -322,7 +322,7 @@ async fn a_resend_records_its_request_before_asking_iugu_and_needs_the_table() {
         .filter(|i| pipeline_tests::text(i, "pk") == "resend#iugu")
         .collect();
     assert_eq!(requests.len(), 1);
-    let r = shared::aws::table::resend_request(&requests[0]).expect("a resend request");
+    let r = webhook_aws::table::resend_request(&requests[0]).expect("a resend request");
     // São Paulo's 2026-11-01 00:00 to 2026-11-06 00:00 (the last day included).
     assert_eq!(
         (r.from, r.until),

@@ -6,11 +6,10 @@ use pipeline_tests::{answer, form_post, post, Local};
 use recover::event_table::EventTable;
 use recover::quarantine::{list, list_table, retry, Retried, Retrier};
 use recover::report::Progress;
-use shared::aws::SqsForwarder;
-use shared::http::Route;
-use shared::iugu::Family;
-use shared::Envelope;
 use time::OffsetDateTime;
+use webhook_aws::SqsForwarder;
+use webhook_core::Envelope;
+use webhook_iugu::{Family, Iugu};
 
 /// An invoice event whose id is in a field iugu might rename to (the parser does not know it).
 const RENAMED_ID: &str =
@@ -19,7 +18,7 @@ const RENAMED_ID: &str =
 async fn deliver(local: &Local, request: lambda_http::Request) -> (u16, serde_json::Value) {
     answer(
         &local
-            .app(Route::Family(Family::Invoices))
+            .app(Iugu::family(Family::Invoices))
             .handle(request)
             .await,
     )
@@ -34,9 +33,9 @@ async fn retry_with(
     table: &EventTable,
     forwarder: &SqsForwarder,
     admit: &recover::quarantine::Admit,
-    items: &[shared::aws::table::QuarantineItem],
-) -> Vec<(shared::aws::table::QuarantineItem, Retried)> {
-    let settings = shared::delivery::DeliverySettings::default();
+    items: &[webhook_aws::table::QuarantineItem],
+) -> Vec<(webhook_aws::table::QuarantineItem, Retried)> {
+    let settings = webhook_core::delivery::DeliverySettings::default();
     let with = Retrier {
         table,
         forwarder,
@@ -93,7 +92,13 @@ async fn a_refused_authentic_request_is_kept_once_and_retried_once_the_parser_le
 
     let forwarder = SqsForwarder::new(local.sqs.clone(), &local.queue_url);
     // Today's parser still refuses it: left as it is.
-    let results = retry_with(&table, &forwarder, &shared::admission::admit_to, &items).await;
+    let results = retry_with(
+        &table,
+        &forwarder,
+        &webhook_core::admission::admit_to,
+        &items,
+    )
+    .await;
     assert!(
         matches!(&results[0].1, Retried::StillRefused { code, .. } if code == "missing_entity_id"),
         "{results:?}"
@@ -101,12 +106,12 @@ async fn a_refused_authentic_request_is_kept_once_and_retried_once_the_parser_le
     assert!(local.events().await.is_empty());
 
     // A parser that learned `data[invoice_id]` (a fix deployed): stored and forwarded once.
-    let learned = |gateway: &dyn shared::gateway::Gateway,
+    let learned = |gateway: &dyn webhook_core::gateway::Gateway,
                    headers: &lambda_http::http::HeaderMap,
                    body: &[u8],
                    at: OffsetDateTime| {
         let body = String::from_utf8_lossy(body).replace("data%5Binvoice_id%5D", "data%5Bid%5D");
-        shared::admission::admit_to(gateway, headers, body.as_bytes(), at)
+        webhook_core::admission::admit_to(gateway, headers, body.as_bytes(), at)
     };
     let results = retry_with(&table, &forwarder, &learned, &items).await;
     assert_eq!(

@@ -9,9 +9,8 @@ use recover::iugu_api::{HttpIugu, RetryPolicy};
 use recover::reconcile::{gap_left, reconcile};
 use recover::report::Progress;
 use recover::windows::Window;
-use shared::http::Route;
-use shared::iugu::Family;
 use time::macros::date;
+use webhook_iugu::{Family, Iugu};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -34,7 +33,7 @@ fn body(invoice: &str, event: &str, status: &str) -> String {
 async fn deliver(local: &Local, body: &str) {
     let (status, json) = answer(
         &local
-            .app(Route::Family(Family::Invoices))
+            .app(Iugu::family(Family::Invoices))
             .handle(form_post(body))
             .await,
     );
@@ -257,7 +256,7 @@ async fn unforwarded_and_quarantined_notifications_of_any_type_are_reported() {
     };
     let (status, _) = answer(
         &down
-            .app(Route::Family(Family::Subscriptions))
+            .app(Iugu::family(Family::Subscriptions))
             .handle(form_post("event=subscription.suspended&data%5Bid%5D=S9"))
             .await,
     );
@@ -265,7 +264,7 @@ async fn unforwarded_and_quarantined_notifications_of_any_type_are_reported() {
     // A request refused with a valid token.
     let (status, _) = answer(
         &local
-            .app(Route::Family(Family::Invoices))
+            .app(Iugu::family(Family::Invoices))
             .handle(form_post(
                 "event=invoice.status_changed&data%5Bstatus%5D=paid",
             ))

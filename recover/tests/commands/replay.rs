@@ -9,13 +9,12 @@ use pipeline_tests::{answer, form_post, Local};
 use recover::event_table::EventTable;
 use recover::replay::{replay, Selection, Sent, Which};
 use recover::report::Progress;
-use shared::aws::{DynamoStore, SqsForwarder};
-use shared::clock::ManualClock;
-use shared::http::Route;
-use shared::iugu::Family;
-use shared::Envelope;
 use time::macros::datetime;
 use time::OffsetDateTime;
+use webhook_aws::{DynamoStore, SqsForwarder};
+use webhook_core::clock::ManualClock;
+use webhook_core::Envelope;
+use webhook_iugu::{Family, Iugu};
 
 const A: &str = "84F982E1A10F4FF1B483B829F4762C2C";
 const B: &str = "0A1B2C3D4E5F60718293A4B5C6D7E8F9";
@@ -28,7 +27,7 @@ fn body(invoice: &str, event: &str, status: &str) -> String {
 async fn deliver(local: &Local, body: &str) {
     let (status, json) = answer(
         &local
-            .app(Route::Family(Family::Invoices))
+            .app(Iugu::family(Family::Invoices))
             .handle(form_post(body))
             .await,
     );
@@ -39,7 +38,7 @@ async fn deliver(local: &Local, body: &str) {
 /// with its clock at `at`.
 async fn deliver_at(local: &Local, body: &str, at: OffsetDateTime) {
     let clock = ManualClock::at(at);
-    let app = local.app_at(Route::Family(Family::Invoices), &clock);
+    let app = local.app_at(Iugu::family(Family::Invoices), &clock);
     let (status, json) = answer(&app.handle(form_post(body)).await);
     assert_eq!(status, 200, "{json}");
 }
@@ -52,11 +51,11 @@ async fn store_unforwarded(local: &Local, body: &str, at: OffsetDateTime) {
         local.sqs.clone(),
         format!("{}-missing.fifo", local.queue_url),
     );
-    let envelope = shared::iugu::parse(body.as_bytes(), at).expect("parses");
-    let err = shared::ingest::store_and_forward(
+    let envelope = webhook_iugu::parse(body.as_bytes(), at).expect("parses");
+    let err = webhook_core::ingest::store_and_forward(
         &store,
         &down,
-        &recover::GATEWAYS,
+        &webhook_gateways::ALL,
         envelope,
         body,
         &Default::default(),
@@ -64,7 +63,7 @@ async fn store_unforwarded(local: &Local, body: &str, at: OffsetDateTime) {
     .await
     .expect_err("the queue is missing");
     assert!(
-        matches!(err, shared::ingest::IngestError::Forward(_)),
+        matches!(err, webhook_core::ingest::IngestError::Forward(_)),
         "{err}"
     );
 }

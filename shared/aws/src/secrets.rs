@@ -1,5 +1,5 @@
 //! Secrets Manager: the text of a secret, read once at a function's start-up. What the text
-//! means (the webhook tokens, iPag's signing key) is the edge's to say (`shared::secrets`).
+//! means (the webhook tokens, iPag's signing key) is the edge's to say (`webhook_lambda::secrets`).
 
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 

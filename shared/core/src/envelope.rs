@@ -5,7 +5,7 @@
 //! strings, and the notification's [`Data`] is in one of two neutral shapes, [`Data::Fields`]
 //! (a form's nested fields) or [`Data::Json`] (a JSON body as received). Serialised, each name
 //! is its string and the data its map or JSON, so the bytes are those the gateway-specific
-//! types gave (`shared/tests/golden/` pins them). Read back, the JSON needs no gateway either
+//! types gave (`shared/gateways/tests/golden/` pins them). Read back, the JSON needs no gateway either
 //! (see [`Data`] for how the shape is told).
 
 use std::borrow::Cow;

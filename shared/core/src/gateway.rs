@@ -29,9 +29,24 @@ pub struct Checked {
 }
 
 /// One gateway, as a route serves it; it also rebuilds its stored notifications ([`Parsers`]).
-pub trait Gateway: Parsers {
-    /// Its envelopes' `provider`, also the metrics' `Provider`.
+/// A function serves one, chosen in its `main`; the handler and the start-up ask it everything
+/// that differs between gateways, so adding a gateway adds a crate and a function, nothing else.
+pub trait Gateway: Parsers + Send {
+    /// Its envelopes' `provider`, also the metrics' `Provider` and the secret's `gateway`.
     fn provider(&self) -> &'static str;
+
+    /// The path of the route it serves (after any stage or base-path prefix).
+    fn path(&self) -> &'static str;
+
+    /// Every path its routes end in: a request whose path ends in none is refused (404).
+    fn paths(&self) -> &'static [&'static str];
+
+    /// Whether it signs its deliveries, so that its secret may hold a `signing_key`.
+    fn signs(&self) -> bool;
+
+    /// From now on, verify every request with `key` (a `signing_key` from its secret; only
+    /// called when [`Gateway::signs`]).
+    fn verify_with(&mut self, key: &str);
 
     /// The one media type it sends (parameters such as `charset` aside).
     fn media_type(&self) -> &'static str;

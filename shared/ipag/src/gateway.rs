@@ -7,14 +7,31 @@ use time::OffsetDateTime;
 use super::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
 use super::replay::{check_envelope, check_timestamp, Timestamp, TIMESTAMP_HEADER};
 use super::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
-use super::{event_from_headers, Ipag, NAME};
+use super::{event_from_headers, Ipag, SignatureKey, NAME, ROUTE};
 use webhook_core::envelope::Envelope;
 use webhook_core::error::ParseError;
 use webhook_core::gateway::{Checked, Gateway, Refusal};
 
-impl Gateway for Ipag<'_> {
+impl Gateway for Ipag {
     fn provider(&self) -> &'static str {
         NAME
+    }
+
+    fn path(&self) -> &'static str {
+        ROUTE
+    }
+
+    fn paths(&self) -> &'static [&'static str] {
+        &[ROUTE]
+    }
+
+    /// iPag signs with the merchant's key when one is configured (`signature`).
+    fn signs(&self) -> bool {
+        true
+    }
+
+    fn verify_with(&mut self, key: &str) {
+        self.signing_key = SignatureKey::new(Some(key));
     }
 
     fn media_type(&self) -> &'static str {
@@ -38,7 +55,7 @@ impl Gateway for Ipag<'_> {
         now: OffsetDateTime,
     ) -> Result<Checked, Refusal> {
         let mut checked = Checked::default();
-        if let Some(key) = self.signing_key {
+        if let Some(key) = &self.signing_key {
             let signatures = headers
                 .get_all(SIGNATURE_HEADER)
                 .iter()

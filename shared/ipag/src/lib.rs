@@ -48,17 +48,24 @@ use webhook_core::envelope::Provider;
 /// secret): then every request must carry a valid `X-Ipag-Signature`. The handler asks it
 /// through `gateway::Gateway` (feature `http`); forwarding a stored notification, through
 /// [`webhook_core::stored::Parsers`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ipag<'k> {
-    pub signing_key: Option<&'k SignatureKey>,
+#[derive(Debug, Clone, Default)]
+pub struct Ipag {
+    pub signing_key: Option<SignatureKey>,
 }
 
-impl Ipag<'static> {
+impl Ipag {
     /// Without a signing key (a stored notification needs none).
-    pub const UNSIGNED: Ipag<'static> = Ipag { signing_key: None };
+    pub const UNSIGNED: Ipag = Ipag { signing_key: None };
+
+    /// Checking every request's signature with `key` (`None` or blank: no check).
+    pub fn signed(key: Option<&str>) -> Ipag {
+        Ipag {
+            signing_key: SignatureKey::new(key),
+        }
+    }
 
     /// iPag's route, if `path` ends in its path (after any stage or base-path prefix).
-    pub fn of_path(path: &str) -> Option<Ipag<'static>> {
+    pub fn of_path(path: &str) -> Option<Ipag> {
         let path = path.strip_suffix('/').unwrap_or(path);
         path.ends_with(ROUTE).then_some(Ipag::UNSIGNED)
     }

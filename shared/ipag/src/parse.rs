@@ -24,7 +24,7 @@ use webhook_core::fields::Fields;
 use webhook_core::stored::Parsers;
 
 /// The stored `event` is the header the notification came with.
-impl Parsers for Ipag<'_> {
+impl Parsers for Ipag {
     fn parse_stored(
         &self,
         provider: &str,

@@ -3,7 +3,7 @@
 use http::{HeaderMap, Method};
 use time::OffsetDateTime;
 
-use super::{route_path, Family, Iugu, NAME};
+use super::{route_path, Family, Iugu, NAME, PATHS};
 use webhook_core::envelope::Envelope;
 use webhook_core::error::ParseError;
 use webhook_core::gateway::{Checked, Gateway, Refusal};
@@ -12,6 +12,21 @@ impl Gateway for Iugu {
     fn provider(&self) -> &'static str {
         NAME
     }
+
+    fn path(&self) -> &'static str {
+        route_path(self.family.unwrap_or(Family::Other))
+    }
+
+    fn paths(&self) -> &'static [&'static str] {
+        &PATHS
+    }
+
+    /// iugu does not sign its deliveries: the token is all there is.
+    fn signs(&self) -> bool {
+        false
+    }
+
+    fn verify_with(&mut self, _: &str) {}
 
     fn media_type(&self) -> &'static str {
         "application/x-www-form-urlencoded"

@@ -33,6 +33,13 @@ impl Iugu {
     /// Every iugu event, known or not.
     pub const ALL_EVENTS: Iugu = Iugu { family: None };
 
+    /// One family's events.
+    pub const fn family(family: Family) -> Iugu {
+        Iugu {
+            family: Some(family),
+        }
+    }
+
     /// The route whose path `path` ends in (after any stage or base-path prefix).
     pub fn of_path(path: &str) -> Option<Iugu> {
         let path = path.strip_suffix('/').unwrap_or(path);
@@ -52,7 +59,7 @@ pub const NAME: &str = "iugu";
 pub const PROVIDER: Provider = Provider::from_static(NAME);
 
 /// The route (path) that serves a family's events; [`Family::Other`]'s serves them all.
-pub fn route_path(family: Family) -> &'static str {
+pub const fn route_path(family: Family) -> &'static str {
     match family {
         Family::Invoices => "/iugu/invoices",
         Family::Subscriptions => "/iugu/subscriptions",
@@ -64,3 +71,14 @@ pub fn route_path(family: Family) -> &'static str {
         Family::Other => "/iugu/events",
     }
 }
+
+/// Every route's path, one per family ([`Family::ALL`]'s order).
+pub const PATHS: [&str; 8] = {
+    let mut paths = [""; 8];
+    let mut i = 0;
+    while i < Family::ALL.len() {
+        paths[i] = route_path(Family::ALL[i]);
+        i += 1;
+    }
+    paths
+};

@@ -5,13 +5,12 @@
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use pipeline_tests::{answer, form_post, Local, TOKEN};
 use serde_json::Value;
-use shared::auth::Token;
-use shared::clock::ManualClock;
-use shared::http::Route;
-use shared::iugu::Family;
-use shared::Envelope;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
+use webhook_core::clock::ManualClock;
+use webhook_core::Envelope;
+use webhook_iugu::{Family, Iugu};
+use webhook_lambda::auth::Token;
 
 /// 10:00 in São Paulo.
 const T0: OffsetDateTime = datetime!(2026-11-20 13:00 UTC);
@@ -19,7 +18,7 @@ const SUSPENDED: &str = "event=subscription.suspended&data%5Bid%5D=S1&data%5Bacc
 const ACTIVATED: &str = "event=subscription.activated&data%5Bid%5D=S1&data%5Baccount_id%5D=A";
 const RENEWED: &str = "event=subscription.renewed&data%5Bid%5D=S1&data%5Baccount_id%5D=A\
                        &data%5Bcustomer_name%5D=John%20Doe&data%5Bcustomer_email%5D=john%40example.com";
-const SUBSCRIPTIONS: Route = Route::Family(Family::Subscriptions);
+const SUBSCRIPTIONS: Iugu = Iugu::family(Family::Subscriptions);
 
 /// Delivers `body` at the clock's time; the answer's status and `status` (or `error`).
 async fn deliver(local: &Local, clock: &ManualClock, body: &str) -> (u16, Value) {
@@ -199,7 +198,7 @@ async fn a_notification_stored_while_the_queue_was_down_goes_before_the_next_onc
     let local = Local::new().await;
     let clock = ManualClock::at(T0);
     let missing = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
-    let queue_down = shared::http::App {
+    let queue_down = webhook_lambda::http::App {
         delivery: local.app_at(SUBSCRIPTIONS, &clock).delivery,
         ..local.app_with(SUBSCRIPTIONS, Token::new(Some(TOKEN)), &missing)
     };
@@ -241,12 +240,12 @@ async fn a_notification_stored_while_the_queue_was_down_goes_before_the_next_onc
 /// use of it (a racing delivery) is refused by the condition.
 #[tokio::test]
 async fn a_resend_request_is_used_once_per_notification_in_dynamodb() {
-    use shared::ingest::{EventStore, WriteError};
+    use webhook_core::ingest::{EventStore, WriteError};
     let local = Local::new().await;
     let clock = ManualClock::at(T0);
     deliver(&local, &clock, SUSPENDED).await;
-    let store = shared::aws::DynamoStore::new(local.dynamo.clone(), &local.table);
-    let envelope = shared::iugu::parse(
+    let store = webhook_aws::DynamoStore::new(local.dynamo.clone(), &local.table);
+    let envelope = webhook_iugu::parse(
         SUSPENDED.replace("%5B", "[").replace("%5D", "]").as_bytes(),
         T0,
     )

@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 
 use pipeline_tests::proxy::{Fault, FaultyProxy};
 use pipeline_tests::{answer, form_post, moto, text, workspace, Local};
-use shared::http::Route;
-use shared::ingest::{Append, DownstreamError, EventStore, Forwarder};
-use shared::iugu::Family;
 use time::OffsetDateTime;
+use webhook_core::ingest::{Append, DownstreamError, EventStore, Forwarder};
+use webhook_iugu::{Family, Iugu};
 
 const BODY: &str = "event=invoice.status_changed&data%5Bid%5D=F1&data%5Bstatus%5D=paid\
                     &data%5Baccount_id%5D=ACC";
@@ -26,7 +25,7 @@ fn lambda_timeout() -> Duration {
     Duration::from_secs(seconds)
 }
 
-type App = shared::http::App<shared::aws::DynamoStore, shared::aws::SqsForwarder>;
+type App = webhook_lambda::http::App<webhook_aws::DynamoStore, webhook_aws::SqsForwarder>;
 
 /// A function (the invoices route) whose DynamoDB client goes through one proxy and SQS through
 /// another, so a test can break either.
@@ -43,7 +42,7 @@ async fn behind_proxies() -> BehindProxies {
     let sqs = FaultyProxy::start(&moto().endpoint).await;
     let app = local
         .app_via(
-            Route::Family(Family::Invoices),
+            Iugu::family(Family::Invoices),
             &dynamo.endpoint(),
             &sqs.endpoint(),
         )
@@ -159,12 +158,12 @@ async fn a_hung_sqs_answers_503_well_before_the_lambda_timeout() {
 #[tokio::test]
 async fn a_function_that_died_between_store_and_forward_is_forwarded_by_the_next_delivery() {
     let local = Local::new().await;
-    let app = local.app(Route::Family(Family::Invoices));
+    let app = local.app(Iugu::family(Family::Invoices));
     // What a function that died right after its write leaves behind: the claim, no send.
     let first = OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .expect("valid");
-    let mut envelope = shared::iugu::parse(BODY.as_bytes(), first).expect("parses");
+    let mut envelope = webhook_iugu::parse(BODY.as_bytes(), first).expect("parses");
     let seen = app.store.snapshot(&envelope).await.expect("read");
     envelope.sequence = Some(seen.next_sequence());
     app.store
@@ -207,12 +206,12 @@ async fn a_function_that_died_between_store_and_forward_is_forwarded_by_the_next
 /// SQS that, once it has accepted a message, makes DynamoDB hang: the mark after a successful
 /// send is what hangs.
 struct HangDynamoAfterSend<'a> {
-    sqs: shared::aws::SqsForwarder,
+    sqs: webhook_aws::SqsForwarder,
     dynamo: &'a FaultyProxy,
 }
 
 impl Forwarder for HangDynamoAfterSend<'_> {
-    async fn forward(&self, envelope: &shared::Envelope) -> Result<(), DownstreamError> {
+    async fn forward(&self, envelope: &webhook_core::Envelope) -> Result<(), DownstreamError> {
         self.sqs.forward(envelope).await?;
         self.dynamo.set(Fault::Hang);
         Ok(())
@@ -227,19 +226,18 @@ impl Forwarder for HangDynamoAfterSend<'_> {
 #[tokio::test]
 async fn a_slow_mark_after_a_successful_send_still_answers_200_with_one_message() {
     let f = behind_proxies().await;
-    let app = shared::http::App {
-        route: f.app.route,
-        token: shared::auth::Token::new(Some(pipeline_tests::TOKEN)),
+    let app = webhook_lambda::http::App {
+        gateway: f.app.gateway.clone(),
+        token: webhook_lambda::auth::Token::new(Some(pipeline_tests::TOKEN)),
         allowed_sources: Default::default(),
-        ipag_signature: None,
-        store: shared::aws::DynamoStore::new(
+        store: webhook_aws::DynamoStore::new(
             aws_sdk_dynamodb::Client::new(
                 &pipeline_tests::production_sdk_config(&f.dynamo.endpoint()).await,
             ),
             &f.local.table,
         ),
         forwarder: HangDynamoAfterSend {
-            sqs: shared::aws::SqsForwarder::new(f.local.sqs.clone(), &f.local.queue_url),
+            sqs: webhook_aws::SqsForwarder::new(f.local.sqs.clone(), &f.local.queue_url),
             dynamo: &f.dynamo,
         },
         delivery: Default::default(),
@@ -255,9 +253,9 @@ async fn a_slow_mark_after_a_successful_send_still_answers_200_with_one_message(
         "{body}"
     );
     assert!(
-        elapsed >= shared::http::MARK_BUDGET && elapsed < lambda_timeout() / 2,
+        elapsed >= webhook_lambda::http::MARK_BUDGET && elapsed < lambda_timeout() / 2,
         "answered after {elapsed:?}: the mark's budget is {:?}, the Lambda timeout {:?}",
-        shared::http::MARK_BUDGET,
+        webhook_lambda::http::MARK_BUDGET,
         lambda_timeout()
     );
     assert_eq!(f.local.head(PK).await.forwarded_sequence, 0, "never marked");

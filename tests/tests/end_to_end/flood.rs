@@ -8,10 +8,9 @@
 use std::sync::Arc;
 
 use pipeline_tests::{answer, post, Local, TOKEN};
-use shared::http::Route;
-use shared::iugu::Family;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use webhook_iugu::{Family, Iugu};
 
 const BAD: usize = 1_000;
 const REAL: usize = 100;
@@ -20,7 +19,7 @@ const IN_FLIGHT: usize = 16;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_bad_token_flood_does_not_keep_real_deliveries_out() {
     let local = Local::new().await;
-    let app = Arc::new(local.app(Route::Family(Family::Invoices)));
+    let app = Arc::new(local.app(Iugu::family(Family::Invoices)));
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut running = JoinSet::new();
     // One real delivery after every ten bad requests.

@@ -1,5 +1,5 @@
 //! A function run as Lambda runs it: a process (`src/bin/function.rs`, i.e.
-//! `shared::runtime::serve`) reading its secret from Secrets Manager (moto) and its events from
+//! `webhook_lambda::runtime::serve`) reading its secret from Secrets Manager (moto) and its events from
 //! a stand-in Runtime API (`pipeline_tests::runtime_api`).
 //!
 //! - Without a usable secret it stops at start-up, before asking for a single event: the init
@@ -16,7 +16,7 @@ use std::time::Duration;
 use pipeline_tests::runtime_api::RuntimeApi;
 use pipeline_tests::{moto, secrets, workspace, Local, TOKEN};
 use serde_json::{json, Value};
-use shared::ipag::SignatureKey;
+use webhook_ipag::SignatureKey;
 
 /// Bound on any wait for the process (a debug build starting, moto answering).
 const LIMIT: Duration = Duration::from_secs(60);
@@ -277,7 +277,7 @@ fn assert_no_secrets(output: &str, secrets: &[&str]) {
             !(target.starts_with("lambda_") && matches!(level, "DEBUG" | "TRACE")),
             "{line}"
         );
-        assert!(level != "TRACE" || target.starts_with("shared"), "{line}");
+        assert!(level != "TRACE" || target.starts_with("webhook_"), "{line}");
     }
     assert!(!output.contains("raw JSON event"), "{output}");
     for secret in secrets.iter().chain(PERSONAL) {
@@ -349,7 +349,7 @@ async fn at_trace_the_ipag_function_logs_no_token_no_signing_key_and_no_personal
     let client = secrets::client().await;
     let secret = secrets::create(&client, &secrets::ipag(TOKEN, None, Some(SIGNING_KEY))).await;
     let body = std::fs::read_to_string(
-        workspace().join("shared/tests/fixtures/ipag/TransactionCaptured.json"),
+        workspace().join("shared/gateways/tests/fixtures/ipag/TransactionCaptured.json"),
     )
     .expect("fixture");
     let signature = SignatureKey::new(Some(SIGNING_KEY))

@@ -4,8 +4,7 @@
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Request, RequestExt};
 use pipeline_tests::{answer, form_post, post, text, through_runtime, Local, TOKEN};
-use shared::http::Route;
-use shared::iugu::Family;
+use webhook_iugu::{Family, Iugu};
 
 const GOOD: &str = "event=invoice.status_changed&data%5Bid%5D=H1&data%5Bstatus%5D=paid";
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -48,7 +47,7 @@ fn with_bytes(body: Vec<u8>) -> Request {
 #[tokio::test]
 async fn hostile_bodies_headers_and_credentials_are_refused_and_change_nothing() {
     let local = Local::new().await;
-    let app = local.app(Route::Family(Family::Invoices));
+    let app = local.app(Iugu::family(Family::Invoices));
     let fields: String = (0..10_000).map(|i| format!("&f{i}=1")).collect();
     let many_small_fields: String = (0..300).map(|i| format!("&{i}")).collect();
     let cases: Vec<(&str, Request, u16, &str)> = vec![
@@ -231,7 +230,7 @@ async fn hostile_bodies_headers_and_credentials_are_refused_and_change_nothing()
             "{what}"
         );
         // An authentic request refused as malformed, too large or unprocessable is kept in
-        // the quarantine (`shared::quarantine`); nothing else is stored.
+        // the quarantine (`webhook_core::quarantine`); nothing else is stored.
         if authentic && matches!(status, 400 | 413 | 422) {
             kept += 1;
         }
@@ -243,7 +242,7 @@ async fn hostile_bodies_headers_and_credentials_are_refused_and_change_nothing()
     );
     let deliveries: u64 = items
         .iter()
-        .map(|i| shared::aws::table::number(i, "deliveries").unwrap_or(0))
+        .map(|i| webhook_aws::table::number(i, "deliveries").unwrap_or(0))
         .sum();
     assert_eq!(deliveries, kept, "every authentic refusal kept, no other");
     assert!(local.drain().await.is_empty(), "nothing forwarded");

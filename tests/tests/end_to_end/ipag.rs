@@ -5,12 +5,12 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
-use lambda_http::Request;
+use lambda_http::{Request, RequestExt};
 use pipeline_tests::{answer, event_file, text, through_runtime, Local, TOKEN};
 use serde_json::{json, Value};
-use shared::http::Route;
-use shared::ipag::SignatureKey;
-use shared::Envelope;
+use webhook_core::Envelope;
+use webhook_ipag::{Ipag, SignatureKey};
+use webhook_iugu::Iugu;
 
 const KEY: &str = "merchant-ipag-api-key";
 
@@ -36,7 +36,7 @@ fn ipag_post(body: &str, event: &str) -> Request {
 }
 
 async fn send(local: &Local, request: Request) -> (u16, Value) {
-    answer(&local.app(Route::Ipag).handle(request).await)
+    answer(&local.app(Ipag::UNSIGNED).handle(request).await)
 }
 
 fn fixture_names() -> Vec<String> {
@@ -67,7 +67,7 @@ async fn every_event_file_is_stored_once_and_forwarded_once() {
             .as_str()
             .expect("event header");
         assert_eq!(format!("{event}.json"), name);
-        let expected = shared::ipag::parse(
+        let expected = webhook_ipag::parse(
             raw.as_bytes(),
             Some(event),
             time::OffsetDateTime::UNIX_EPOCH,
@@ -91,7 +91,7 @@ async fn every_event_file_is_stored_once_and_forwarded_once() {
         assert_eq!(text(item, "family"), expected.family.as_str());
         assert_eq!(text(item, "raw_body"), raw, "{name}");
         assert_eq!(text(item, "dedup_key"), expected.dedup_key);
-        assert_eq!(text(item, "sk"), shared::aws::table::event_sk(1), "{name}");
+        assert_eq!(text(item, "sk"), webhook_aws::table::event_sk(1), "{name}");
         assert_eq!(
             local.head(&expected.entity_key).await.forwarded_sequence,
             1,
@@ -150,7 +150,8 @@ async fn every_event_file_is_stored_once_and_forwarded_once() {
 async fn resends_are_duplicates_and_real_changes_are_not() {
     let local = Local::new().await;
     let sent = std::fs::read_to_string(
-        pipeline_tests::workspace().join("shared/tests/fixtures/ipag/TransactionCaptured.json"),
+        pipeline_tests::workspace()
+            .join("shared/gateways/tests/fixtures/ipag/TransactionCaptured.json"),
     )
     .expect("fixture");
     let (status, first) = send(&local, ipag_post(&sent, "TransactionCaptured")).await;
@@ -278,7 +279,7 @@ async fn bad_input_is_refused_and_nothing_is_written() {
     let good = r#"{"id": 1, "resource": "transactions"}"#;
     let large = format!(
         r#"{{"id": 1, "pad": "{}"}}"#,
-        "x".repeat(shared::ipag::MAX_BODY_BYTES)
+        "x".repeat(webhook_ipag::MAX_BODY_BYTES)
     );
     let json = [
         ("Content-Type", "application/json"),
@@ -427,18 +428,25 @@ async fn bad_input_is_refused_and_nothing_is_written() {
     );
     let kept: u64 = items
         .iter()
-        .map(|i| shared::aws::table::number(i, "deliveries").unwrap_or(0))
+        .map(|i| webhook_aws::table::number(i, "deliveries").unwrap_or(0))
         .sum();
     assert_eq!(kept, quarantined);
     assert!(local.drain().await.is_empty());
 
     // An iugu route does not take iPag's JSON.
     let iugu = local
-        .app(Route::All)
-        .handle(ipag_post(good, "TransactionCaptured"))
+        .app(Iugu::ALL_EVENTS)
+        .handle(ipag_post(good, "TransactionCaptured").with_raw_http_path("/iugu/events"))
         .await;
     assert_eq!(answer(&iugu).0, 415);
     assert_eq!(local.items().await, items, "a 415 is not kept");
+    // Nor does an iugu function answer on iPag's path (API Gateway routes it to iPag's).
+    let misrouted = local
+        .app(Iugu::ALL_EVENTS)
+        .handle(ipag_post(good, "TransactionCaptured"))
+        .await;
+    assert_eq!(answer(&misrouted).0, 404);
+    assert_eq!(local.items().await, items, "a 404 is not kept");
 }
 
 /// With a signing key configured (`signing_key` in iPag's secret): a missing or wrong `X-Ipag-Signature` is 401, nothing
@@ -446,9 +454,11 @@ async fn bad_input_is_refused_and_nothing_is_written() {
 #[tokio::test]
 async fn the_signature_is_checked_when_a_secret_is_set() {
     let local = Local::new().await;
-    let mut app = local.app(Route::Ipag);
+    let mut app = local.app(Ipag::UNSIGNED);
     let key = SignatureKey::new(Some(KEY)).expect("key");
-    app.ipag_signature = Some(key.clone());
+    app.gateway = std::sync::Arc::new(Ipag {
+        signing_key: Some(key.clone()),
+    });
     let body =
         r#"{"id":7,"uuid":"u7","resource":"transactions","attributes":{"status":{"code":8}}}"#;
     let good = key.sign(body.as_bytes());

@@ -1,13 +1,12 @@
 //! iPag signs the body, not the `X-Ipag-Event` header: a captured, signed body sent again under
 //! another event name, or with a stale timestamp, is refused and nothing is stored
-//! (`shared::ipag::replay`).
+//! (`webhook_ipag::replay`).
 
 use lambda_http::Request;
 use pipeline_tests::{answer, through_runtime, workspace, Local, TOKEN};
 use serde_json::json;
-use shared::http::Route;
-use shared::ipag::SignatureKey;
 use time::OffsetDateTime;
+use webhook_ipag::{Ipag, SignatureKey};
 
 const KEY: &str = "merchant-ipag-api-key";
 
@@ -25,12 +24,14 @@ fn signed(body: &str, event: &str, extra: &[(&str, String)]) -> Request {
 }
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(workspace().join(format!("shared/tests/fixtures/ipag/{name}.json")))
-        .expect("fixture")
+    std::fs::read_to_string(
+        workspace().join(format!("shared/gateways/tests/fixtures/ipag/{name}.json")),
+    )
+    .expect("fixture")
 }
 
 /// The eight `Transaction*` events; each fixture carries the one status code its name means
-/// (1, 2, 3, 5, 8, 7, 10, 9: `shared/tests/fixtures/ipag/README.md`).
+/// (1, 2, 3, 5, 8, 7, 10, 9: `shared/gateways/tests/fixtures/ipag/README.md`).
 const TRANSACTION_EVENTS: [&str; 8] = [
     "TransactionCreated",
     "TransactionWaitingPayment",
@@ -45,8 +46,8 @@ const TRANSACTION_EVENTS: [&str; 8] = [
 #[tokio::test]
 async fn a_signed_body_replayed_as_another_event_is_refused_and_nothing_stored() {
     let local = Local::new().await;
-    let mut app = local.app(Route::Ipag);
-    app.ipag_signature = SignatureKey::new(Some(KEY));
+    let mut app = local.app(Ipag::UNSIGNED);
+    app.gateway = std::sync::Arc::new(Ipag::signed(Some(KEY)));
     let mut accepted = 0;
     // Every transaction body under every transaction event: only its own is accepted.
     for body_of in TRANSACTION_EVENTS {
@@ -102,8 +103,8 @@ async fn a_signed_body_replayed_as_another_event_is_refused_and_nothing_stored()
 #[tokio::test]
 async fn a_stale_or_future_timestamp_is_refused_and_an_unreadable_one_is_not() {
     let local = Local::new().await;
-    let mut app = local.app(Route::Ipag);
-    app.ipag_signature = SignatureKey::new(Some(KEY));
+    let mut app = local.app(Ipag::UNSIGNED);
+    app.gateway = std::sync::Arc::new(Ipag::signed(Some(KEY)));
     let now = OffsetDateTime::now_utc();
     let seconds = now.unix_timestamp();
     let two_hours_ago = (now - time::Duration::hours(2))

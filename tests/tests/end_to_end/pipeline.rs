@@ -4,18 +4,17 @@
 use lambda_http::Request;
 use pipeline_tests::{answer, event_file, form_post, post, text, Local, TOKEN};
 use serde_json::Value;
-use shared::auth::Token;
-use shared::http::Route;
-use shared::iugu::Family;
-use shared::Envelope;
+use webhook_core::Envelope;
+use webhook_iugu::{Family, Iugu};
+use webhook_lambda::auth::Token;
 
 const PAID: &str = "event=invoice.status_changed&data%5Bid%5D=84F982E1A10F4FF1B483B829F4762C2C&data%5Bstatus%5D=paid&data%5Baccount_id%5D=E6495D15290D47D3950C2A723D07A24E&data%5Bpaid_cents%5D=1000";
 
-async fn send(local: &Local, route: Route, request: Request) -> (u16, Value) {
-    answer(&local.app(route).handle(request).await)
+async fn send(local: &Local, gateway: Iugu, request: Request) -> (u16, Value) {
+    answer(&local.app(gateway).handle(request).await)
 }
 
-const INVOICES: Route = Route::Family(Family::Invoices);
+const INVOICES: Iugu = Iugu::family(Family::Invoices);
 
 #[tokio::test]
 async fn a_new_notification_is_stored_and_forwarded_once() {
@@ -29,7 +28,7 @@ async fn a_new_notification_is_stored_and_forwarded_once() {
     assert_eq!(events.len(), 1);
     let item = &events[0];
     assert_eq!(text(item, "pk"), "invoice#84F982E1A10F4FF1B483B829F4762C2C");
-    assert_eq!(text(item, "sk"), shared::aws::table::event_sk(1));
+    assert_eq!(text(item, "sk"), webhook_aws::table::event_sk(1));
     assert_eq!(body["sequence"], 1);
     assert_eq!(text(item, "provider"), "iugu");
     assert_eq!(text(item, "event"), "invoice.status_changed");
@@ -201,7 +200,7 @@ async fn refused_requests_change_nothing() {
     let local = Local::new().await;
     let deep = format!("event=invoice.due&data[id]=A1&data{}=v", "[a]".repeat(10));
     let big = format!("{PAID}&data[pad]={}", "x".repeat(20_000));
-    let cases: Vec<(Route, Request, u16, &str)> = vec![
+    let cases: Vec<(Iugu, Request, u16, &str)> = vec![
         (
             INVOICES,
             post(PAID, "application/x-www-form-urlencoded", None),
@@ -241,7 +240,7 @@ async fn refused_requests_change_nothing() {
             "missing_entity_id",
         ),
         (
-            Route::Family(Family::Subscriptions),
+            Iugu::family(Family::Subscriptions),
             form_post(PAID),
             422,
             "wrong_route",
@@ -269,12 +268,7 @@ async fn refused_requests_change_nothing() {
 #[tokio::test]
 async fn wrong_route_names_the_right_one() {
     let local = Local::new().await;
-    let (status, body) = send(
-        &local,
-        Route::Family(Family::Subscriptions),
-        form_post(PAID),
-    )
-    .await;
+    let (status, body) = send(&local, Iugu::family(Family::Subscriptions), form_post(PAID)).await;
     assert_eq!(status, 422);
     let message = body["message"].as_str().unwrap_or_default();
     assert!(message.contains("/iugu/invoices"), "{message}");
@@ -314,7 +308,7 @@ async fn only_post_is_accepted() {
 async fn all_events_takes_unknown_events_and_keeps_them() {
     let local = Local::new().await;
     let body = "event=charge.created&data%5Bid%5D=C9&data%5Bvalue%5D=10";
-    let (status, answer_) = send(&local, Route::All, form_post(body)).await;
+    let (status, answer_) = send(&local, Iugu::ALL_EVENTS, form_post(body)).await;
     assert_eq!(status, 200, "{answer_}");
     let events = local.events().await;
     assert_eq!(text(&events[0], "pk"), "charge#C9");
@@ -329,14 +323,14 @@ async fn all_events_takes_unknown_events_and_keeps_them() {
 }
 
 /// Which function serves an event file: by the route in its path.
-fn route_of(path: &str) -> Route {
+fn route_of(path: &str) -> Iugu {
     let family = Family::ALL
         .into_iter()
-        .find(|f| shared::iugu::route_path(*f) == path)
+        .find(|f| webhook_iugu::route_path(*f) == path)
         .unwrap_or_else(|| panic!("no function serves {path}"));
     match family {
-        Family::Other => Route::All,
-        f => Route::Family(f),
+        Family::Other => Iugu::ALL_EVENTS,
+        f => Iugu::family(f),
     }
 }
 
@@ -366,7 +360,7 @@ async fn every_event_file_is_stored_once_and_forwarded_once() {
             serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("json");
         let route = route_of(json["path"].as_str().expect("path"));
         let raw = json["body"].as_str().expect("body");
-        let expected = shared::iugu::parse(raw.as_bytes(), time::OffsetDateTime::UNIX_EPOCH)
+        let expected = webhook_iugu::parse(raw.as_bytes(), time::OffsetDateTime::UNIX_EPOCH)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
 
         let (status, body) = send(&local, route, event_file(&format!("iugu/{name}"))).await;
@@ -428,12 +422,12 @@ async fn bad_event_files_are_refused_and_change_nothing() {
         ("no-token.json", INVOICES, 401),
         (
             "broken-body.json",
-            Route::Family(Family::PaymentMethods),
+            Iugu::family(Family::PaymentMethods),
             400,
         ),
         (
             "wrong-family.json",
-            Route::Family(Family::Subscriptions),
+            Iugu::family(Family::Subscriptions),
             422,
         ),
         ("empty-body.json", INVOICES, 400),

@@ -5,14 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use pipeline_tests::{answer, form_post, text, Local};
-use shared::http::Route;
-use shared::iugu::Family;
 use tokio::task::JoinSet;
+use webhook_iugu::{Family, Iugu};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn fifty_identical_deliveries_at_once_store_one_item_and_send_one_message() {
     let local = Local::new().await;
-    let app = Arc::new(local.app(Route::Family(Family::Invoices)));
+    let app = Arc::new(local.app(Iugu::family(Family::Invoices)));
     let body = "event=invoice.status_changed&data%5Bid%5D=RACE1&data%5Bstatus%5D=paid";
     let start = Arc::new(tokio::sync::Barrier::new(50));
     let mut deliveries = JoinSet::new();
@@ -59,7 +58,7 @@ async fn fifty_identical_deliveries_at_once_store_one_item_and_send_one_message(
 /// Sends `bodies` one after the other, each once the previous was answered (how a gateway
 /// delivers one invoice's changes), and returns the answers' statuses.
 async fn burst(
-    app: Arc<shared::http::App<shared::aws::DynamoStore, shared::aws::SqsForwarder>>,
+    app: Arc<webhook_lambda::http::App<webhook_aws::DynamoStore, webhook_aws::SqsForwarder>>,
     bodies: Vec<String>,
 ) -> Vec<u16> {
     let mut statuses = Vec::new();
@@ -72,7 +71,7 @@ async fn burst(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bursts_for_two_invoices_keep_each_invoices_order_in_its_fifo_group() {
     let local = Local::new().await;
-    let app = Arc::new(local.app(Route::Family(Family::Invoices)));
+    let app = Arc::new(local.app(Iugu::family(Family::Invoices)));
     let changes = |invoice: &str| -> Vec<String> {
         (0..15)
             .map(|n| {
@@ -126,7 +125,7 @@ async fn bursts_for_two_invoices_keep_each_invoices_order_in_its_fifo_group() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn ten_changes_of_one_invoice_at_once_get_ten_sequences_forwarded_in_order() {
     let local = Local::new().await;
-    let app = Arc::new(local.app(Route::Family(Family::Invoices)));
+    let app = Arc::new(local.app(Iugu::family(Family::Invoices)));
     let start = Arc::new(tokio::sync::Barrier::new(10));
     let mut deliveries = JoinSet::new();
     for n in 0..10 {
@@ -160,7 +159,7 @@ async fn ten_changes_of_one_invoice_at_once_get_ten_sequences_forwarded_in_order
     let sent: Vec<u64> = messages
         .iter()
         .map(|m| {
-            let envelope: shared::Envelope =
+            let envelope: webhook_core::Envelope =
                 serde_json::from_str(m.body().expect("body")).expect("an envelope");
             envelope.sequence.expect("a sequence")
         })

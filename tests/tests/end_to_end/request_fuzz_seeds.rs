@@ -1,15 +1,15 @@
-//! The request-path fuzz target's checks (`shared/fuzz/fuzz_targets/handle_request.rs`) on
+//! The request-path fuzz target's checks (`shared/gateways/fuzz/fuzz_targets/handle_request.rs`) on
 //! stable, in `cargo test`: every seed, then inputs derived from them by a fixed sequence of
 //! mutations. Each run asserts: no panic, a JSON answer with a documented status, 200 only
 //! once stored and forwarded, and a refusal changes nothing.
 
-#[path = "../../../shared/fuzz/fuzz_targets/request_input.rs"]
+#[path = "../../../shared/gateways/fuzz/fuzz_targets/request_input.rs"]
 mod request_input;
 
 use std::path::PathBuf;
 
 fn seeds() -> Vec<(String, Vec<u8>)> {
-    let dir = pipeline_tests::workspace().join("shared/fuzz/corpus/handle_request_seeds");
+    let dir = pipeline_tests::workspace().join("shared/gateways/fuzz/corpus/handle_request_seeds");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("seeds")
         .map(|e| e.expect("entry").path())

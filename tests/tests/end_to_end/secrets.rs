@@ -1,19 +1,21 @@
 //! The webhook secrets in Secrets Manager (moto), read as a function reads them at start-up
-//! (`shared::secrets::read`): each gateway's token opens only its own routes, and the rotation
+//! (`webhook_lambda::secrets::read`): each gateway's token opens only its own routes, and the rotation
 //! procedure of docs/operations.md ("Rotating a token") refuses no delivery. What happens without a
 //! usable secret is in `function.rs` (the process stops before serving).
 
 use lambda_http::Request;
 use pipeline_tests::{answer, post, secrets, through_runtime, Local};
 use serde_json::json;
-use shared::aws::{DynamoStore, SqsForwarder};
-use shared::http::{App, Route};
-use shared::iugu::Family;
-use shared::secrets::{read, Gateway, SecretError};
+use webhook_aws::{DynamoStore, SqsForwarder};
+use webhook_core::gateway::Gateway;
+use webhook_ipag::Ipag;
+use webhook_iugu::{Family, Iugu};
+use webhook_lambda::http::App;
+use webhook_lambda::secrets::{read, SecretError};
 
 const IUGU_TOKEN: &str = "iugu-token-0123456789abcdef";
 const IPAG_TOKEN: &str = "ipag-token-0123456789abcdef";
-const INVOICES: Route = Route::Family(Family::Invoices);
+const INVOICES: Iugu = Iugu::family(Family::Invoices);
 
 /// iugu's delivery number `n` (a notification of its own), with `token` in the query string.
 fn iugu_delivery(n: usize, token: &str) -> Request {
@@ -40,15 +42,14 @@ fn ipag_delivery(id: usize, token: &str) -> Request {
 async fn start(
     local: &Local,
     client: &aws_sdk_secretsmanager::Client,
-    route: Route,
+    mut gateway: impl Gateway + 'static,
     secret: &str,
 ) -> App<DynamoStore, SqsForwarder> {
-    let credentials = read(client, Gateway::of(route), secret)
+    let credentials = read(client, &gateway, secret)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut app = local.app_with(route, credentials.token, &local.queue_url);
-    app.ipag_signature = credentials.signing_key;
-    app
+    credentials.sign(&mut gateway);
+    local.app_with(gateway, credentials.token, &local.queue_url)
 }
 
 #[tokio::test]
@@ -58,8 +59,8 @@ async fn each_gateways_token_opens_only_its_own_routes() {
     let iugu_secret = secrets::create(&client, &secrets::iugu(IUGU_TOKEN, None)).await;
     let ipag_secret = secrets::create(&client, &secrets::ipag(IPAG_TOKEN, None, None)).await;
     let invoices = start(&local, &client, INVOICES, &iugu_secret).await;
-    let all_events = start(&local, &client, Route::All, &iugu_secret).await;
-    let ipag = start(&local, &client, Route::Ipag, &ipag_secret).await;
+    let all_events = start(&local, &client, Iugu::ALL_EVENTS, &iugu_secret).await;
+    let ipag = start(&local, &client, Ipag::UNSIGNED, &ipag_secret).await;
 
     for (app, token) in [(&invoices, IPAG_TOKEN), (&all_events, IPAG_TOKEN)] {
         let (status, body) = answer(&app.handle(iugu_delivery(1, token)).await);
@@ -89,17 +90,17 @@ async fn each_gateways_token_opens_only_its_own_routes() {
     assert_eq!(local.events().await.len(), 2);
 
     // A secret wired to the other gateway's functions stops them at start-up.
-    let wrong = read(&client, Gateway::Iugu, &ipag_secret).await;
+    let wrong = read(&client, &Iugu::ALL_EVENTS, &ipag_secret).await;
     assert!(
         matches!(&wrong, Err(SecretError::Invalid { why, .. }) if why.contains("it is ipag's secret")),
         "{wrong:?}"
     );
-    let wrong = read(&client, Gateway::Ipag, &iugu_secret).await;
+    let wrong = read(&client, &Ipag::UNSIGNED, &iugu_secret).await;
     assert!(
         matches!(&wrong, Err(SecretError::Invalid { why, .. }) if why.contains("it is iugu's secret")),
         "{wrong:?}"
     );
-    let missing = read(&client, Gateway::Iugu, "no-such-secret").await;
+    let missing = read(&client, &Iugu::ALL_EVENTS, "no-such-secret").await;
     assert!(
         matches!(&missing, Err(SecretError::Unreadable { reason, .. }) if reason.contains("ResourceNotFoundException")),
         "{missing:?}"

@@ -7,20 +7,20 @@ use std::sync::Arc;
 
 use pipeline_tests::{answer, form_post, post, Local, TOKEN};
 use serde_json::Value;
-use shared::auth::Token;
-use shared::aws::{DynamoStore, SqsForwarder};
-use shared::clock::ManualClock;
-use shared::http::{App, Delivery, Route};
-use shared::iugu::Family;
-use shared::metrics::Metrics;
-use shared::sweep::SweepSettings;
-use shared::sweeper::Sweeper;
-use shared::Envelope;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
+use webhook_aws::{DynamoStore, SqsForwarder};
+use webhook_core::clock::ManualClock;
+use webhook_core::sweep::SweepSettings;
+use webhook_core::Envelope;
+use webhook_iugu::{Family, Iugu};
+use webhook_lambda::auth::Token;
+use webhook_lambda::http::{App, Delivery};
+use webhook_lambda::metrics::Metrics;
+use webhook_lambda::sweeper::Sweeper;
 
 const T0: OffsetDateTime = datetime!(2026-11-20 13:00 UTC);
-const INVOICES: Route = Route::Family(Family::Invoices);
+const INVOICES: Iugu = Iugu::family(Family::Invoices);
 
 fn body(invoice: &str, status: &str) -> String {
     format!("event=invoice.status_changed&data%5Bid%5D={invoice}&data%5Bstatus%5D={status}")
@@ -50,7 +50,7 @@ fn sweeper(local: &Local, clock: &ManualClock, metrics: Metrics) -> Sweeper {
         settings: SweepSettings::default(),
         metrics,
         clock: Arc::new(clock.clone()),
-        parsers: &pipeline_tests::GATEWAYS,
+        parsers: &webhook_gateways::ALL,
     }
 }
 

@@ -1,4 +1,4 @@
-//! `template.yaml` and `shared::aws::table` describe one table: the keys, the indexes (names,
+//! `template.yaml` and `webhook_aws::table` describe one table: the keys, the indexes (names,
 //! keys, projections), the billing mode and the TTL attribute. The table `scripts/local.sh`
 //! creates from the template (`scripts/local_resources.py`) and the one the tests create from
 //! the layout module must be the same, or a deployed stack would not be the one tested.
@@ -122,7 +122,7 @@ async fn the_templates_table_is_the_layouts() {
     let theirs_ttl = ttl(client, name.to_owned()).await;
     assert_eq!(
         theirs_ttl.as_deref(),
-        Some(shared::aws::table::attr::EXPIRES_AT)
+        Some(webhook_aws::table::attr::EXPIRES_AT)
     );
     assert_eq!(
         ttl(local.dynamo.clone(), local.table.clone()).await,

@@ -1,4 +1,4 @@
-//! Connections warmed during init (`shared::warm`): a function opens its DynamoDB and SQS
+//! Connections warmed during init (`webhook_lambda::warm`): a function opens its DynamoDB and SQS
 //! connections before it asks for its first event, the first request uses them, and an
 //! endpoint that never answers neither stops nor stalls the start beyond the budget.
 //!
@@ -16,7 +16,7 @@ use pipeline_tests::keep_alive::KeepAliveProxy;
 use pipeline_tests::proxy::{Fault, FaultyProxy};
 use pipeline_tests::runtime_api::RuntimeApi;
 use pipeline_tests::{moto, production_sdk_config, secrets, workspace, Local, TOKEN};
-use shared::warm::{self, Outcome};
+use webhook_lambda::warm::{self, Outcome};
 
 use crate::function::{command, drain};
 

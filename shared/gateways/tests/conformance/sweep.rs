@@ -1,0 +1,289 @@
+//! The sweeper against the in-memory store and queue: what it forwards, in which order, what it
+//! leaves to the request path, its bounds and its cursor. End to end against the local server:
+//! `tests/tests/end_to_end/sweeper.rs`.
+
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+use webhook_core::clock::ManualClock;
+use webhook_core::delivery::DeliverySettings;
+use webhook_core::ingest::{store_and_forward, IngestError};
+use webhook_core::memory::{MemoryQueue, MemoryStore};
+use webhook_core::sweep::{sweep, PendingStore, SweepSettings};
+
+const T0: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
+
+fn body(invoice: &str, status: &str) -> String {
+    format!("event=invoice.status_changed&data[id]={invoice}&data[status]={status}")
+}
+
+/// Stores `body` at `at` while the queue is down: stored, not forwarded (503 for the gateway).
+async fn stored_while_the_queue_is_down(store: &MemoryStore, body: &str, at: OffsetDateTime) {
+    let down = MemoryQueue {
+        down: true,
+        ..MemoryQueue::default()
+    };
+    let envelope = webhook_iugu::parse(body.as_bytes(), at).expect("valid");
+    let err = store_and_forward(
+        store,
+        &down,
+        &webhook_gateways::ALL,
+        envelope,
+        body,
+        &DeliverySettings::default(),
+    )
+    .await
+    .expect_err("the queue is down");
+    assert!(matches!(err, IngestError::Forward(_)), "{err}");
+}
+
+fn sent(queue: &MemoryQueue) -> Vec<(String, Option<String>, Option<u64>)> {
+    queue
+        .envelopes()
+        .into_iter()
+        .map(|e| (e.entity_id, e.status, e.sequence))
+        .collect()
+}
+
+fn row(id: &str, status: &str, n: u64) -> (String, Option<String>, Option<u64>) {
+    (id.to_owned(), Some(status.to_owned()), Some(n))
+}
+
+#[tokio::test]
+async fn what_waits_past_the_grace_period_is_forwarded_once_in_order() {
+    let store = MemoryStore::default();
+    stored_while_the_queue_is_down(&store, &body("A", "pending"), T0).await;
+    stored_while_the_queue_is_down(&store, &body("B", "pending"), T0 + Duration::seconds(5)).await;
+    stored_while_the_queue_is_down(&store, &body("A", "paid"), T0 + Duration::seconds(10)).await;
+    let queue = MemoryQueue::default();
+    let clock = ManualClock::at(T0 + Duration::minutes(1));
+    let settings = SweepSettings::default();
+
+    // Within the grace period: the request path (the gateway's retries) may still send them.
+    let report = sweep(&store, &queue, &webhook_gateways::ALL, &clock, &settings)
+        .await
+        .expect("swept");
+    assert_eq!((report.entities, report.forwarded), (0, 0));
+    assert_eq!(report.oldest_waiting, Some(Duration::minutes(1)));
+
+    clock.set(T0 + Duration::minutes(3));
+    let report = sweep(&store, &queue, &webhook_gateways::ALL, &clock, &settings)
+        .await
+        .expect("swept");
+    assert_eq!(
+        (report.entities, report.forwarded, report.failed),
+        (2, 3, 0)
+    );
+    assert_eq!(report.oldest_waiting, None, "nothing waits any more");
+    assert_eq!(
+        sent(&queue),
+        [
+            row("A", "pending", 1),
+            row("A", "paid", 2),
+            row("B", "pending", 1)
+        ]
+    );
+    for entity in ["invoice#A", "invoice#B"] {
+        let e = store.entity(entity).expect("stored");
+        assert_eq!(e.head.forwarded_sequence, e.head.last_sequence, "{entity}");
+        assert_eq!(e.pending_since, None, "{entity} is out of the index");
+    }
+    // Nothing twice.
+    let report = sweep(&store, &queue, &webhook_gateways::ALL, &clock, &settings)
+        .await
+        .expect("swept");
+    assert_eq!(report.forwarded, 0);
+    assert_eq!(queue.envelopes().len(), 3);
+}
+
+#[tokio::test]
+async fn a_notification_younger_than_the_grace_period_is_left_with_what_follows_it() {
+    let store = MemoryStore::default();
+    stored_while_the_queue_is_down(&store, &body("A", "pending"), T0).await;
+    stored_while_the_queue_is_down(&store, &body("A", "paid"), T0 + Duration::minutes(2)).await;
+    let queue = MemoryQueue::default();
+    let clock = ManualClock::at(T0 + Duration::minutes(3));
+    let report = sweep(
+        &store,
+        &queue,
+        &webhook_gateways::ALL,
+        &clock,
+        &SweepSettings::default(),
+    )
+    .await
+    .expect("swept");
+    assert_eq!(report.forwarded, 1);
+    assert_eq!(sent(&queue), [row("A", "pending", 1)]);
+    let e = store.entity("invoice#A").expect("stored");
+    assert_eq!(e.head.forwarded_sequence, 1);
+    assert!(e.pending_since.is_some(), "still pending: number 2 waits");
+    clock.set(T0 + Duration::minutes(5));
+    sweep(
+        &store,
+        &queue,
+        &webhook_gateways::ALL,
+        &clock,
+        &SweepSettings::default(),
+    )
+    .await
+    .expect("swept");
+    assert_eq!(sent(&queue), [row("A", "pending", 1), row("A", "paid", 2)]);
+}
+
+#[tokio::test]
+async fn a_bounded_run_stops_and_the_next_goes_on_from_where_it_stopped() {
+    let store = MemoryStore::default();
+    for (i, id) in ["A", "B", "C", "D", "E"].iter().enumerate() {
+        stored_while_the_queue_is_down(
+            &store,
+            &body(id, "pending"),
+            T0 + Duration::seconds(i as i64),
+        )
+        .await;
+    }
+    let queue = MemoryQueue::default();
+    let clock = ManualClock::at(T0 + Duration::minutes(10));
+    let settings = SweepSettings {
+        max_forwards: 2,
+        ..SweepSettings::default()
+    };
+    let first = sweep(&store, &queue, &webhook_gateways::ALL, &clock, &settings)
+        .await
+        .expect("swept");
+    assert_eq!((first.forwarded, first.stopped_early), (2, true));
+    assert!(store.cursor().await.expect("cursor").is_some());
+    let second = sweep(&store, &queue, &webhook_gateways::ALL, &clock, &settings)
+        .await
+        .expect("swept");
+    let third = sweep(&store, &queue, &webhook_gateways::ALL, &clock, &settings)
+        .await
+        .expect("swept");
+    assert_eq!((second.forwarded, third.forwarded), (2, 1));
+    assert!(!third.stopped_early);
+    assert_eq!(store.cursor().await.expect("cursor"), None);
+    let ids: Vec<String> = sent(&queue).into_iter().map(|r| r.0).collect();
+    assert_eq!(ids, ["A", "B", "C", "D", "E"], "oldest first, each once");
+}
+
+#[tokio::test]
+async fn an_entity_that_cannot_be_forwarded_does_not_keep_the_others_waiting() {
+    let store = MemoryStore::default();
+    stored_while_the_queue_is_down(&store, &body("A", "pending"), T0).await;
+    stored_while_the_queue_is_down(&store, &body("B", "pending"), T0 + Duration::seconds(1)).await;
+    // A's stored body no longer parses to its key (a parser change, say).
+    if let Ok(mut t) = store.tables.lock() {
+        if let Some(n) = t
+            .entities
+            .get_mut("invoice#A")
+            .and_then(|e| e.notifications.get_mut(&1))
+        {
+            n.raw_body = body("A", "changed");
+        }
+    }
+    let queue = MemoryQueue::default();
+    let clock = ManualClock::at(T0 + Duration::minutes(10));
+    let report = sweep(
+        &store,
+        &queue,
+        &webhook_gateways::ALL,
+        &clock,
+        &SweepSettings::default(),
+    )
+    .await
+    .expect("swept");
+    assert_eq!((report.forwarded, report.failed), (1, 1));
+    let why = report.first_failure.expect("said");
+    assert!(
+        why.starts_with("invoice#A:") && why.contains("another key"),
+        "{why}"
+    );
+    assert_eq!(sent(&queue), [row("B", "pending", 1)]);
+    assert_eq!(
+        report.oldest_waiting,
+        Some(Duration::minutes(10)),
+        "A still waits, and says so"
+    );
+    assert!(store.head("invoice#A").await.expect("read").is_some());
+}
+
+#[tokio::test]
+async fn one_entitys_backlog_is_forwarded_a_run_at_a_time_and_marked_each_time() {
+    let store = MemoryStore::default();
+    for n in 0..5 {
+        stored_while_the_queue_is_down(
+            &store,
+            &body("A", &format!("s{n}")),
+            T0 + Duration::seconds(n),
+        )
+        .await;
+    }
+    let queue = MemoryQueue::default();
+    let clock = ManualClock::at(T0 + Duration::minutes(10));
+    let settings = SweepSettings {
+        max_forwards: 2,
+        ..SweepSettings::default()
+    };
+    let mut per_run = Vec::new();
+    for _ in 0..3 {
+        let report = sweep(&store, &queue, &webhook_gateways::ALL, &clock, &settings)
+            .await
+            .expect("swept");
+        per_run.push(report.forwarded);
+        per_run.push(
+            store
+                .entity("invoice#A")
+                .expect("stored")
+                .head
+                .forwarded_sequence as usize,
+        );
+    }
+    assert_eq!(
+        per_run,
+        [2, 2, 2, 4, 1, 5],
+        "(sent, forwarded_sequence) after each run"
+    );
+    let sequences: Vec<Option<u64>> = queue.envelopes().iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences, [Some(1), Some(2), Some(3), Some(4), Some(5)]);
+}
+
+#[tokio::test]
+async fn a_page_of_failing_entities_does_not_hide_the_ones_behind_it() {
+    let store = MemoryStore::default();
+    for (i, id) in ["A", "B", "C"].iter().enumerate() {
+        stored_while_the_queue_is_down(
+            &store,
+            &body(id, "pending"),
+            T0 + Duration::seconds(i as i64),
+        )
+        .await;
+    }
+    // A and B no longer rebuild; each run looks at 2 entities.
+    if let Ok(mut t) = store.tables.lock() {
+        for id in ["invoice#A", "invoice#B"] {
+            if let Some(n) = t
+                .entities
+                .get_mut(id)
+                .and_then(|e| e.notifications.get_mut(&1))
+            {
+                n.raw_body = body("Z", "changed");
+            }
+        }
+    }
+    let queue = MemoryQueue::default();
+    let clock = ManualClock::at(T0 + Duration::minutes(10));
+    let settings = SweepSettings {
+        max_entities: 2,
+        ..SweepSettings::default()
+    };
+    let first = sweep(&store, &queue, &webhook_gateways::ALL, &clock, &settings)
+        .await
+        .expect("swept");
+    assert_eq!((first.failed, first.forwarded), (2, 0));
+    let second = sweep(&store, &queue, &webhook_gateways::ALL, &clock, &settings)
+        .await
+        .expect("swept");
+    assert_eq!(
+        second.forwarded, 1,
+        "C, behind the failing page, is reached: {second:?}"
+    );
+    assert_eq!(sent(&queue), [row("C", "pending", 1)]);
+}

@@ -1,0 +1,538 @@
+//! The HTTP handler every function runs: from an API Gateway (REST v1 or HTTP API v2) or
+//! function URL request to a stored, forwarded notification and a JSON answer.
+//!
+//! | status | `error` | when |
+//! |---|---|---|
+//! | 200 | — | stored (`"status":"stored"`), stored as a new occurrence of earlier content (`"status":"repeat"`), or already stored (`"status":"duplicate"`); with `dedup_key` and `sequence` |
+//! | 400 | the parse error's code, `invalid_base64` | the body is not a well-formed notification (iPag: `invalid_json`, `not_an_object`, ...) |
+//! | 401 | `unauthorized` | no token, a wrong token (another gateway's included), or no token configured |
+//! | 401 | `invalid_signature` | iPag only, with a `signing_key` in iPag's secret: no or a wrong `X-Ipag-Signature` |
+//! | 403 | `forbidden` | `ALLOWED_SOURCE_IPS` is set and the source address is not in it |
+//! | 404 | `not_found` | the path is not one of the function's gateway's routes (extra segments, say) |
+//! | 405 | `method_not_allowed` | not a POST (iPag: not a POST or a PUT) |
+//! | 413 | `body_too_large`, `too_many_fields` | over a size bound |
+//! | 415 | `unsupported_media_type` | iugu: not `application/x-www-form-urlencoded`; iPag: not `application/json` |
+//! | 422 | `wrong_route`, `missing_event`, `missing_entity_id`, ... | another family's event, or no id |
+//! | 422 | `event_mismatch` | iPag only: `X-Ipag-Event` contradicts the body's status (`ipag::replay`) |
+//! | 422 | `stale_timestamp` | iPag only: `X-Ipag-Timestamps` is older than an hour or ahead by over 5 minutes |
+//! | 503 | `store_failed`, `forward_failed`, `timeout` | DynamoDB or SQS failed or hung: the gateway should retry |
+//!
+//! Checks run in order of cost (405, 404, 403, 401, 415, the iPag signature and timestamp, then
+//! the body): nothing is stored unless every check passed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use lambda_http::http::{header, HeaderMap, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::json;
+
+use crate::auth::Token;
+use crate::metrics::{Metrics, RequestMetric};
+use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64};
+use crate::source_ip::SourceAllowList;
+use webhook_core::clock::{Clock, SystemClock};
+use webhook_core::delivery::DeliverySettings;
+use webhook_core::envelope::EventFamily;
+use webhook_core::gateway::Gateway;
+use webhook_core::ingest::{
+    mark, owe_after_failure, store_and_forward_tracked, EventStore, Forwarder, InFlight,
+    IngestError,
+};
+use webhook_core::quarantine::{is_quarantined, QuarantineStore, QuarantinedRequest};
+
+/// The most a request may spend storing and forwarding (DynamoDB and SQS together) before it
+/// is answered 503 (the gateway retries; every step is safe to repeat). Each call is bounded
+/// too (see `runtime::sdk_settings`); this caps their sum well under the Lambda timeout (10 s).
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(6);
+
+/// The most the mark (after the queue has the notification) may take, retries included. It
+/// is also kept [`ANSWER_MARGIN`] short of the invocation's deadline: the answer is 200
+/// whether or not the mark is recorded, and it must leave before Lambda stops the function.
+pub const MARK_BUDGET: Duration = Duration::from_secs(3);
+/// What is left, at the least, between the end of the mark and the invocation's deadline.
+pub const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+/// Attempts at the mark within its budget.
+pub const MARK_ATTEMPTS: u32 = 4;
+
+/// How deliveries are judged and bounded: the rule's settings, the clock, and the time
+/// budgets. `Default` is production's (a function reads `DEDUP_WINDOW` and `RETENTION_DAYS`
+/// into `settings`).
+#[derive(Clone)]
+pub struct Delivery {
+    pub settings: DeliverySettings,
+    pub clock: Arc<dyn Clock>,
+    /// [`REQUEST_DEADLINE`] in production.
+    pub deadline: Duration,
+    /// [`MARK_BUDGET`] in production.
+    pub mark_budget: Duration,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            settings: DeliverySettings::default(),
+            clock: Arc::new(SystemClock),
+            deadline: REQUEST_DEADLINE,
+            mark_budget: MARK_BUDGET,
+        }
+    }
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("settings", &self.settings)
+            .field("deadline", &self.deadline)
+            .field("mark_budget", &self.mark_budget)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything a function needs to answer a request.
+pub struct App<S, F> {
+    /// The gateway this function serves, as its route serves it (chosen in the function's
+    /// `main`; with the signing key from its secret, when it signs and the secret has one).
+    pub gateway: Arc<dyn Gateway>,
+    pub token: Token,
+    pub allowed_sources: SourceAllowList,
+    pub store: S,
+    pub forwarder: F,
+    pub delivery: Delivery,
+    /// Where the per-request metric line goes (`metrics`); off by default.
+    pub metrics: Metrics,
+}
+
+/// How long recording a retry owed (after a 5xx) may take.
+pub const OWE_BUDGET: Duration = Duration::from_secs(1);
+
+/// How long keeping a refused request may take; the answer does not wait longer.
+pub const QUARANTINE_BUDGET: Duration = Duration::from_secs(2);
+
+/// An answer: status plus the JSON body, and what to log about it.
+struct Answer {
+    status: StatusCode,
+    body: serde_json::Value,
+    outcome: &'static str,
+}
+
+fn refuse(status: StatusCode, error: &'static str, message: impl Into<String>) -> Answer {
+    Answer {
+        status,
+        body: json!({ "error": error, "message": message.into() }),
+        outcome: error,
+    }
+}
+
+/// What the log line of a request says: never the body, the token or personal data.
+#[derive(Default)]
+struct LogFields {
+    event: Option<String>,
+    family: Option<EventFamily>,
+    pk: Option<String>,
+    dedup_key: Option<String>,
+    sequence: Option<u64>,
+    forwarded: Option<usize>,
+    /// Which token value authenticated the request, `current` or `previous` (never the token).
+    token: Option<&'static str>,
+    /// `unreadable` when iPag's timestamp header is in a format we cannot read.
+    ipag_timestamp: Option<&'static str>,
+    /// The token (and iPag's signature, when checked) passed: a refusal after this is kept.
+    authenticated: bool,
+    /// The refused request was kept in the quarantine.
+    quarantined: bool,
+}
+
+impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
+    /// Answers one request. Never fails: every error becomes an answer.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let mut log = LogFields::default();
+        let gateway = self.gateway.as_ref();
+        let answer = self.answer(gateway, &request, &mut log).await;
+        let status = answer.status.as_u16();
+        // A stale timestamp is a replay's refusal, not a notification we failed to read.
+        if log.authenticated && is_quarantined(status) && answer.outcome != "stale_timestamp" {
+            log.quarantined = self.quarantine(&request, &answer).await;
+        }
+        let latency = started.elapsed();
+        self.metrics.request(RequestMetric {
+            provider: gateway.provider(),
+            family: log
+                .family
+                .as_ref()
+                .map_or(gateway.family_label(), EventFamily::as_str),
+            outcome: match status {
+                200 => answer.outcome,
+                _ if log.quarantined => "quarantined",
+                500..=599 => "failed",
+                _ => "refused",
+            },
+            code: answer.outcome,
+            latency,
+        });
+        tracing::info!(
+            route = gateway.path(),
+            event = log.event.as_deref(),
+            family = log.family.as_ref().map(EventFamily::as_str),
+            pk = log.pk.as_deref(),
+            dedup_key = log.dedup_key.as_deref(),
+            sequence = log.sequence,
+            forwarded = log.forwarded,
+            token = log.token,
+            ipag_timestamp = log.ipag_timestamp,
+            outcome = answer.outcome,
+            quarantined = log.quarantined,
+            status,
+            latency_us = latency.as_micros() as u64,
+            "request"
+        );
+        let mut response = Response::new(Body::Text(answer.body.to_string()));
+        *response.status_mut() = answer.status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+
+    /// Keeps a refused request (see `quarantine`); whether it was kept. Its failure is a log
+    /// line: the answer to the gateway stays the refusal.
+    async fn quarantine(&self, request: &Request, answer: &Answer) -> bool {
+        let kept = QuarantinedRequest::new(
+            self.delivery.clock.now(),
+            self.gateway.path(),
+            request.method().as_str(),
+            (
+                answer.outcome,
+                answer.body["message"].as_str().unwrap_or_default(),
+            ),
+            request
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_bytes())),
+            request.body().as_ref(),
+        );
+        let expires_at = kept.received_at + self.delivery.settings.retention;
+        let write = self.store.quarantine(&kept, expires_at);
+        match tokio::time::timeout(QUARANTINE_BUDGET, write).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "a refused request could not be quarantined");
+                false
+            }
+            Err(_) => {
+                tracing::error!("quarantining a refused request exceeded its budget");
+                false
+            }
+        }
+    }
+
+    async fn answer(
+        &self,
+        gateway: &dyn Gateway,
+        request: &Request,
+        log: &mut LogFields,
+    ) -> Answer {
+        if !gateway.allows(request.method()) {
+            return refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("use POST, not {}", request.method()),
+            );
+        }
+        if !is_a_route(request.raw_http_path(), gateway.paths()) {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no route here: POST to one of the URLs the deployment printed",
+            );
+        }
+        if !self.allowed_sources.allows(source_ip(request)) {
+            tracing::warn!("refused: source address not in ALLOWED_SOURCE_IPS");
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this address may not send notifications here",
+            );
+        }
+        let query = request.query_string_parameters();
+        let header = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
+        match self.token.check(header, query.first("token")) {
+            Ok(matched) => {
+                log.token = Some(matched.as_str());
+                // Authentic now, unless the gateway verifies more (iPag's signature, with a key).
+                log.authenticated = gateway.token_suffices();
+            }
+            Err(why) => {
+                tracing::warn!(reason = why.message(), "refused: not authentic");
+                return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why.message());
+            }
+        }
+        if let Err(message) = check_content_type(request.headers(), gateway.media_type()) {
+            return refuse(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                message,
+            );
+        }
+        if request
+            .headers()
+            .get(BODY_ERROR_HEADER)
+            .map(|v| v.as_bytes())
+            == Some(INVALID_BASE64.as_bytes())
+        {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_base64",
+                "the body is flagged base64-encoded but is not valid base64",
+            );
+        }
+        let body: &[u8] = request.body().as_ref();
+        let now = self.delivery.clock.now();
+        match gateway.check(request.headers(), body, now) {
+            Ok(checked) => {
+                log.authenticated |= checked.verified;
+                log.ipag_timestamp = checked.timestamp;
+            }
+            Err(refusal) => return refuse(refusal.status, refusal.code, refusal.message),
+        }
+        let envelope =
+            match webhook_core::admission::admit_to(gateway, request.headers(), body, now) {
+                Ok(envelope) => envelope,
+                Err(refusal) => {
+                    if let Some(envelope) = &refusal.envelope {
+                        log.event = Some(envelope.event.to_string());
+                        log.family = Some(envelope.family.clone());
+                    }
+                    return refuse(refusal.status, refusal.code, refusal.message);
+                }
+            };
+        log.event = Some(envelope.event.to_string());
+        log.family = Some(envelope.family.clone());
+        log.pk = Some(envelope.entity_key.clone());
+        log.dedup_key = Some(envelope.dedup_key.clone());
+        // The admission checked the body is UTF-8; never panic all the same.
+        let Ok(raw_body) = std::str::from_utf8(body) else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_utf8",
+                "the body is not valid UTF-8",
+            );
+        };
+        let dedup_key = envelope.dedup_key.clone();
+        let in_flight = InFlight::default();
+        let work = store_and_forward_tracked(
+            &self.store,
+            &self.forwarder,
+            gateway,
+            envelope,
+            raw_body,
+            &self.delivery.settings,
+            &in_flight,
+        );
+        let accepted = match tokio::time::timeout(self.delivery.deadline, work).await {
+            Ok(Ok(accepted)) => accepted,
+            Err(_elapsed) => {
+                tracing::error!("storing and forwarding exceeded the request deadline");
+                self.owe(&in_flight).await;
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "timeout",
+                    "the notification could not be stored and forwarded in time; retry later",
+                );
+            }
+            Ok(Err(e)) => {
+                // The SDK's error text names the operation and AWS's reason, never the item.
+                tracing::error!(error = %e, "downstream failure");
+                let code = match e {
+                    IngestError::Store(_) => "store_failed",
+                    IngestError::Forward(_) => "forward_failed",
+                };
+                self.owe(&in_flight).await;
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code,
+                    "the notification could not be stored and forwarded; retry later",
+                );
+            }
+        };
+        log.sequence = accepted.sequence;
+        log.forwarded = Some(accepted.forwarded);
+        // The queue has it: from here on the answer is 200, whatever the mark does (a 5xx
+        // would make the gateway send it again, and after SQS's 5-minute window that doubles).
+        if let Some(to_mark) = &accepted.mark {
+            let budget = self.mark_budget(request);
+            let marking = mark(
+                &self.store,
+                to_mark,
+                self.delivery.clock.as_ref(),
+                MARK_ATTEMPTS,
+            );
+            match tokio::time::timeout(budget, marking).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "forwarded, but not marked forwarded"),
+                Err(_) => tracing::error!(
+                    budget_ms = budget.as_millis() as u64,
+                    deadline_ms = request.lambda_context_ref().map_or(0, |ctx| ctx.deadline),
+                    "forwarded, but marking it forwarded exceeded its budget"
+                ),
+            }
+        }
+        let outcome = accepted.outcome;
+        Answer {
+            status: StatusCode::OK,
+            body: json!({
+                "status": outcome.status(),
+                "dedup_key": dedup_key,
+                "sequence": accepted.sequence,
+            }),
+            outcome: outcome.as_str(),
+        }
+    }
+
+    /// After a 5xx: the gateway will retry; if the notification was stored, record that its
+    /// retry is owed (so it is taken for one, whatever came since). Best effort, bounded.
+    async fn owe(&self, in_flight: &InFlight) {
+        let owing = owe_after_failure(&self.store, in_flight, self.delivery.clock.now());
+        match tokio::time::timeout(OWE_BUDGET, owing).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "could not record the retry owed"),
+            Err(_) => tracing::error!("recording the retry owed exceeded its budget"),
+        }
+    }
+
+    /// The mark's budget for this invocation (see [`mark_budget`]).
+    fn mark_budget(&self, request: &Request) -> Duration {
+        let deadline_ms = request.lambda_context_ref().map_or(0, |ctx| ctx.deadline);
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        mark_budget(deadline_ms, now_ms, self.delivery.mark_budget)
+    }
+}
+
+/// The mark's budget: `budget`, but never past the invocation's deadline less
+/// [`ANSWER_MARGIN`], and never less than [`MIN_MARK_BUDGET`] (a mark that Lambda cuts short
+/// costs nothing; one never tried leaves the entity unmarked for sure). A deadline that is
+/// unknown (0: a test, a bench) or already past (not Lambda's: some local emulators send one)
+/// leaves the whole budget.
+pub fn mark_budget(deadline_ms: u64, now_ms: u64, budget: Duration) -> Duration {
+    match deadline_ms.checked_sub(now_ms) {
+        None | Some(0) => budget,
+        Some(left) => Duration::from_millis(left)
+            .saturating_sub(ANSWER_MARGIN)
+            .clamp(MIN_MARK_BUDGET, budget.max(MIN_MARK_BUDGET)),
+    }
+}
+
+/// The least the mark is given, whatever the deadline says.
+pub const MIN_MARK_BUDGET: Duration = Duration::from_millis(250);
+
+/// Whether `path` ends in one of `routes` (the gateway's paths), after any stage or base-path
+/// prefix. API Gateway only routes those exact paths, so anything else reached the function
+/// through a misconfiguration. An absent path (a hand-made test event) is not judged: there is
+/// nothing to compare.
+fn is_a_route(path: &str, routes: &[&str]) -> bool {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    path.is_empty() || routes.iter().any(|route| path.ends_with(route))
+}
+
+/// The address API Gateway saw the request come from: the request context, which the client
+/// cannot write (unlike `X-Forwarded-For`).
+fn source_ip(request: &Request) -> Option<&str> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.as_deref(),
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref(),
+        _ => None,
+    }
+}
+
+/// iugu sends `application/x-www-form-urlencoded`, iPag `application/json` (`expected`);
+/// parameters such as `charset` are fine.
+fn check_content_type(headers: &HeaderMap, expected: &str) -> Result<(), String> {
+    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(format!("send exactly one Content-Type: {expected}"));
+    };
+    let media_type = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
+    if media_type.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the body must be {expected}, not `{}`",
+            clip(media_type)
+        ))
+    }
+}
+
+fn clip(s: &str) -> &str {
+    let mut end = s.len().min(64);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mark_gets_its_budget_within_the_invocations_deadline() {
+        let budget = MARK_BUDGET;
+        let now = 1_800_000_000_000;
+        // Unknown or already past: the whole budget.
+        assert_eq!(mark_budget(0, now, budget), budget);
+        assert_eq!(mark_budget(now - 5, now, budget), budget);
+        // Plenty left: the budget.
+        assert_eq!(mark_budget(now + 9_000, now, budget), budget);
+        // Less left: up to the deadline less the margin.
+        assert_eq!(
+            mark_budget(now + 2_000, now, budget),
+            Duration::from_millis(1_500)
+        );
+        // Almost nothing left: the least, never nothing.
+        assert_eq!(mark_budget(now + 100, now, budget), MIN_MARK_BUDGET);
+    }
+
+    /// Each gateway finds its routes by path (`recover quarantine retry` does), and the
+    /// handler takes a path of its own gateway's routes only.
+    #[test]
+    fn each_gateway_finds_its_routes_by_path_and_takes_only_those() {
+        use webhook_ipag::Ipag;
+        use webhook_iugu::{Family, Iugu};
+        for family in Family::ALL {
+            let iugu = match family {
+                Family::Other => Iugu::ALL_EVENTS,
+                f => Iugu::family(f),
+            };
+            for path in [iugu.path().to_owned(), format!("/Prod{}/", iugu.path())] {
+                assert_eq!(Iugu::of_path(&path), Some(iugu), "{path}");
+                assert!(Ipag::of_path(&path).is_none(), "{path}");
+                assert!(is_a_route(&path, iugu.paths()), "{path}");
+                assert!(!is_a_route(&path, Ipag::UNSIGNED.paths()), "{path}");
+            }
+        }
+        let ipag = Ipag::UNSIGNED.path();
+        assert!(Ipag::of_path(&format!("/Prod{ipag}/")).is_some());
+        assert!(is_a_route(ipag, Ipag::UNSIGNED.paths()));
+        assert!(!is_a_route(ipag, Iugu::ALL_EVENTS.paths()));
+        assert_eq!(Iugu::of_path(ipag), None);
+        assert_eq!(Iugu::of_path("/somewhere/else"), None);
+        assert!(!is_a_route(
+            "/iugu/invoices/extra",
+            Iugu::ALL_EVENTS.paths()
+        ));
+    }
+}
