@@ -1,6 +1,12 @@
 //! Why a body was refused. Each variant names one precise fault; [`ParseError::class`] tells
 //! the HTTP layer which status it maps to, and [`ParseError::code`] is the stable machine code
 //! that goes into the JSON error body.
+//!
+//! The named variants are the faults today's gateways report, kept as they are because their
+//! codes are part of the answers' contract: the form faults are iugu's (`invalid_percent_escape`
+//! ... `conflicting_key`), the JSON ones and `event_mismatch` iPag's, the rest shared. A new
+//! gateway reports a fault of its own as [`ParseError::Gateway`], with its code and class,
+//! without a change here.
 
 use thiserror::Error;
 
@@ -50,6 +56,14 @@ pub enum ParseError {
     },
     #[error("event `{event}` does not match the body: {why}")]
     EventMismatch { event: String, why: String },
+    /// A fault only one gateway has and none of the above names: its code (snake case, stable:
+    /// clients match on it), the status class, and the message (never the body's secrets).
+    #[error("{message}")]
+    Gateway {
+        code: &'static str,
+        class: ErrorClass,
+        message: String,
+    },
 }
 
 /// How the HTTP layer answers a [`ParseError`].
@@ -85,6 +99,7 @@ impl ParseError {
             | ConflictingKey { .. }
             | InvalidJson { .. }
             | NotAnObject { .. } => ErrorClass::Malformed,
+            Gateway { class, .. } => *class,
         }
     }
 
@@ -110,6 +125,30 @@ impl ParseError {
             MissingEntityId { .. } => "missing_entity_id",
             InvalidEntityId { .. } => "invalid_entity_id",
             EventMismatch { .. } => "event_mismatch",
+            Gateway { code, .. } => code,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gateways_own_fault_keeps_its_code_class_and_message() {
+        let fault = ParseError::Gateway {
+            code: "bad_checksum",
+            class: ErrorClass::Unprocessable,
+            message: "the body's checksum does not match".to_owned(),
+        };
+        assert_eq!(fault.code(), "bad_checksum");
+        assert_eq!(fault.class(), ErrorClass::Unprocessable);
+        assert_eq!(fault.to_string(), "the body's checksum does not match");
+        let too_large = ParseError::Gateway {
+            code: "too_many_lines",
+            class: ErrorClass::TooLarge,
+            message: String::new(),
+        };
+        assert_eq!(too_large.class(), ErrorClass::TooLarge);
     }
 }

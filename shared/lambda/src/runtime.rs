@@ -83,18 +83,20 @@ pub async fn app(
         .await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&shared);
     let sqs = aws_sdk_sqs::Client::new(&shared);
-    let (credentials, warm_up) = tokio::join!(
-        crate::secrets::load(&gateway, &shared),
-        crate::warm::connections(
-            &dynamodb,
-            &config.table,
-            &sqs,
-            &config.queue_url,
-            config.warm_up
-        ),
-    );
+    // Both at once; a secret that cannot be read stops the start-up at once, without waiting
+    // for the warm-up (the function exits: its connections would be of no use).
+    let (credentials, warm_up) =
+        tokio::try_join!(crate::secrets::load(&gateway, &shared), async {
+            Ok(crate::warm::connections(
+                &dynamodb,
+                &config.table,
+                &sqs,
+                &config.queue_url,
+                config.warm_up,
+            )
+            .await)
+        },)?;
     crate::warm::log(&warm_up);
-    let credentials = credentials?;
     credentials.sign(&mut gateway);
     Ok(App {
         gateway: Arc::new(gateway),

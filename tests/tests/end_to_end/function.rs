@@ -134,6 +134,12 @@ async fn without_a_usable_secret_the_function_stops_before_it_asks_for_an_event(
             !output.contains(TOKEN),
             "{env:?}: the token is in the output:\n{output}"
         );
+        // It stopped as soon as the secret failed, without waiting for the warm-up to end
+        // (which logs `connections warmed` or `connections not all warmed` when it does).
+        assert!(
+            !output.contains("warmed"),
+            "{env:?}: the start-up waited for the warm-up:\n{output}"
+        );
     }
     // The missing secret's error names AWS's reason.
     let api = RuntimeApi::start(vec![]);
