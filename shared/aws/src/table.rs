@@ -6,7 +6,7 @@
 //!
 //! | kind | pk | sk | holds |
 //! |---|---|---|---|
-//! | `event` | `<entity_type>#<entity_id>` | `seq#<sequence, 20 digits>` | one notification: the envelope's fields, `raw_body`, `sequence`, `repeat_of_*`, `arrival_day`, `expires_at` |
+//! | `event` | `<entity_type>#<entity_id>` | `seq#<sequence, 20 digits>` | one notification: the envelope's fields but `data` and `extra` (its gateway rebuilds both from `raw_body`, the one copy of the body), `raw_body`, `sequence`, `repeat_of_*`, `arrival_day`, `expires_at` |
 //! | `head` | `<entity_type>#<entity_id>` | `head` | the entity's counters: `last_sequence`, `forwarded_sequence`, `forwarded_at`, `unacked`; while a notification waits to be forwarded, `pending_since` and `sweep_shard` (the `by_pending` index) |
 //! | `dedup` | `dedup#<dedup_key>` | `dedup` | the latest notification with that content: `event_pk`, `event_sk`, `sequence`, `received_at`, `expires_at`, `resends_used` |
 //! | `resend` | `resend#<provider>` | `<requested_at>#<id>` | an operator's resend request (`recover resend`): `from`, `until`, `event`, `entity_key`, `expires_at` |
@@ -39,9 +39,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use webhook_core::delivery::{EntityHead, Previous, PreviousKind, ResendRequest};
-use webhook_core::envelope::Data;
 use webhook_core::envelope::{Envelope, RepeatOf};
-use webhook_core::fields::{Fields, Node};
 use webhook_core::stored::StoredNotification;
 
 /// One item, as the SDK reads and writes it.
@@ -67,8 +65,6 @@ pub mod attr {
     pub const REPEAT_OF_SEQUENCE: &str = "repeat_of_sequence";
     pub const REPEAT_OF_RECEIVED_AT: &str = "repeat_of_received_at";
     pub const RAW_BODY: &str = "raw_body";
-    pub const DATA: &str = "data";
-    pub const EXTRA: &str = "extra";
     pub const EXPIRES_AT: &str = "expires_at";
     // head items
     pub const LAST_SEQUENCE: &str = "last_sequence";
@@ -265,7 +261,11 @@ pub fn is_event(item: &Item) -> bool {
 
 // --- event items -------------------------------------------------------------------------
 
-/// The item of a new notification: `envelope` with its sequence set.
+/// The item of a new notification: `envelope` with its sequence set. Its `data` and `extra`
+/// are not written: they are what the gateway's parser makes of `raw_body`, which every reader
+/// parses again ([`stored_notification`], then `StoredNotification::envelope`), and a second
+/// copy of the body in DynamoDB types more than doubled the item (every started KiB is a write
+/// unit, twice in the store's transaction; bench/README.md, "Items under the next 1 KB step").
 pub fn event_item(envelope: &Envelope, raw_body: &str, expires_at: OffsetDateTime) -> Item {
     let sequence = envelope.sequence.unwrap_or_default();
     let received_at = envelope.received_at;
@@ -286,7 +286,6 @@ pub fn event_item(envelope: &Envelope, raw_body: &str, expires_at: OffsetDateTim
         (attr::DEDUP_KEY.to_owned(), s(envelope.dedup_key.as_str())),
         (attr::SEQUENCE.to_owned(), n(sequence)),
         (attr::RAW_BODY.to_owned(), s(raw_body)),
-        (attr::DATA.to_owned(), data_to_attribute(&envelope.data)),
         (attr::EXPIRES_AT.to_owned(), epoch(expires_at)),
     ]);
     if let Some(repeat_of) = &envelope.repeat_of {
@@ -303,9 +302,6 @@ pub fn event_item(envelope: &Envelope, raw_body: &str, expires_at: OffsetDateTim
     }
     if let Some(status) = &envelope.status {
         item.insert(attr::STATUS.to_owned(), s(status.as_str()));
-    }
-    if !envelope.extra.is_empty() {
-        item.insert(attr::EXTRA.to_owned(), fields_to_attribute(&envelope.extra));
     }
     item
 }
@@ -523,66 +519,6 @@ pub fn headers_attribute(headers: &[(String, String)]) -> AttributeValue {
             .map(|(k, v)| AttributeValue::L(vec![s(k.as_str()), s(v.as_str())]))
             .collect(),
     )
-}
-
-// --- data --------------------------------------------------------------------------------
-
-/// `data` as a DynamoDB map: strings stay strings, lists lists, groups maps.
-pub fn fields_to_attribute(fields: &Fields) -> AttributeValue {
-    AttributeValue::M(
-        fields
-            .iter()
-            .map(|(name, node)| (name.clone(), node_to_attribute(node)))
-            .collect(),
-    )
-}
-
-/// An envelope's `data`: iugu's fields as above, iPag's JSON as [`json_to_attribute`].
-pub fn data_to_attribute(data: &Data) -> AttributeValue {
-    match data {
-        Data::Fields(fields) => fields_to_attribute(fields),
-        Data::Json(value) => json_to_attribute(value),
-    }
-}
-
-/// JSON as DynamoDB's own types: objects maps, arrays lists, `null` NULL, booleans BOOL.
-/// Numbers are numbers (N) when DynamoDB can hold them (at most 38 digits, magnitude within
-/// 1e-130..1e125); any other is kept as its text (S) rather than fail the write on every retry.
-/// `raw_body` keeps the exact JSON regardless.
-pub fn json_to_attribute(value: &serde_json::Value) -> AttributeValue {
-    use serde_json::Value;
-    match value {
-        Value::Null => AttributeValue::Null(true),
-        Value::Bool(b) => AttributeValue::Bool(*b),
-        Value::Number(num) => {
-            let text = num.to_string();
-            let fits = match num.as_f64() {
-                _ if num.is_i64() || num.is_u64() => true,
-                Some(f) => f == 0.0 || (1e-130..1e125).contains(&f.abs()),
-                None => false,
-            };
-            if fits {
-                AttributeValue::N(text)
-            } else {
-                AttributeValue::S(text)
-            }
-        }
-        Value::String(v) => s(v.as_str()),
-        Value::Array(items) => AttributeValue::L(items.iter().map(json_to_attribute).collect()),
-        Value::Object(map) => AttributeValue::M(
-            map.iter()
-                .map(|(k, v)| (k.clone(), json_to_attribute(v)))
-                .collect(),
-        ),
-    }
-}
-
-fn node_to_attribute(node: &Node) -> AttributeValue {
-    match node {
-        Node::Text(v) => s(v.as_str()),
-        Node::List(items) => AttributeValue::L(items.iter().map(|v| s(v.as_str())).collect()),
-        Node::Map(map) => fields_to_attribute(map),
-    }
 }
 
 // --- the table itself --------------------------------------------------------------------
