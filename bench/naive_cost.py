@@ -33,7 +33,7 @@ import time
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURE = os.path.join(HERE, "..", "shared", "tests", "fixtures", "iugu", "raw", "invoice.status_changed.body")
+FIXTURE = os.path.join(HERE, "..", "shared", "gateways", "tests", "fixtures", "iugu", "raw", "invoice.status_changed.body")
 FIXTURE_ID = "84F982E1A10F4FF1B483B829F4762C2C"
 TOKEN = "local-dev-token-0123456789"
 WARM_UP = 3

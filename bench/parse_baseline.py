@@ -6,7 +6,7 @@ parse the form (urllib.parse.parse_qsl), nest the Rails-style bracketed names in
 check the event name, find the entity id, hash a canonical JSON of the fields (SHA-256) as
 the de-duplication key, build the envelope dict, and type the documented fields as the Rust
 loop does with `envelope.typed()` (for invoice events, the fields of
-`webhook_lambda::typed::InvoiceView`: statuses and payment method as enums with an unknown case,
+`webhook_iugu::typed::InvoiceView`: statuses and payment method as enums with an unknown case,
 timestamps, dates, integers and booleans parsed, a value that does not parse kept raw).
 Serialising the envelope for the queue is left out on both sides: the measure is
 parse + type + key + envelope.

@@ -28,9 +28,9 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "shared" / "tests" / "fixtures" / "iugu"
+FIXTURES = ROOT / "shared" / "gateways" / "tests" / "fixtures" / "iugu"
 OUT = ROOT / "events" / "iugu"
-IPAG_FIXTURES = ROOT / "shared" / "tests" / "fixtures" / "ipag"
+IPAG_FIXTURES = ROOT / "shared" / "gateways" / "tests" / "fixtures" / "ipag"
 IPAG_OUT = ROOT / "events" / "ipag"
 IPAG_ROUTE = "/ipag/events"
 JSON = "application/json"
@@ -53,7 +53,7 @@ STAGE_V1 = "Prod"
 EPOCH_MS = 1718625600000
 TIME_V1 = "17/Jun/2024:12:00:00 +0000"
 
-# Event-name prefix -> route. Mirrors webhook_lambda::event::Family::of_event.
+# Event-name prefix -> route. Mirrors webhook_iugu::event::Family::of_event.
 ROUTES = {
     "invoice": "/iugu/invoices",
     "subscription": "/iugu/subscriptions",

@@ -32,6 +32,8 @@ echo "== least privilege" >&2
 
 echo "== the crate diagram in docs/architecture.md against cargo metadata" >&2
 "$root/.venv/bin/python" scripts/check_crate_graph.py
+echo "== events/ against the fixtures they are made from" >&2
+"$root/.venv/bin/python" scripts/gen_events.py --check
 
 echo "== cargo deny check licenses bans sources" >&2
 cargo fetch --locked --quiet

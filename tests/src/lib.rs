@@ -111,29 +111,31 @@ pub struct Local {
     pub queue_url: String,
 }
 
-pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// `loader` pointed at the local server at `endpoint`, with test credentials.
+fn local(loader: aws_config::ConfigLoader, endpoint: &str) -> aws_config::ConfigLoader {
+    loader
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "test", "test", None, None, "tests",
         ))
-        .load()
-        .await
+}
+
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    local(
+        aws_config::defaults(aws_config::BehaviorVersion::latest()),
+        endpoint,
+    )
+    .load()
+    .await
 }
 
 /// What a function's clients use in production (timeouts, bounded retries), against `endpoint`.
 pub async fn production_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    webhook_lambda::runtime::sdk_settings(aws_config::defaults(
+    let production = webhook_lambda::runtime::sdk_settings(aws_config::defaults(
         aws_config::BehaviorVersion::latest(),
-    ))
-    .endpoint_url(endpoint)
-    .region(aws_config::Region::new("us-east-1"))
-    .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-        "test", "test", None, None, "tests",
-    ))
-    .load()
-    .await
+    ));
+    local(production, endpoint).load().await
 }
 
 impl Local {

@@ -33,7 +33,7 @@ pub fn screen(request: &mut LambdaRequest) {
         LambdaRequest::ApiGatewayV2(r) => {
             screen_body(&mut r.is_base64_encoded, &mut r.body, &mut r.headers);
         }
-        // Only the two shapes above are compiled in (see shared/Cargo.toml).
+        // Only the two shapes above are compiled in (see shared/lambda/Cargo.toml).
         _ => {}
     }
 }
