@@ -30,8 +30,9 @@ echo "== least privilege" >&2
 "$root/.venv/bin/python" scripts/check_iam.py template.yaml
 "$root/.venv/bin/python" scripts/check_iam.py --self-test template.yaml
 
-echo "== the crate diagram in docs/architecture.md against cargo metadata" >&2
+echo "== the crate diagram in docs/architecture.md against cargo metadata; no module cycle" >&2
 "$root/.venv/bin/python" scripts/check_crate_graph.py
+"$root/.venv/bin/python" scripts/check_module_cycles.py
 echo "== events/ against the fixtures they are made from" >&2
 "$root/.venv/bin/python" scripts/gen_events.py --check
 
