@@ -30,7 +30,7 @@ pub struct Checked {
 
 /// One gateway, as a route serves it; it also rebuilds its stored notifications ([`Parsers`]).
 /// A function serves one, chosen in its `main`; the handler and the start-up ask it everything
-/// that differs between gateways, so adding a gateway adds a crate and a function, nothing else.
+/// that differs between gateways, so the edge names none (adding one: docs/architecture.md).
 pub trait Gateway: Parsers + Send {
     /// Its envelopes' `provider`, also the metrics' `Provider` and the secret's `gateway`.
     fn provider(&self) -> &'static str;

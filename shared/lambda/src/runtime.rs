@@ -180,20 +180,11 @@ const OUR_CRATES: &str = "webhook_";
 /// and carries none of that.
 pub fn within_caps(target: &str, level: tracing::Level) -> bool {
     use tracing_subscriber::filter::LevelFilter;
-    let is = |krate: &str| {
-        target
-            .strip_prefix(krate)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
-    };
-    let ours = target
-        .strip_prefix(OUR_CRATES)
-        .and_then(|rest| rest.split("::").next())
-        .is_some_and(|name| {
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-        });
-    let cap = if ours {
+    // A target is its crate's name, then `::` and the module path.
+    let krate = target.split("::").next().unwrap_or(target);
+    let cap = if krate.len() > OUR_CRATES.len() && krate.starts_with(OUR_CRATES) {
         LevelFilter::TRACE
-    } else if RAW_EVENT_CRATES.iter().any(|krate| is(krate)) {
+    } else if RAW_EVENT_CRATES.contains(&krate) {
         LevelFilter::INFO
     } else {
         LevelFilter::DEBUG

@@ -193,10 +193,8 @@ pub fn parse(gateway: &dyn Gateway, text: &str) -> Result<Credentials, String> {
     }
     Ok(Credentials {
         token: Token::rotating(Some(token), previous),
-        signing_key: signing_key
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(|k| SigningKey(k.to_owned())),
+        // As written: the gateway reads it (iPag's `SignatureKey` takes a blank one for none).
+        signing_key: signing_key.map(|k| SigningKey(k.to_owned())),
     })
 }
 
