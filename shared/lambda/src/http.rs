@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | 200 | — | stored (`"status":"stored"`), stored as a new occurrence of earlier content (`"status":"repeat"`), or already stored (`"status":"duplicate"`); with `dedup_key` and `sequence` |
 //! | 400 | the parse error's code, `invalid_base64` | the body is not a well-formed notification (iPag: `invalid_json`, `not_an_object`, ...) |
+//! | 400 | `invalid_uri` | the URL cannot be made one `http` reads, even percent-encoded (`screen`): over 65,534 bytes, say; before any other check |
 //! | 401 | `unauthorized` | no token, a wrong token (another gateway's included), or no token configured |
 //! | 401 | `invalid_signature` | iPag only, with a `signing_key` in iPag's secret: no or a wrong `X-Ipag-Signature` |
 //! | 403 | `forbidden` | `ALLOWED_SOURCE_IPS` is set and the source address is not in it |
@@ -31,7 +32,7 @@ use serde_json::json;
 
 use crate::auth::Token;
 use crate::metrics::{Metrics, RequestMetric};
-use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64};
+use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64, INVALID_URI};
 use crate::source_ip::SourceAllowList;
 use webhook_core::clock::{Clock, SystemClock};
 use webhook_core::delivery::DeliverySettings;
@@ -240,6 +241,13 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         log: &mut LogFields,
         started: Instant,
     ) -> Answer {
+        if screened_as(request, INVALID_URI) {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_uri",
+                "the request's URL cannot be read (too long, or characters a URL may not hold)",
+            );
+        }
         if !gateway.allows(request.method()) {
             return refuse(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -285,12 +293,7 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                 message,
             );
         }
-        if request
-            .headers()
-            .get(BODY_ERROR_HEADER)
-            .map(|v| v.as_bytes())
-            == Some(INVALID_BASE64.as_bytes())
-        {
+        if screened_as(request, INVALID_BASE64) {
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "invalid_base64",
@@ -468,6 +471,14 @@ pub fn mark_budget(deadline_ms: u64, now_ms: u64, budget: Duration) -> Duration 
 
 /// The least the mark is given, whatever the deadline says.
 pub const MIN_MARK_BUDGET: Duration = Duration::from_millis(250);
+
+/// Whether the screen (`crate::screen`) marked `request` with `what`.
+fn screened_as(request: &Request, what: &str) -> bool {
+    request
+        .headers()
+        .get(BODY_ERROR_HEADER)
+        .is_some_and(|v| v.as_bytes() == what.as_bytes())
+}
 
 /// Whether `path` ends in one of `routes` (the gateway's paths), after any stage or base-path
 /// prefix. API Gateway only routes those exact paths, so anything else reached the function

@@ -271,3 +271,131 @@ fn b64(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+/// An HTTP API (v2) event for `/iugu/invoices`, as API Gateway hands it over, with `query` as
+/// its raw query string and `headers` beside the form's content type.
+fn v2_event(path: &str, query: &str, headers: &[(&str, &str)], body: &str) -> Request {
+    let mut all = serde_json::Map::new();
+    all.insert("content-type".into(), FORM.into());
+    for (name, value) in headers {
+        all.insert((*name).into(), (*value).into());
+    }
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "POST /iugu/invoices",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": all,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "domainName": "local",
+            "http": { "method": "POST", "path": path, "protocol": "HTTP/1.1",
+                      "sourceIp": "54.207.210.151" },
+            "requestId": "test-request", "routeKey": "POST /iugu/invoices", "stage": "$default",
+            "time": "17/Jun/2024:12:00:00 +0000", "timeEpoch": 1718625600000u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    });
+    through_runtime(&event.to_string())
+}
+
+/// Issue 24, item 1: a query string `http::Uri` refuses (`token=...&a="x"`) made
+/// `lambda_http` panic in its conversion, before any check: with `panic = "abort"` the
+/// function died (502, a cold start and a secret read for the next request), for a caller with
+/// no token. The screen percent-encodes what `http` refuses (the token still reads), drops a
+/// `Host` or `X-Forwarded-Proto` that would not parse, and refuses what cannot be mended.
+#[tokio::test]
+async fn hostile_urls_are_screened_before_the_conversion() {
+    let local = Local::new().await;
+    let app = local.app(Iugu::family(Family::Invoices));
+    let token = format!("token={TOKEN}");
+    let body =
+        |id: &str| format!("event=invoice.status_changed&data%5Bid%5D={id}&data%5Bstatus%5D=paid");
+    let long = format!("{token}&a={}", "x".repeat(70_000));
+    let cases: Vec<(&str, Request, u16, &str)> = vec![
+        (
+            "a quote in the query, with the token",
+            v2_event(
+                "/iugu/invoices",
+                &format!(r#"{token}&a="x""#),
+                &[],
+                &body("U1"),
+            ),
+            200,
+            "stored",
+        ),
+        (
+            "angle brackets, a space, a control byte, with the token",
+            v2_event(
+                "/iugu/invoices",
+                &format!("{token}&a=<b> c\u{1}"),
+                &[],
+                &body("U2"),
+            ),
+            200,
+            "stored",
+        ),
+        (
+            "a quote in the query, no token",
+            v2_event("/iugu/invoices", r#"a="x""#, &[], &body("U3")),
+            401,
+            "unauthorized",
+        ),
+        (
+            "a space in the query, a wrong token",
+            v2_event(
+                "/iugu/invoices",
+                "token=wrong value&<script>",
+                &[],
+                &body("U4"),
+            ),
+            401,
+            "unauthorized",
+        ),
+        (
+            "a quote and a space in the path",
+            v2_event(r#"/iugu/invoices/"x y""#, &token, &[], &body("U5")),
+            404,
+            "not_found",
+        ),
+        (
+            "a Host and an X-Forwarded-Proto that do not parse",
+            v2_event(
+                "/iugu/invoices",
+                &token,
+                &[("host", "a b:99999"), ("x-forwarded-proto", "1<")],
+                &body("U6"),
+            ),
+            200,
+            "stored",
+        ),
+        (
+            "a 70 KB query",
+            v2_event("/iugu/invoices", &long, &[], &body("U7")),
+            400,
+            "invalid_uri",
+        ),
+    ];
+    let mut stored = 0;
+    for (what, request, want_status, want) in cases {
+        let (status, json) = answer(&app.handle(request).await);
+        assert_eq!(status, want_status, "{what}: {json}");
+        if status == 200 {
+            assert_eq!(json["status"], want, "{what}: {json}");
+            stored += 1;
+        } else {
+            assert_eq!(json["error"], want, "{what}: {json}");
+        }
+    }
+    assert_eq!(
+        local.events().await.len(),
+        stored,
+        "only the authentic ones stored"
+    );
+    assert_eq!(local.drain().await.len(), stored, "and forwarded");
+    assert_eq!(
+        local.quarantined_deliveries().await,
+        0,
+        "no refusal here was authentic"
+    );
+}
