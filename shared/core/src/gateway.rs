@@ -45,8 +45,10 @@ pub trait Gateway: Parsers + Send {
     fn signs(&self) -> bool;
 
     /// From now on, verify every request with `key` (a `signing_key` from its secret; only
-    /// called when [`Gateway::signs`]).
-    fn verify_with(&mut self, key: &str);
+    /// called when [`Gateway::signs`]). A key the gateway cannot sign with (blank, too short)
+    /// is an error that says why, never the key: the function does not start, rather than
+    /// run with the check silently off.
+    fn verify_with(&mut self, key: &str) -> Result<(), String>;
 
     /// The one media type it sends (parameters such as `charset` aside).
     fn media_type(&self) -> &'static str;

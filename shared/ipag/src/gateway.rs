@@ -30,8 +30,9 @@ impl Gateway for Ipag {
         true
     }
 
-    fn verify_with(&mut self, key: &str) {
-        self.signing_key = SignatureKey::new(Some(key));
+    fn verify_with(&mut self, key: &str) -> Result<(), String> {
+        self.signing_key = Some(SignatureKey::from_secret(key).map_err(str::to_owned)?);
+        Ok(())
     }
 
     fn media_type(&self) -> &'static str {

@@ -26,7 +26,9 @@ impl Gateway for Iugu {
         false
     }
 
-    fn verify_with(&mut self, _: &str) {}
+    fn verify_with(&mut self, _: &str) -> Result<(), String> {
+        Err("iugu does not sign its deliveries".to_owned())
+    }
 
     fn media_type(&self) -> &'static str {
         "application/x-www-form-urlencoded"

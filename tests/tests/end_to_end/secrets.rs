@@ -48,7 +48,9 @@ async fn start(
     let credentials = read(client, &gateway, secret)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    credentials.sign(&mut gateway);
+    credentials
+        .sign(&mut gateway)
+        .unwrap_or_else(|e| panic!("{e}"));
     local.app_with(gateway, credentials.token, &local.queue_url)
 }
 
@@ -185,4 +187,47 @@ async fn a_rotation_refuses_no_delivery() {
     let (status, _) = answer(&after.handle(iugu_delivery(1000, OLD)).await);
     assert_eq!(status, 401);
     assert_eq!(local.events().await.len(), answers.len());
+}
+
+/// Issue 24, item 5: iPag's secret with a `signing_key` of blanks read as no key, and the
+/// function took unsigned deliveries without a word; a short one was taken as a key. Both are
+/// refused now (the function does not start: the door fails closed), and a real key turns the
+/// check on.
+#[tokio::test]
+async fn a_blank_or_short_signing_key_stops_the_function() {
+    let local = Local::new().await;
+    let client = secrets::client().await;
+    for (key, expected) in [
+        ("   ", "is blank"),
+        ("\t\n", "is blank"),
+        ("short-key", "shorter than 16 characters"),
+    ] {
+        let secret = secrets::create(&client, &secrets::ipag(IPAG_TOKEN, None, Some(key))).await;
+        let mut gateway = Ipag::UNSIGNED;
+        let refused = match read(&client, &gateway, &secret).await {
+            Err(e) => e,
+            Ok(credentials) => match credentials.sign(&mut gateway) {
+                Err(e) => e,
+                Ok(()) => panic!(
+                    "{key:?}: the function would start, signature check {:?}",
+                    gateway.signing_key.map(|_| "on")
+                ),
+            },
+        };
+        let message = refused.to_string();
+        assert!(message.contains(expected), "{key:?}: {message}");
+        assert!(
+            !message.contains("short-key"),
+            "the key is never shown: {message}"
+        );
+    }
+    // A real key: the check is on, an unsigned delivery is refused.
+    let key = "ipag-api-key-0123456789";
+    let secret = secrets::create(&client, &secrets::ipag(IPAG_TOKEN, None, Some(key))).await;
+    let ipag = start(&local, &client, Ipag::UNSIGNED, &secret).await;
+    let (status, body) = answer(&ipag.handle(ipag_delivery(1, IPAG_TOKEN)).await);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_signature"))
+    );
 }
