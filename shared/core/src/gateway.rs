@@ -84,6 +84,10 @@ pub trait Gateway: Parsers + Send {
     /// The family a refusal is counted under when the body named none: the route's own.
     fn family_label(&self) -> &'static str;
 
+    /// The largest body it takes (a larger one is refused 413): also the most of a refused
+    /// body the quarantine keeps.
+    fn max_body_bytes(&self) -> usize;
+
     /// How long it waits for an answer before it takes a delivery for failed (and retries it):
     /// a 200 that comes later is a failure to the gateway, so the handler answers well within
     /// it (docs/delivery-semantics.md, per gateway).

@@ -39,6 +39,10 @@ impl Gateway for Ipag {
         "application/json"
     }
 
+    fn max_body_bytes(&self) -> usize {
+        crate::MAX_BODY_BYTES
+    }
+
     /// iPag's webhook registration lets the merchant choose `POST` or `PUT` (`http_method`).
     fn allows(&self, method: &Method) -> bool {
         method == Method::POST || method == Method::PUT

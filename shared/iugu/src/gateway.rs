@@ -34,6 +34,10 @@ impl Gateway for Iugu {
         "application/x-www-form-urlencoded"
     }
 
+    fn max_body_bytes(&self) -> usize {
+        crate::form::MAX_BODY_BYTES
+    }
+
     fn allows(&self, method: &Method) -> bool {
         method == Method::POST
     }

@@ -39,7 +39,9 @@ use webhook_core::delivery::DeliverySettings;
 use webhook_core::envelope::EventFamily;
 use webhook_core::gateway::Gateway;
 use webhook_core::ingest::{mark, store_and_forward, EventStore, Forwarder, IngestError};
-use webhook_core::quarantine::{is_quarantined, QuarantineStore, QuarantinedRequest};
+use webhook_core::quarantine::{
+    is_quarantined, Kept, QuarantineStore, QuarantinedRequest, MAX_ITEMS_PER_DAY,
+};
 
 /// What is kept, at the least, between our answer and the gateway's own timeout
 /// ([`Gateway::waits`]): API Gateway's time, the network's, and a cold start's. A request is
@@ -202,11 +204,13 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         response
     }
 
-    /// Keeps a refused request (see `quarantine`); whether it was kept. Its failure is a log
+    /// Keeps a refused request (see `quarantine`), at most the gateway's body limit of its
+    /// body and [`MAX_ITEMS_PER_DAY`] new ones a day; whether it was kept. Its failure is a log
     /// line: the answer to the gateway stays the refusal.
     async fn quarantine(&self, request: &Request, answer: &Answer) -> bool {
         let kept = QuarantinedRequest::new(
             self.delivery.clock.now(),
+            self.gateway.provider(),
             self.gateway.path(),
             request.method().as_str(),
             (
@@ -218,11 +222,21 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                 .iter()
                 .map(|(name, value)| (name.as_str(), value.as_bytes())),
             request.body().as_ref(),
+            self.gateway.max_body_bytes(),
         );
         let expires_at = kept.received_at + self.delivery.settings.retention;
-        let write = self.store.quarantine(&kept, expires_at);
+        let write = self.store.quarantine(&kept, expires_at, MAX_ITEMS_PER_DAY);
         match tokio::time::timeout(QUARANTINE_BUDGET, write).await {
-            Ok(Ok(())) => true,
+            Ok(Ok(outcome)) => {
+                self.metrics.quarantine(outcome, kept.body.len());
+                if outcome == Kept::OverCap {
+                    tracing::error!(
+                        max = MAX_ITEMS_PER_DAY,
+                        "a refused request was not quarantined: the day's cap is reached"
+                    );
+                }
+                outcome.kept()
+            }
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "a refused request could not be quarantined");
                 false

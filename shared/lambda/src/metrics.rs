@@ -19,6 +19,7 @@
 //! | `Latency` | Milliseconds | the same | request (the handler's own time) |
 //! | `SweepForwarded`, `SweepEntities`, `SweepFailures` | Count | `[]` (none) | sweeper run |
 //! | `OldestUnforwardedAge` | Seconds | `[]` | sweeper run (0 when nothing waits) |
+//! | `QuarantinedItems`, `QuarantinedBytes`, `QuarantineOverCap` | Count, Bytes, Count | `[]` | request offered to the quarantine: a new item and its body's bytes, or one not kept (the day's cap) |
 //!
 //! `Outcome` is `stored`, `repeat`, `retry`, `resend`, `quarantined` (refused, and kept:
 //! `recover quarantine`), `refused` or `failed`; `Code` is the answer's error code (`unauthorized`,
@@ -175,6 +176,35 @@ impl Metrics {
             "SweepFailures": report.failed,
             "GapRecords": report.gaps,
             "OldestUnforwardedAge": oldest,
+        }));
+    }
+
+    /// A refused request offered to the quarantine: a new item of `bytes` (its body as kept),
+    /// a delivery more of one kept already (no line: nothing new is stored), or one not kept
+    /// for the day's cap. The volume alarms read these (`template.yaml`).
+    pub fn quarantine(&self, kept: webhook_core::quarantine::Kept, bytes: usize) {
+        use webhook_core::quarantine::Kept;
+        let (items, bytes, over) = match kept {
+            Kept::New => (1, bytes, 0),
+            Kept::Again => return,
+            Kept::OverCap => (0, 0, 1),
+        };
+        if self.sink.is_none() {
+            return;
+        }
+        let aws = self.envelope(
+            json!([[]]),
+            json!([
+                {"Name": "QuarantinedItems", "Unit": "Count"},
+                {"Name": "QuarantinedBytes", "Unit": "Bytes"},
+                {"Name": "QuarantineOverCap", "Unit": "Count"}
+            ]),
+        );
+        self.emit(json!({
+            "_aws": aws,
+            "QuarantinedItems": items,
+            "QuarantinedBytes": bytes,
+            "QuarantineOverCap": over,
         }));
     }
 
