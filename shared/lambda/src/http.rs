@@ -30,8 +30,8 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
-use crate::auth::Token;
-use crate::metrics::{Metrics, RequestMetric};
+use crate::auth::{AuthError, Token};
+use crate::metrics::{Metrics, Refusal, RequestMetric};
 use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64, INVALID_URI};
 use crate::source_ip::SourceAllowList;
 use webhook_core::clock::{Clock, SystemClock};
@@ -149,6 +149,10 @@ struct LogFields {
     authenticated: bool,
     /// The refused request was kept in the quarantine.
     quarantined: bool,
+    /// What the quarantine made of it, and its body's bytes as kept (for the metrics).
+    kept: Option<(Kept, usize)>,
+    /// Why a request was refused before authentication (never what it sent).
+    reason: Option<&'static str>,
 }
 
 impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
@@ -161,9 +165,45 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         let status = answer.status.as_u16();
         // A stale timestamp is a replay's refusal, not a notification we failed to read.
         if log.authenticated && is_quarantined(status) && answer.outcome != "stale_timestamp" {
-            log.quarantined = self.quarantine(&request, &answer).await;
+            log.kept = self.quarantine(&request, &answer).await;
+            log.quarantined = log.kept.is_some_and(|(kept, _)| kept.kept());
         }
         let latency = started.elapsed();
+        // Refused before authentication (what a flood is): one line at most, sampled under a
+        // flood, its count exact (`metrics`). Everything else: its metric line and its request
+        // line, as below.
+        let unauthenticated = log.token.is_none() && (400..500).contains(&status);
+        let refusal = Refusal {
+            provider: gateway.provider(),
+            family: gateway.family_label(),
+            code: answer.outcome,
+            route: gateway.path(),
+            status,
+            reason: log.reason,
+        };
+        if !(unauthenticated && self.metrics.refusal(refusal)) {
+            self.log_and_count(gateway, &log, &answer, status, latency);
+        }
+        let mut response = Response::new(Body::Text(answer.body.to_string()));
+        *response.status_mut() = answer.status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+
+    /// A request's metric line and its request log line; and the counts of refusals folded
+    /// earlier, when due.
+    fn log_and_count(
+        &self,
+        gateway: &dyn Gateway,
+        log: &LogFields,
+        answer: &Answer,
+        status: u16,
+        latency: Duration,
+    ) {
+        self.metrics.flush_due_refusals();
         self.metrics.request(RequestMetric {
             provider: gateway.provider(),
             family: log
@@ -178,6 +218,7 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
             },
             code: answer.outcome,
             latency,
+            quarantine: log.kept,
         });
         tracing::info!(
             route = gateway.path(),
@@ -191,23 +232,18 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
             ipag_timestamp = log.ipag_timestamp,
             outcome = answer.outcome,
             quarantined = log.quarantined,
+            reason = log.reason,
             status,
             latency_us = latency.as_micros() as u64,
             "request"
         );
-        let mut response = Response::new(Body::Text(answer.body.to_string()));
-        *response.status_mut() = answer.status;
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/json"),
-        );
-        response
     }
 
     /// Keeps a refused request (see `quarantine`), at most the gateway's body limit of its
-    /// body and [`MAX_ITEMS_PER_DAY`] new ones a day; whether it was kept. Its failure is a log
-    /// line: the answer to the gateway stays the refusal.
-    async fn quarantine(&self, request: &Request, answer: &Answer) -> bool {
+    /// body and [`MAX_ITEMS_PER_DAY`] new ones a day; what became of it and its body's bytes as
+    /// kept (`None`: the write failed). Its failure is a log line: the answer to the gateway
+    /// stays the refusal.
+    async fn quarantine(&self, request: &Request, answer: &Answer) -> Option<(Kept, usize)> {
         let kept = QuarantinedRequest::new(
             self.delivery.clock.now(),
             self.gateway.provider(),
@@ -228,22 +264,21 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         let write = self.store.quarantine(&kept, expires_at, MAX_ITEMS_PER_DAY);
         match tokio::time::timeout(QUARANTINE_BUDGET, write).await {
             Ok(Ok(outcome)) => {
-                self.metrics.quarantine(outcome, kept.body.len());
                 if outcome == Kept::OverCap {
                     tracing::error!(
                         max = MAX_ITEMS_PER_DAY,
                         "a refused request was not quarantined: the day's cap is reached"
                     );
                 }
-                outcome.kept()
+                Some((outcome, kept.body.len()))
             }
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "a refused request could not be quarantined");
-                false
+                None
             }
             Err(_) => {
                 tracing::error!("quarantining a refused request exceeded its budget");
-                false
+                None
             }
         }
     }
@@ -277,7 +312,7 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
             );
         }
         if !self.allowed_sources.allows(source_ip(request)) {
-            tracing::warn!("refused: source address not in ALLOWED_SOURCE_IPS");
+            log.reason = Some("source not allowed");
             return refuse(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -296,7 +331,11 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                 log.authenticated = gateway.token_suffices();
             }
             Err(why) => {
-                tracing::warn!(reason = why.message(), "refused: not authentic");
+                log.reason = Some(match why {
+                    AuthError::NotConfigured => "no token configured",
+                    AuthError::Missing => "no token",
+                    AuthError::Wrong => "wrong token",
+                });
                 return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why.message());
             }
         }
