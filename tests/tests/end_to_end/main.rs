@@ -21,5 +21,6 @@ mod resends;
 mod secrets;
 mod stuck;
 mod sweeper;
+mod sweeper_iam;
 mod template;
 mod warm_up;
