@@ -13,6 +13,7 @@ mod hostile;
 mod ipag;
 mod ipag_replay;
 mod load;
+mod parameters;
 mod pipeline;
 mod races;
 mod request_fuzz_seeds;
