@@ -17,6 +17,7 @@ mod parameters;
 mod pipeline;
 mod races;
 mod request_fuzz_seeds;
+mod sam_local;
 mod secrets;
 mod sweeper;
 mod template;
