@@ -89,7 +89,10 @@ pub struct UrlsArgs {
         header: it is in no URL.\n\n\
         iPag: one webhook for its 16 events, /ipag/events?token=<iPag's token>.\n\n\
         Webhooks of this stack that are not wanted (an older layout, a URL with the token) \
-        are listed and left; --prune deletes them. Webhooks of other hosts are never touched.",
+        are listed and left; --prune deletes them. Webhooks of other hosts are never touched.\n\n\
+        After rotating iugu's token (docs/operations.md, \"Rotating a token\"), --renew makes \
+        this stack's iugu webhooks again with the new token as their `authorization` (iugu's \
+        list does not show it to compare) and then deletes the previous ones.",
     after_help = "Examples:\n  \
         recover register --dry-run\n  \
         recover register\n  \
@@ -111,6 +114,11 @@ pub struct RegisterArgs {
     /// Also delete this stack's webhooks that the layout does not want
     #[arg(long)]
     pub prune: bool,
+
+    /// Make this stack's iugu webhooks again with the current token (after rotating it), then
+    /// delete the previous ones
+    #[arg(long)]
+    pub renew: bool,
 
     /// Which gateway to register at
     #[arg(long, value_enum, default_value_t = Gateways::Both)]

@@ -203,7 +203,11 @@ async fn register_command(args: RegisterArgs, env: &dyn Env) -> Result<ExitCode,
             api.supported_events().await?
         };
         let wanted = register::wanted_iugu(&stack, &layout, &supported)?;
-        let plan = register::plan_iugu(&existing, &wanted, &host, args.prune, WEB_HOOK_LIMIT)?;
+        let policy = register::Policy {
+            prune: args.prune,
+            renew: args.renew,
+        };
+        let plan = register::plan_iugu(&existing, &wanted, &host, policy, WEB_HOOK_LIMIT)?;
         if plan.delete_first && !args.dry_run {
             eprintln!(
                 "recover register: creating first would pass iugu's limit of {WEB_HOOK_LIMIT} \

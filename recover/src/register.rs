@@ -114,6 +114,24 @@ pub fn wanted_iugu(
     Ok(wanted)
 }
 
+/// What `register` may do to this stack's webhooks beyond creating the missing ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Delete this stack's webhooks that the layout does not want.
+    pub prune: bool,
+    /// Make every wanted webhook again, with the current token as its `authorization` (iugu
+    /// lists no `authorization` to compare), and delete the previous ones: step 3 of rotating
+    /// a token (docs/operations.md). Implies `prune`.
+    pub renew: bool,
+}
+
+impl Policy {
+    pub const PRUNE: Policy = Policy {
+        prune: true,
+        renew: false,
+    };
+}
+
 /// What `register` does at iugu.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
@@ -142,10 +160,11 @@ pub fn plan_iugu(
     existing: &[WebHook],
     wanted: &[Wanted],
     host: &str,
-    prune: bool,
+    policy: Policy,
     limit: usize,
 ) -> Result<Plan, RecoverError> {
     let ours = |w: &WebHook| url_host(&w.url).as_deref() == Some(host);
+    let prune = policy.prune || policy.renew;
     let mut plan = Plan {
         prune,
         ..Plan::default()
@@ -156,10 +175,11 @@ pub fn plan_iugu(
             plan.others += 1;
             continue;
         }
-        match missing
+        let found = missing
             .iter()
-            .position(|w| w.event == hook.event && w.url == hook.url)
-        {
+            .position(|w| w.event == hook.event && w.url == hook.url);
+        // Renewing: every webhook of this stack is made again (with the current token).
+        match found.filter(|_| !policy.renew) {
             Some(i) => {
                 missing.remove(i);
                 plan.keep.push(hook.clone());
@@ -168,7 +188,11 @@ pub fn plan_iugu(
             None => plan.extra.push(hook.clone()),
         }
     }
-    plan.create = missing;
+    plan.create = if policy.renew {
+        wanted.to_vec()
+    } else {
+        missing
+    };
     let total = existing.len();
     let after = plan.after();
     if after > limit {
@@ -468,7 +492,7 @@ mod tests {
             hook(1, "all", &wanted[0].url),
             hook(2, "invoice.created", "https://erp.example.com/hooks"),
         ];
-        let plan = plan_iugu(&existing, &wanted, HOST, false, 20).expect("a plan");
+        let plan = plan_iugu(&existing, &wanted, HOST, Policy::default(), 20).expect("a plan");
         assert_eq!(
             (
                 plan.keep.len(),
@@ -488,11 +512,18 @@ mod tests {
             "invoice.status_changed",
             "https://abc.execute-api.sa-east-1.amazonaws.com/iugu/invoices?token=x",
         );
-        let plan = plan_iugu(std::slice::from_ref(&old), &wanted, HOST, false, 20).expect("a plan");
+        let plan = plan_iugu(
+            std::slice::from_ref(&old),
+            &wanted,
+            HOST,
+            Policy::default(),
+            20,
+        )
+        .expect("a plan");
         assert_eq!(plan.extra, vec![old.clone()]);
         assert_eq!(plan.create, wanted);
         assert_eq!(plan.after(), 2);
-        let plan = plan_iugu(&[old], &wanted, HOST, true, 20).expect("a plan");
+        let plan = plan_iugu(&[old], &wanted, HOST, Policy::PRUNE, 20).expect("a plan");
         assert_eq!(plan.after(), 1);
         assert!(!plan.delete_first);
     }
@@ -504,7 +535,7 @@ mod tests {
             .collect();
         let wanted =
             wanted_iugu(&stack(), &own(vec![Family::Invoices], &[]), &supported()).expect("wanted");
-        let refused = plan_iugu(&others, &wanted, HOST, true, 20);
+        let refused = plan_iugu(&others, &wanted, HOST, Policy::PRUNE, 20);
         assert!(
             matches!(&refused, Err(RecoverError::Refused(m)) if m.contains("at most 20") && m.contains("52")),
             "{refused:?}"
@@ -512,11 +543,27 @@ mod tests {
         // One slot left: `all` fits.
         let all = wanted_iugu(&stack(), &Layout::default(), &supported()).expect("wanted");
         assert_eq!(
-            plan_iugu(&others, &all, HOST, false, 20)
+            plan_iugu(&others, &all, HOST, Policy::default(), 20)
                 .map(|p| p.after())
                 .ok(),
             Some(20)
         );
+    }
+
+    #[test]
+    fn renewing_makes_every_webhook_of_the_stack_again() {
+        let wanted = wanted_iugu(&stack(), &Layout::default(), &supported()).expect("wanted");
+        let existing = vec![hook(1, "all", &wanted[0].url)];
+        let renew = Policy {
+            prune: false,
+            renew: true,
+        };
+        let plan = plan_iugu(&existing, &wanted, HOST, renew, 20).expect("a plan");
+        assert!(plan.keep.is_empty());
+        assert_eq!(plan.create, wanted);
+        assert_eq!(plan.extra, existing);
+        assert!(plan.prune && !plan.delete_first);
+        assert_eq!(plan.after(), 1);
     }
 
     #[test]
@@ -530,8 +577,8 @@ mod tests {
             "https://abc.execute-api.sa-east-1.amazonaws.com/iugu/invoices?token=x",
         ));
         let wanted = wanted_iugu(&stack(), &Layout::default(), &supported()).expect("wanted");
-        assert!(plan_iugu(&existing, &wanted, HOST, false, 20).is_err());
-        let plan = plan_iugu(&existing, &wanted, HOST, true, 20).expect("a plan");
+        assert!(plan_iugu(&existing, &wanted, HOST, Policy::default(), 20).is_err());
+        let plan = plan_iugu(&existing, &wanted, HOST, Policy::PRUNE, 20).expect("a plan");
         assert!(plan.delete_first);
         assert_eq!(plan.after(), 20);
     }

@@ -255,3 +255,49 @@ async fn missing_credentials_are_refused_before_any_call() {
     assert!(text(&out.stderr).contains("IPAG_API_KEY is not set"));
     assert!(iugu.calls().is_empty() && ipag.calls().is_empty());
 }
+
+/// Step 3 of rotating iugu's token: `--renew` makes the stack's webhook again with the new
+/// token as its `authorization` (iugu's list does not show it), then deletes the previous one.
+#[tokio::test(flavor = "multi_thread")]
+async fn renew_registers_the_new_token_then_drops_the_old_webhook() {
+    let (iugu, ipag) = (Iugu::start(0).await, Ipag::start().await);
+    let before = stack(API, "events", "https://sqs/q.fifo").await;
+    let first = recover(
+        &["register", "--gateway", "iugu"],
+        &register_env(&before, &iugu, &ipag),
+    )
+    .await;
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let old = iugu.hooks();
+    assert_eq!(old.len(), 1);
+
+    // The same API, its iugu secret now holding a new token.
+    const NEW: &str = "iugu-webhook-token-rotated-0123";
+    let after = crate::stand_ins::stack_with(API, "events", "https://sqs/q.fifo", NEW).await;
+    let env = register_env(&after, &iugu, &ipag);
+    let plain = recover(&["register", "--gateway", "iugu"], &env).await;
+    assert!(plain.status.success());
+    assert_eq!(iugu.hooks(), old, "without --renew nothing changes");
+
+    let renewed = recover(&["register", "--gateway", "iugu", "--renew"], &env).await;
+    let stdout = text(&renewed.stdout);
+    assert!(
+        renewed.status.success(),
+        "{}{stdout}",
+        text(&renewed.stderr)
+    );
+    let hooks = iugu.hooks();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(
+        (hooks[0].event.as_str(), hooks[0].extra.as_str()),
+        ("all", NEW)
+    );
+    assert_ne!(hooks[0].id, old[0].id);
+    // Created first, then the old one deleted: no moment without a webhook.
+    let writes: Vec<_> = writes(&iugu.calls())
+        .into_iter()
+        .map(|(v, _, _)| v)
+        .collect();
+    assert_eq!(writes, ["POST", "POST", "DELETE"]);
+    assert!(!stdout.contains(NEW), "{stdout}");
+}
