@@ -50,6 +50,34 @@ pub enum Command {
     Replay(ReplayArgs),
     Reconcile(ReconcileArgs),
     Quarantine(QuarantineArgs),
+    Skip(SkipArgs),
+    /// List the notifications set aside (unreadable, or skipped by an operator)
+    Aside,
+}
+
+/// Set one waiting notification aside: it is forwarded as a gap record, and its entity goes on.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Set aside one stored notification that is still waiting to be forwarded \
+        (one that keeps its entity blocked, say): from then on the functions and the sweeper \
+        forward a gap record in its place (`gap.reason` \"skipped\", your --reason as \
+        `gap.detail`), never its body, and the entity's later notifications go on. The item \
+        stays in the table until its retention ends; `recover aside` lists it, and `recover \
+        replay --pk` sends its body if you change your mind.",
+    after_help = "Example:\n  recover skip --pk invoice#84F982E1A10F4FF1B483B829F4762C2C --sequence 7 --reason \"ticket 123\""
+)]
+pub struct SkipArgs {
+    /// The entity key (`invoice#<id>`)
+    #[arg(long)]
+    pub pk: String,
+
+    /// The notification's sequence
+    #[arg(long)]
+    pub sequence: u64,
+
+    /// Why, for the consumer (the gap record's `detail`; no personal data)
+    #[arg(long)]
+    pub reason: String,
 }
 
 // The deployed stack a command reads (its outputs and secrets).

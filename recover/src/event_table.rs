@@ -12,11 +12,13 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use webhook_aws::error_text;
 use webhook_aws::table::{self, attr};
 use webhook_aws::DynamoStore;
-use webhook_core::delivery::{EntityHead, ResendRequest};
+use webhook_core::delivery::{EntityHead, ResendEntry, ResendRequest};
+use webhook_core::envelope::{Gap, GapReason};
+use webhook_core::ingest::EventStore;
 
 use crate::error::RecoverError;
 
@@ -42,6 +44,9 @@ pub struct EventTable {
     store: DynamoStore,
     /// Whether the table has the legacy day index, once asked.
     legacy_index: std::sync::OnceLock<bool>,
+    /// The functions' `DEDUP_WINDOW`: how late after a resend period a notification of it
+    /// may have arrived.
+    window: Duration,
 }
 
 fn aws(operation: &'static str) -> impl Fn(webhook_core::ingest::DownstreamError) -> RecoverError {
@@ -53,7 +58,13 @@ impl EventTable {
         EventTable {
             store: DynamoStore::new(client, table),
             legacy_index: std::sync::OnceLock::new(),
+            window: webhook_core::delivery::DEFAULT_WINDOW,
         }
+    }
+
+    /// The same, for functions whose `DEDUP_WINDOW` is `window`.
+    pub fn with_window(self, window: Duration) -> EventTable {
+        EventTable { window, ..self }
     }
 
     /// The store, for what the functions' own code does with it (forwarding in order).
@@ -303,16 +314,98 @@ impl EventTable {
         Ok(())
     }
 
-    /// Keeps a resend request where the functions read it (see `webhook_core::delivery`).
+    /// Keeps a resend request where the functions read it, with one entry for each live
+    /// stored notification it covers (`webhook_core::delivery`): a delivery of one of them
+    /// while the request is open is its resend, once. A period's last notifications may have
+    /// arrived up to the functions' window late ([`EventTable::with_window`]). Returns how
+    /// many notifications the request names.
     pub async fn record_resend(
         &self,
         request: &ResendRequest,
         now: OffsetDateTime,
-    ) -> Result<(), RecoverError> {
+    ) -> Result<usize, RecoverError> {
+        let window = self.window;
+        let items = match &request.entity_key {
+            Some(pk) => self.events_of(pk, now).await?,
+            None => {
+                let until = request.until + window;
+                let mut items = Vec::new();
+                let mut day = request.from.to_offset(time::UtcOffset::UTC).date();
+                let last = until.to_offset(time::UtcOffset::UTC).date();
+                while day <= last {
+                    let midnight = day.midnight().assume_utc();
+                    items.extend(
+                        self.events_of_day(&table::day_of(midnight), request.from, until, now)
+                            .await?,
+                    );
+                    let Some(next) = day.next_day() else { break };
+                    day = next;
+                }
+                items
+            }
+        };
+        let entries: Vec<ResendEntry> = items
+            .iter()
+            .filter_map(|item| {
+                let n = table::stored_notification(item).ok()?;
+                let sequence = n.sequence?;
+                request
+                    .covers(&n.entity_key, &n.event, n.received_at, window)
+                    .then(|| request.entry(&n.entity_key, sequence, &n.dedup_key))
+            })
+            .collect();
         self.store
-            .record_resend("iugu", request, now)
+            .record_resend("iugu", request, &entries, now)
             .await
-            .map_err(aws("DynamoDB PutItem"))
+            .map_err(aws("DynamoDB BatchWriteItem/PutItem"))?;
+        Ok(entries.len())
+    }
+
+    /// Sets notification `sequence` of `pk` aside with `reason` (`recover skip`): it is
+    /// forwarded as a gap record. Only one still waiting to be forwarded.
+    pub async fn skip(
+        &self,
+        pk: &str,
+        sequence: u64,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), RecoverError> {
+        let head = self
+            .head(pk)
+            .await?
+            .ok_or_else(|| RecoverError::Refused(format!("no entity `{pk}` in the table")))?;
+        if sequence <= head.forwarded_sequence || sequence > head.last_sequence {
+            return Err(RecoverError::Refused(format!(
+                "{pk} has notifications 1 to {}, forwarded through {}: only one still waiting \
+                 ({} to {}) can be skipped",
+                head.last_sequence,
+                head.forwarded_sequence,
+                head.forwarded_sequence + 1,
+                head.last_sequence
+            )));
+        }
+        let gap = Gap {
+            reason: GapReason::Skipped,
+            detail: reason.to_owned(),
+        };
+        self.store
+            .set_aside(pk, sequence, &gap, now)
+            .await
+            .map_err(aws("DynamoDB UpdateItem/PutItem"))
+    }
+
+    /// Every notification set aside (the pointers `set_aside` writes), oldest entity first.
+    pub async fn aside(&self, now: OffsetDateTime) -> Result<Vec<table::Aside>, RecoverError> {
+        let items = self
+            .store
+            .query_range(table::ASIDE_PK, None)
+            .await
+            .map_err(aws("DynamoDB Query"))?;
+        items
+            .iter()
+            .filter(|i| !table::is_expired(i, now))
+            .map(|i| table::aside(i).map_err(|why| RecoverError::aws("reading an aside item", why)))
+            .collect()
     }
 }
 

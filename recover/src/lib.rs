@@ -40,7 +40,7 @@ use webhook_aws::SqsForwarder;
 
 use crate::cli::{
     BackfillArgs, Command, Gateways, QuarantineArgs, QuarantineCommand, ReconcileArgs,
-    RegisterArgs, ReplayArgs, ResendArgs, SmokeArgs, StackArgs, UrlsArgs,
+    RegisterArgs, ReplayArgs, ResendArgs, SkipArgs, SmokeArgs, StackArgs, UrlsArgs,
 };
 use crate::deployment::{Stack, Tokens};
 use crate::error::RecoverError;
@@ -125,7 +125,12 @@ fn table(env: &dyn Env, config: &aws_config::SdkConfig) -> Result<EventTable, Re
         "the DynamoDB table the functions store into (resend records its request there, so \
          the functions know the resent notifications for what they are)",
     )?;
-    Ok(EventTable::new(aws_sdk_dynamodb::Client::new(config), name))
+    let settings = webhook_core::delivery::DeliverySettings::from_values(
+        env.var("DEDUP_WINDOW").as_deref(),
+        env.var("RETENTION_DAYS").as_deref(),
+    )
+    .map_err(RecoverError::Refused)?;
+    Ok(EventTable::new(aws_sdk_dynamodb::Client::new(config), name).with_window(settings.window))
 }
 
 /// The queue the functions forward to; a dry run sends nothing, so needs none.
@@ -150,6 +155,8 @@ pub async fn run(command: Command, env: &dyn Env, now: OffsetDateTime) -> ExitCo
         Command::Resend(args) => resend_command(args, env, now).await,
         Command::Replay(args) => replay_command(args, env, now).await,
         Command::Reconcile(args) => reconcile_command(args, env, now).await,
+        Command::Skip(args) => skip_command(args, env, now).await,
+        Command::Aside => aside_command(env, now).await,
         Command::Quarantine(args) => quarantine_command(args, env, now).await,
     };
     match result {
@@ -332,6 +339,48 @@ async fn resend_command(
         resend::windows_table(&outcomes, args.event.as_deref())
     );
     Ok(failed_if(outcomes.iter().any(|o| o.result.is_err())))
+}
+
+async fn skip_command(
+    args: SkipArgs,
+    env: &dyn Env,
+    now: OffsetDateTime,
+) -> Result<ExitCode, RecoverError> {
+    let reason = args.reason.trim();
+    if reason.is_empty() {
+        return Err(RecoverError::Refused("--reason is empty".to_owned()));
+    }
+    let config = aws().await;
+    let table = table(env, &config)?;
+    table.skip(&args.pk, args.sequence, reason, now).await?;
+    println!(
+        "{} #{}: set aside; the next forward of its entity sends a gap record in its place",
+        args.pk, args.sequence
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn aside_command(env: &dyn Env, now: OffsetDateTime) -> Result<ExitCode, RecoverError> {
+    let config = aws().await;
+    let table = table(env, &config)?;
+    let aside = table.aside(now).await?;
+    let mut out = report::Table::new(&["entity", "sequence", "reason", "set aside at", "detail"]);
+    for a in &aside {
+        out.row(vec![
+            a.entity_key.clone(),
+            a.sequence.to_string(),
+            a.gap.reason.as_str().to_owned(),
+            webhook_aws::table::format_time(a.at),
+            a.gap.detail.clone(),
+        ]);
+    }
+    if out.is_empty() {
+        println!("no notification is set aside");
+    } else {
+        print!("{}", out.render());
+        println!("{} set aside", aside.len());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn replay_command(

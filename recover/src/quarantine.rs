@@ -213,6 +213,11 @@ async fn retry_one<F: Forwarder>(
         envelope,
         raw_body,
         settings,
+        &format!(
+            "recover-{}-{}",
+            now.unix_timestamp_nanos(),
+            std::process::id()
+        ),
     )
     .await
     {
@@ -230,10 +235,13 @@ async fn retry_one<F: Forwarder>(
         Outcome::Repeat => "stored (repeat)",
         Outcome::Retry | Outcome::Resend => "already stored",
     };
-    let resolution = match accepted.sequence {
+    let mut resolution = match accepted.sequence {
         Some(n) => format!("{outcome}, sequence {n}"),
         None => outcome.to_owned(),
     };
+    if !accepted.in_queue {
+        resolution.push_str(", behind its entity's backlog (the sweeper forwards it)");
+    }
     table.resolve_quarantined(item, &resolution, now).await?;
     Ok(Retried::Accepted {
         outcome,

@@ -216,17 +216,22 @@ impl<F: Forwarder> Run<'_, F> {
                 let waiting = self
                     .table
                     .store()
-                    .stored_range(&pk, forwarded + 1, n - 1, now)
+                    .stored_range(&pk, forwarded + 1, n - 1)
                     .await
                     .map_err(|e| RecoverError::aws("DynamoDB Query", e))?;
-                for stored in waiting {
-                    let envelope = stored.envelope(&webhook_gateways::ALL).map_err(|why| {
-                        RecoverError::Unreplayable {
-                            pk: pk.clone(),
-                            sk: table::event_sk(stored.sequence.unwrap_or_default()),
-                            why,
-                        }
-                    });
+                // Past its retention a notification is gone; one set aside goes as its gap
+                // record, as the functions send it.
+                for stored in waiting.into_iter().filter(|s| s.is_live(now)) {
+                    let envelope = match &stored.aside {
+                        Some(gap) => Ok(stored.gap(gap.clone())),
+                        None => stored.envelope(&webhook_gateways::ALL).map_err(|why| {
+                            RecoverError::Unreplayable {
+                                pk: pk.clone(),
+                                sk: table::event_sk(stored.sequence.unwrap_or_default()),
+                                why,
+                            }
+                        }),
+                    };
                     self.forward(&pk, envelope, describe(&stored), true, progress, now)
                         .await?;
                 }

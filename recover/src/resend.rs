@@ -4,9 +4,11 @@
 //! new occurrence (a subscription suspended again): the functions cannot tell them apart by
 //! content. So before asking iugu, `recover` records the request ([`request_for_period`],
 //! [`request_for_invoice`]) where the functions' de-duplication rule reads it
-//! (`webhook_core::delivery`): while it is open ([`RESEND_HORIZON`]), a delivery whose content
-//! matches a notification the request covers is taken as its resend, once per notification,
-//! and not forwarded again.
+//! (`webhook_core::delivery`), naming each stored notification it covers (entity and
+//! sequence): while it is open ([`RESEND_HORIZON`]), a delivery whose content matches one of
+//! them is taken as its resend, once per notification, and not forwarded again. A delivery
+//! of content the request covers after each of its notifications was delivered again is
+//! forwarded, flagged `resend_unmatched`.
 
 use time::{Duration, OffsetDateTime};
 

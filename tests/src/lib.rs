@@ -29,6 +29,7 @@ pub mod pricing;
 pub mod proxy;
 pub mod runtime_api;
 pub mod secrets;
+pub mod wire;
 
 /// The token every event file under `events/` carries.
 pub const TOKEN: &str = "local-dev-token-0123456789";
@@ -104,11 +105,14 @@ fn start_moto() -> Moto {
 }
 
 /// A table and a FIFO queue of their own for one test, shaped as `template.yaml` defines them.
+/// Every client it makes goes through its [`wire::Wire`]: what the queue accepted is
+/// [`Local::sends`], and a test can plan a fault on a call.
 pub struct Local {
     pub dynamo: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub table: String,
     pub queue_url: String,
+    pub wire: wire::Wire,
 }
 
 /// `loader` pointed at the local server at `endpoint`, with test credentials.
@@ -138,14 +142,32 @@ pub async fn production_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     local(production, endpoint).load().await
 }
 
+/// Clients of `config` whose calls go through `wire`.
+fn clients(
+    config: &aws_config::SdkConfig,
+    wire: &wire::Wire,
+) -> (aws_sdk_dynamodb::Client, aws_sdk_sqs::Client) {
+    let dynamo = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(config)
+            .http_client(wire.clone())
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(config)
+            .http_client(wire.clone())
+            .build(),
+    );
+    (dynamo, sqs)
+}
+
 impl Local {
     pub async fn new() -> Local {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let name = format!("t{}-{n}", std::process::id());
         let config = sdk_config(&moto().endpoint).await;
-        let dynamo = aws_sdk_dynamodb::Client::new(&config);
-        let sqs = aws_sdk_sqs::Client::new(&config);
+        let wire = wire::Wire::new();
+        let (dynamo, sqs) = clients(&config, &wire);
         let table = format!("events-{name}");
         webhook_aws::table::create_table(&dynamo, &table)
             .await
@@ -156,7 +178,14 @@ impl Local {
             sqs,
             table,
             queue_url,
+            wire,
         }
+    }
+
+    /// Every message this test's queue accepted, in order: what a consumer on AWS would
+    /// receive (see [`wire`]).
+    pub fn sends(&self) -> Vec<wire::Sent> {
+        self.wire.sends_to(&self.queue_url)
     }
 
     /// The same table and clients with a FIFO queue of its own. SQS (and the local server)
@@ -171,6 +200,7 @@ impl Local {
             sqs: self.sqs.clone(),
             table: self.table.clone(),
             queue_url,
+            wire: self.wire.clone(),
         }
     }
 
@@ -212,15 +242,16 @@ impl Local {
     }
 
     /// A function's app whose DynamoDB and SQS clients go to the given endpoints (a
-    /// [`proxy::FaultyProxy`], say), with the production SDK settings.
+    /// [`proxy::FaultyProxy`], say), with the production SDK settings (timeouts, retries),
+    /// through this test's wire.
     pub async fn app_via(
         &self,
         gateway: impl Gateway + 'static,
         dynamo_endpoint: &str,
         sqs_endpoint: &str,
     ) -> App<DynamoStore, SqsForwarder> {
-        let dynamo = aws_sdk_dynamodb::Client::new(&production_sdk_config(dynamo_endpoint).await);
-        let sqs = aws_sdk_sqs::Client::new(&production_sdk_config(sqs_endpoint).await);
+        let (dynamo, _) = clients(&production_sdk_config(dynamo_endpoint).await, &self.wire);
+        let (_, sqs) = clients(&production_sdk_config(sqs_endpoint).await, &self.wire);
         App {
             gateway: std::sync::Arc::new(gateway),
             token: Token::new(Some(TOKEN)),

@@ -8,6 +8,7 @@ use recover::quarantine::{list, list_table, retry, Retried, Retrier};
 use recover::report::Progress;
 use time::OffsetDateTime;
 use webhook_aws::SqsForwarder;
+use webhook_core::clock::ManualClock;
 use webhook_core::Envelope;
 use webhook_iugu::{Family, Iugu};
 
@@ -18,14 +19,16 @@ const RENAMED_ID: &str =
 async fn deliver(local: &Local, request: lambda_http::Request) -> (u16, serde_json::Value) {
     answer(
         &local
-            .app(Iugu::family(Family::Invoices))
+            .app_at(Iugu::family(Family::Invoices), &ManualClock::at(now()))
             .handle(request)
             .await,
     )
 }
 
+/// When the requests arrive and are listed and retried: a fixed time, so that no run meets
+/// midnight (a quarantined request is kept under its arrival's day).
 fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
+    time::macros::datetime!(2026-11-23 15:00 UTC)
 }
 
 /// `quarantine retry` of `items` with the admission `admit`, now.
@@ -147,7 +150,7 @@ async fn the_binary_lists_the_quarantine() {
     let table = local.table.clone();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_recover"))
-            .args(["quarantine", "list"])
+            .args(["quarantine", "list", "--from", "2026-11-23"])
             .env("AWS_ENDPOINT_URL", &endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")

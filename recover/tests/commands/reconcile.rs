@@ -10,6 +10,7 @@ use recover::reconcile::{gap_left, reconcile};
 use recover::report::Progress;
 use recover::windows::Window;
 use time::macros::date;
+use webhook_core::clock::ManualClock;
 use webhook_iugu::{Family, Iugu};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -33,7 +34,7 @@ fn body(invoice: &str, event: &str, status: &str) -> String {
 async fn deliver(local: &Local, body: &str) {
     let (status, json) = answer(
         &local
-            .app(Iugu::family(Family::Invoices))
+            .app_at(Iugu::family(Family::Invoices), &clock())
             .handle(form_post(body))
             .await,
     );
@@ -101,9 +102,14 @@ async fn stored(local: &Local) {
     .await;
 }
 
-/// The deliveries above are stamped with the system clock; so is the reconciliation.
+/// When the deliveries above arrive, and when the reconciliation runs: a fixed time, so that no
+/// run meets midnight between the two.
 fn now() -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc()
+    time::macros::datetime!(2026-11-23 15:00 UTC)
+}
+
+fn clock() -> ManualClock {
+    ManualClock::at(now())
 }
 
 const PERIOD: Window = Window {
@@ -253,10 +259,11 @@ async fn unforwarded_and_quarantined_notifications_of_any_type_are_reported() {
         dynamo: local.dynamo.clone(),
         sqs: local.sqs.clone(),
         table: local.table.clone(),
+        wire: local.wire.clone(),
     };
     let (status, _) = answer(
         &down
-            .app(Iugu::family(Family::Subscriptions))
+            .app_at(Iugu::family(Family::Subscriptions), &clock())
             .handle(form_post("event=subscription.suspended&data%5Bid%5D=S9"))
             .await,
     );
@@ -264,7 +271,7 @@ async fn unforwarded_and_quarantined_notifications_of_any_type_are_reported() {
     // A request refused with a valid token.
     let (status, _) = answer(
         &local
-            .app(Iugu::family(Family::Invoices))
+            .app_at(Iugu::family(Family::Invoices), &clock())
             .handle(form_post(
                 "event=invoice.status_changed&data%5Bstatus%5D=paid",
             ))

@@ -59,6 +59,7 @@ async fn store_unforwarded(local: &Local, body: &str, at: OffsetDateTime) {
         envelope,
         body,
         &Default::default(),
+        "test-delivery",
     )
     .await
     .expect_err("the queue is missing");

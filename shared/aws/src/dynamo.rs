@@ -3,10 +3,11 @@
 //! | step | calls |
 //! |---|---|
 //! | snapshot | one `BatchGetItem` (strongly consistent): the entity's head and the content's marker |
-//! | open resends (rare: same content, not a plain retry) | one `Query` of `resend#<provider>` |
-//! | append | one `TransactWriteItems`: put the event item (it must not exist), put the marker (it must be as read), put or update the head (`last_sequence` must be as read) |
-//! | use a resend (rare) | one `UpdateItem` of the marker, conditional on it being as read |
+//! | resend entries (rare: same content, not a plain retry) | one `Query` of `resend#<dedup_key>` |
+//! | append | one `TransactWriteItems`: put the event item (it must not exist), put the marker (it must be as read), put or update the head (`last_sequence` must be as read; the new sequence into `unacked`) |
+//! | use a resend entry (rare) | one `UpdateItem` of the entry, conditional on no other delivery having used it |
 //! | earlier notifications waiting (rare) | one `Query` of the entity's `sk` range |
+//! | set aside (rare: a notification that can no longer be read) | one `UpdateItem` of the event item, one `PutItem` of its pointer |
 //! | mark | one `UpdateItem` of the head: `forwarded_sequence` up (never down), this sequence out of `unacked` |
 //!
 //! Every write is conditional on what the snapshot read, so two deliveries never both store a
@@ -22,8 +23,8 @@ use time::OffsetDateTime;
 
 use super::error_text;
 use super::table::{self, attr, n, s, Item};
-use webhook_core::delivery::{EntityHead, ResendRequest, Snapshot};
-use webhook_core::envelope::{Envelope, Provider};
+use webhook_core::delivery::{EntityHead, ResendEntry, ResendRequest, Snapshot};
+use webhook_core::envelope::{Envelope, Gap};
 use webhook_core::ingest::{Append, DownstreamError, EventStore, Mark, WriteError};
 use webhook_core::quarantine::{QuarantineStore, QuarantinedRequest};
 use webhook_core::stored::StoredNotification;
@@ -34,8 +35,11 @@ pub struct DynamoStore {
     table: String,
 }
 
-/// How often a `BatchGetItem` asks again for keys DynamoDB left unprocessed (throttling).
+/// How often a `BatchGetItem` (or `BatchWriteItem`) asks again for keys DynamoDB left
+/// unprocessed (throttling).
 const BATCH_GET_ROUNDS: usize = 4;
+/// Most items per `BatchWriteItem`.
+const BATCH_WRITE: usize = 25;
 
 fn key(pk: &str, sk: &str) -> Item {
     HashMap::from([(attr::PK.to_owned(), s(pk)), (attr::SK.to_owned(), s(sk))])
@@ -137,17 +141,63 @@ impl DynamoStore {
         }
     }
 
-    /// Keeps an operator's resend request until its `expires_at` (`recover resend`).
+    /// Keeps an operator's resend request and the entries naming each stored notification it
+    /// covers until its `expires_at` (`recover resend`). The entries first: a delivery is taken
+    /// for a resend by its entry alone; the request item is what an operator reads.
     pub async fn record_resend(
         &self,
         provider: &str,
         request: &ResendRequest,
+        entries: &[ResendEntry],
         requested_at: OffsetDateTime,
     ) -> Result<(), DownstreamError> {
+        for chunk in entries.chunks(BATCH_WRITE) {
+            let mut writes = chunk
+                .iter()
+                .map(|entry| {
+                    aws_sdk_dynamodb::types::PutRequest::builder()
+                        .set_item(Some(table::resend_entry_item(entry)))
+                        .build()
+                        .map(|put| {
+                            aws_sdk_dynamodb::types::WriteRequest::builder()
+                                .put_request(put)
+                                .build()
+                        })
+                        .map_err(|e| DownstreamError::new("building the DynamoDB request", e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            for _ in 0..BATCH_GET_ROUNDS {
+                if writes.is_empty() {
+                    break;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, std::mem::take(&mut writes))
+                    .send()
+                    .await
+                    .map_err(|e| DownstreamError::new("DynamoDB BatchWriteItem", error_text(&e)))?;
+                writes = out
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&self.table))
+                    .unwrap_or_default();
+            }
+            if !writes.is_empty() {
+                return Err(DownstreamError::new(
+                    "DynamoDB BatchWriteItem",
+                    "items left unprocessed after every retry (throttled)",
+                ));
+            }
+        }
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(table::resend_item(provider, request, requested_at)))
+            .set_item(Some(table::resend_item(
+                provider,
+                request,
+                requested_at,
+                entries.len(),
+            )))
             .send()
             .await
             .map_err(|e| DownstreamError::new("DynamoDB PutItem", error_text(&e)))?;
@@ -269,20 +319,19 @@ impl EventStore for DynamoStore {
         Ok(snapshot)
     }
 
-    async fn open_resends(
+    async fn resend_entries(
         &self,
-        provider: Provider,
+        envelope: &Envelope,
         now: OffsetDateTime,
-    ) -> Result<Vec<ResendRequest>, DownstreamError> {
+    ) -> Result<Vec<ResendEntry>, DownstreamError> {
         let items = self
-            .query_range(&table::resend_pk(provider.as_str()), None)
+            .query_range(&table::resend_entry_pk(&envelope.dedup_key), None)
             .await?;
         let mut open = Vec::new();
         for item in &items {
-            let request =
-                table::resend_request(item).map_err(failed("reading a resend request"))?;
-            if request.expires_at > now {
-                open.push(request);
+            let entry = table::resend_entry(item).map_err(failed("reading a resend entry"))?;
+            if entry.expires_at > now {
+                open.push(entry);
             }
         }
         Ok(open)
@@ -332,13 +381,16 @@ impl EventStore for DynamoStore {
                 )
                 .build(),
             Some(head) => {
-                let mut expression =
-                    "SET #last = :n, #pending = if_not_exists(#pending, :at), #shard = :shard"
-                        .to_owned();
+                // The new notification is owed its answer from the moment it is stored.
+                let mut expression = "SET #last = :n, #pending = if_not_exists(#pending, :at), \
+                                      #shard = :shard, #unacked.#own = :at"
+                    .to_owned();
                 let mut update = Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(key(&envelope.entity_key, table::HEAD_SK)))
                     .condition_expression("#last = :seen")
+                    .expression_attribute_names("#unacked", attr::UNACKED)
+                    .expression_attribute_names("#own", sequence.to_string())
                     .expression_attribute_names("#last", attr::LAST_SEQUENCE)
                     .expression_attribute_names("#pending", attr::PENDING_SINCE)
                     .expression_attribute_names("#shard", attr::SWEEP_SHARD)
@@ -352,9 +404,6 @@ impl EventStore for DynamoStore {
                         ":at",
                         s(table::format_time(envelope.received_at)),
                     );
-                if !append.forget_unacked.is_empty() {
-                    update = update.expression_attribute_names("#unacked", attr::UNACKED);
-                }
                 for (i, old) in append.forget_unacked.iter().enumerate() {
                     expression.push_str(if i == 0 { " REMOVE " } else { ", " });
                     expression.push_str(&format!("#unacked.#old{i}"));
@@ -388,31 +437,24 @@ impl EventStore for DynamoStore {
         }
     }
 
-    async fn use_resend(
-        &self,
-        envelope: &Envelope,
-        seen: &Snapshot,
-        request: &str,
-    ) -> Result<(), WriteError> {
-        let Some(previous) = &seen.previous else {
-            return Err(WriteError::Conflict);
-        };
+    async fn use_resend(&self, entry: &ResendEntry, delivery_id: &str) -> Result<(), WriteError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(
-                &table::marker_pk(&envelope.dedup_key),
-                table::MARKER_SK,
+                &table::resend_entry_pk(&entry.dedup_key),
+                &table::resend_entry_sk(&entry.request, &entry.entity_key, entry.sequence),
             )))
-            .update_expression("ADD #used :request")
-            // Once per request: of two deliveries racing, only one is the resend.
-            .condition_expression("#version = :version AND NOT contains(#used, :one)")
-            .expression_attribute_values(":one", s(request))
-            .expression_attribute_names("#used", attr::RESENDS_USED)
-            .expression_attribute_names("#version", attr::EVENT_SK)
-            .expression_attribute_values(":request", AttributeValue::Ss(vec![request.to_owned()]))
-            .expression_attribute_values(":version", s(previous.version.as_str()))
+            .update_expression("SET #used = :me")
+            // Once: of two deliveries racing, only one is the resend; the same delivery's write
+            // repeated (its answer was lost) finds its own id and succeeds.
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(#used) OR #used = :me)",
+            )
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#used", attr::USED_BY)
+            .expression_attribute_values(":me", s(delivery_id))
             .send()
             .await;
         match result {
@@ -432,7 +474,6 @@ impl EventStore for DynamoStore {
         entity_key: &str,
         from: u64,
         to: u64,
-        now: OffsetDateTime,
     ) -> Result<Vec<StoredNotification>, DownstreamError> {
         let items = self
             .query_range(
@@ -440,23 +481,59 @@ impl EventStore for DynamoStore {
                 Some((&table::event_sk(from), &table::event_sk(to))),
             )
             .await?;
-        // Past its retention a notification is gone, whether or not TTL deleted it yet.
         items
             .iter()
-            .filter(|item| !table::is_expired(item, now))
             .map(|item| {
                 table::stored_notification(item).map_err(failed("reading a stored notification"))
             })
             .collect()
     }
 
-    async fn owe(
+    async fn set_aside(
         &self,
         entity_key: &str,
         sequence: u64,
+        gap: &Gap,
         at: OffsetDateTime,
     ) -> Result<(), DownstreamError> {
-        self.set_owed(entity_key, sequence, at).await
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(entity_key, &table::event_sk(sequence))))
+            .update_expression("SET #reason = :reason, #detail = :detail, #at = :at")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#reason", attr::ASIDE_REASON)
+            .expression_attribute_names("#detail", attr::ASIDE_DETAIL)
+            .expression_attribute_names("#at", attr::ASIDE_AT)
+            .expression_attribute_values(":reason", s(gap.reason.as_str()))
+            .expression_attribute_values(":detail", s(gap.detail.as_str()))
+            .expression_attribute_values(":at", s(table::format_time(at)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        let expires_at = match result {
+            Ok(out) => out
+                .attributes
+                .and_then(|item| table::stored_notification(&item).ok())
+                .and_then(|n| n.expires_at),
+            // Nothing stored there (deleted after its retention): nothing to set aside.
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                return Ok(())
+            }
+            Err(e) => return Err(DownstreamError::new("DynamoDB UpdateItem", error_text(&e))),
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(table::aside_item(
+                entity_key, sequence, gap, at, expires_at,
+            )))
+            .send()
+            .await
+            .map_err(|e| DownstreamError::new("DynamoDB PutItem", error_text(&e)))?;
+        Ok(())
     }
 
     async fn mark(&self, mark: &Mark, at: OffsetDateTime) -> Result<(), DownstreamError> {
@@ -479,40 +556,6 @@ impl EventStore for DynamoStore {
                 .await?;
         }
         Ok(())
-    }
-}
-
-impl DynamoStore {
-    /// See [`EventStore::owe`].
-    async fn set_owed(
-        &self,
-        entity_key: &str,
-        sequence: u64,
-        at: OffsetDateTime,
-    ) -> Result<(), DownstreamError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(entity_key, table::HEAD_SK)))
-            .update_expression("SET #unacked.#n = :at")
-            .condition_expression("attribute_exists(#pk) AND #last >= :n")
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#last", attr::LAST_SEQUENCE)
-            .expression_attribute_names("#unacked", attr::UNACKED)
-            .expression_attribute_names("#n", sequence.to_string())
-            .expression_attribute_values(":n", n(sequence))
-            .expression_attribute_values(":at", s(table::format_time(at)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Not stored after all (the write that timed out did not happen): nothing owed.
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(DownstreamError::new("DynamoDB UpdateItem", error_text(&e))),
-        }
     }
 }
 

@@ -6,10 +6,12 @@
 //!
 //! | kind | pk | sk | holds |
 //! |---|---|---|---|
-//! | `event` | `<entity_type>#<entity_id>` | `seq#<sequence, 20 digits>` | one notification: the envelope's fields but `data` and `extra` (its gateway rebuilds both from `raw_body`, the one copy of the body), `raw_body`, `sequence`, `repeat_of_*`, `arrival_day`, `expires_at` |
-//! | `head` | `<entity_type>#<entity_id>` | `head` | the entity's counters: `last_sequence`, `forwarded_sequence`, `forwarded_at`, `unacked`; while a notification waits to be forwarded, `pending_since` and `sweep_shard` (the `by_pending` index) |
-//! | `dedup` | `dedup#<dedup_key>` | `dedup` | the latest notification with that content: `event_pk`, `event_sk`, `sequence`, `received_at`, `expires_at`, `resends_used` |
-//! | `resend` | `resend#<provider>` | `<requested_at>#<id>` | an operator's resend request (`recover resend`): `from`, `until`, `event`, `entity_key`, `expires_at` |
+//! | `event` | `<entity_type>#<entity_id>` | `seq#<sequence, 20 digits>` | one notification: the envelope's fields but `data` and `extra` (its gateway rebuilds both from `raw_body`, the one copy of the body), `raw_body`, `sequence`, `repeat_of_*` (`repeat_of_reason` included), `arrival_day`, `expires_at`; once set aside, `aside_reason`, `aside_detail`, `aside_at` |
+//! | `head` | `<entity_type>#<entity_id>` | `head` | the entity's counters: `last_sequence`, `forwarded_sequence`, `forwarded_at`, `unacked` (sequence → arrival, for each notification whose delivery is not answered 200 yet); while a notification waits to be forwarded, `pending_since` and `sweep_shard` (the `by_pending` index) |
+//! | `dedup` | `dedup#<dedup_key>` | `dedup` | the latest notification with that content: `event_pk`, `event_sk`, `sequence`, `received_at`, `expires_at` |
+//! | `resend` | `resend#<provider>` | `<requested_at>#<id>` | an operator's resend request (`recover resend`): `from`, `until`, `event`, `entity_key`, `expires_at`, `entries` (how many notifications it names) |
+//! | `resend_entry` | `resend#<dedup_key>` | `<request id>#<entity_key>#<sequence, 20 digits>` | one stored notification a resend request names: `id` (the request), `entity_key`, `sequence`, `dedup_key`, `expires_at`; once a delivery is taken for it, `used_by` (that delivery's id) and `used_at` |
+//! | `aside` | `aside` | `<entity_key>#<sequence, 20 digits>` | a pointer to a notification set aside: `entity_key`, `sequence`, `aside_reason`, `aside_detail`, `expires_at` (what `recover aside` lists) |
 //! | `sweeper` | `sweeper` | `cursor` | where the sweeper's last run stopped: `after` |
 //! | `quarantine` | `quarantine#<YYYY-MM-DD>` | `<body SHA-256>` | a refused authenticated request (`quarantine`): `path`, `method`, `error`, `message`, `headers`, `body` (bytes), `body_size`, `truncated`, `first_seen`, `last_seen`, `deliveries`, `expires_at`; `resolved_at`, `resolution` once retried |
 //!
@@ -38,8 +40,8 @@ use aws_sdk_dynamodb::types::{
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use webhook_core::delivery::{EntityHead, Previous, PreviousKind, ResendRequest};
-use webhook_core::envelope::{Envelope, RepeatOf};
+use webhook_core::delivery::{EntityHead, Previous, PreviousKind, ResendEntry, ResendRequest};
+use webhook_core::envelope::{Envelope, Gap, GapReason, RepeatOf, RepeatReason};
 use webhook_core::stored::StoredNotification;
 
 /// One item, as the SDK reads and writes it.
@@ -74,7 +76,15 @@ pub mod attr {
     // dedup markers
     pub const EVENT_PK: &str = "event_pk";
     pub const EVENT_SK: &str = "event_sk";
-    pub const RESENDS_USED: &str = "resends_used";
+    // notifications set aside
+    pub const REPEAT_OF_REASON: &str = "repeat_of_reason";
+    pub const ASIDE_REASON: &str = "aside_reason";
+    pub const ASIDE_DETAIL: &str = "aside_detail";
+    pub const ASIDE_AT: &str = "aside_at";
+    // resend entries
+    pub const USED_BY: &str = "used_by";
+    pub const USED_AT: &str = "used_at";
+    pub const ENTRIES: &str = "entries";
     // resend requests
     pub const ID: &str = "id";
     pub const FROM: &str = "from";
@@ -109,6 +119,8 @@ pub mod kind {
     pub const HEAD: &str = "head";
     pub const DEDUP: &str = "dedup";
     pub const RESEND: &str = "resend";
+    pub const RESEND_ENTRY: &str = "resend_entry";
+    pub const ASIDE: &str = "aside";
     pub const SWEEPER: &str = "sweeper";
     pub const QUARANTINE: &str = "quarantine";
 }
@@ -172,6 +184,21 @@ pub fn event_sk(sequence: u64) -> String {
 pub fn resend_pk(provider: &str) -> String {
     format!("resend#{provider}")
 }
+
+/// The `pk` under which the resend entries for content `dedup_key` are kept (one `Query` finds
+/// them all; a content key is 64 hex digits, never a provider's name).
+pub fn resend_entry_pk(dedup_key: &str) -> String {
+    format!("resend#{dedup_key}")
+}
+
+/// The `sk` of the resend entry of request `request` for notification `sequence` of
+/// `entity_key`.
+pub fn resend_entry_sk(request: &str, entity_key: &str, sequence: u64) -> String {
+    format!("{request}#{entity_key}#{sequence:020}")
+}
+
+/// The `pk` of the pointers to notifications set aside.
+pub const ASIDE_PK: &str = "aside";
 
 /// Arrival times in items: RFC 3339, UTC, microseconds, always the same width, so that string
 /// order is time order.
@@ -296,6 +323,9 @@ pub fn event_item(envelope: &Envelope, raw_body: &str, expires_at: OffsetDateTim
             attr::REPEAT_OF_RECEIVED_AT.to_owned(),
             s(format_time(repeat_of.received_at)),
         );
+        if let Some(reason) = repeat_of.reason {
+            item.insert(attr::REPEAT_OF_REASON.to_owned(), s(reason.as_str()));
+        }
     }
     if let Some(account) = &envelope.account_id {
         item.insert(attr::ACCOUNT_ID.to_owned(), s(account.as_str()));
@@ -307,22 +337,117 @@ pub fn event_item(envelope: &Envelope, raw_body: &str, expires_at: OffsetDateTim
 }
 
 /// What forwarding a stored notification again needs, from its item (new or legacy).
+///
+/// A repeat stored before reasons were kept gets the reason its sequences show: `after_other`
+/// when other notifications came between, `after_window` when none did.
 pub fn stored_notification(item: &Item) -> Result<StoredNotification, String> {
     let received_at =
         time_attr(item, attr::RECEIVED_AT)?.ok_or_else(|| "it has no `received_at`".to_owned())?;
-    let repeat_of = time_attr(item, attr::REPEAT_OF_RECEIVED_AT)?.map(|at| RepeatOf {
-        sequence: number(item, attr::REPEAT_OF_SEQUENCE),
-        received_at: at,
-    });
+    let sequence = number(item, attr::SEQUENCE);
+    let repeat_of = match time_attr(item, attr::REPEAT_OF_RECEIVED_AT)? {
+        None => None,
+        Some(at) => {
+            let of = number(item, attr::REPEAT_OF_SEQUENCE);
+            let reason = match text(item, attr::REPEAT_OF_REASON) {
+                Some(name) => Some(
+                    RepeatReason::parse(name)
+                        .ok_or_else(|| format!("`{}` is not a reason", attr::REPEAT_OF_REASON))?,
+                ),
+                None => Some(match (of, sequence) {
+                    (Some(of), Some(n)) if of + 1 < n => RepeatReason::AfterOther,
+                    _ => RepeatReason::AfterWindow,
+                }),
+            };
+            Some(RepeatOf {
+                sequence: of,
+                received_at: at,
+                reason,
+            })
+        }
+    };
+    let aside = match text(item, attr::ASIDE_REASON) {
+        None => None,
+        Some(reason) => Some(Gap {
+            reason: gap_reason(reason)?,
+            detail: text(item, attr::ASIDE_DETAIL)
+                .unwrap_or_default()
+                .to_owned(),
+        }),
+    };
     Ok(StoredNotification {
         provider: required(item, attr::PROVIDER)?.to_owned(),
         event: required(item, attr::EVENT)?.to_owned(),
+        family: text(item, attr::FAMILY).unwrap_or_default().to_owned(),
         raw_body: required(item, attr::RAW_BODY)?.to_owned(),
         received_at,
         dedup_key: required(item, attr::DEDUP_KEY)?.to_owned(),
         entity_key: required(item, attr::PK)?.to_owned(),
-        sequence: number(item, attr::SEQUENCE),
+        sequence,
         repeat_of,
+        expires_at: epoch_attr(item, attr::EXPIRES_AT)?,
+        aside,
+    })
+}
+
+fn gap_reason(name: &str) -> Result<GapReason, String> {
+    [
+        GapReason::Unreadable,
+        GapReason::Expired,
+        GapReason::Skipped,
+    ]
+    .into_iter()
+    .find(|r| r.as_str() == name)
+    .ok_or_else(|| format!("`{}` is not a gap reason: {name}", attr::ASIDE_REASON))
+}
+
+/// The pointer item to notification `sequence` of `entity_key`, set aside at `at` for `gap`'s
+/// cause, kept until `expires_at` (the notification's own).
+pub fn aside_item(
+    entity_key: &str,
+    sequence: u64,
+    gap: &Gap,
+    at: OffsetDateTime,
+    expires_at: Option<OffsetDateTime>,
+) -> Item {
+    let mut item = HashMap::from([
+        (attr::PK.to_owned(), s(ASIDE_PK)),
+        (
+            attr::SK.to_owned(),
+            s(format!("{entity_key}#{sequence:020}")),
+        ),
+        (attr::KIND.to_owned(), s(kind::ASIDE)),
+        (attr::ENTITY_KEY.to_owned(), s(entity_key)),
+        (attr::SEQUENCE.to_owned(), n(sequence)),
+        (attr::ASIDE_REASON.to_owned(), s(gap.reason.as_str())),
+        (attr::ASIDE_DETAIL.to_owned(), s(gap.detail.as_str())),
+        (attr::ASIDE_AT.to_owned(), s(format_time(at))),
+    ]);
+    if let Some(at) = expires_at {
+        item.insert(attr::EXPIRES_AT.to_owned(), epoch(at));
+    }
+    item
+}
+
+/// A notification set aside, as its pointer item says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aside {
+    pub entity_key: String,
+    pub sequence: u64,
+    pub gap: Gap,
+    pub at: OffsetDateTime,
+}
+
+pub fn aside(item: &Item) -> Result<Aside, String> {
+    Ok(Aside {
+        entity_key: required(item, attr::ENTITY_KEY)?.to_owned(),
+        sequence: number(item, attr::SEQUENCE).ok_or("it has no `sequence`")?,
+        gap: Gap {
+            reason: gap_reason(required(item, attr::ASIDE_REASON)?)?,
+            detail: text(item, attr::ASIDE_DETAIL)
+                .unwrap_or_default()
+                .to_owned(),
+        },
+        at: time_attr(item, attr::ASIDE_AT)?.ok_or("it has no `aside_at`")?,
     })
 }
 
@@ -356,23 +481,19 @@ pub fn previous(item: &Item) -> Result<Previous, String> {
             forwarded: item.contains_key(attr::FORWARDED_AT),
         },
     };
-    let resends_used = match item.get(attr::RESENDS_USED) {
-        Some(AttributeValue::Ss(ids)) => ids.clone(),
-        _ => Vec::new(),
-    };
     Ok(Previous {
         entity_key: required(item, attr::EVENT_PK)?.to_owned(),
         kind,
         received_at,
         expires_at: epoch_attr(item, attr::EXPIRES_AT)?,
-        resends_used,
         version: required(item, attr::EVENT_SK)?.to_owned(),
     })
 }
 
 // --- heads -------------------------------------------------------------------------------
 
-/// The head of an entity whose first notification (number 1) arrives at `at`.
+/// The head of an entity whose first notification (number 1) arrives at `at`: owed its
+/// answer until the mark.
 pub fn first_head_item(entity_key: &str, at: OffsetDateTime) -> Item {
     HashMap::from([
         (attr::PK.to_owned(), s(entity_key)),
@@ -380,7 +501,10 @@ pub fn first_head_item(entity_key: &str, at: OffsetDateTime) -> Item {
         (attr::KIND.to_owned(), s(kind::HEAD)),
         (attr::LAST_SEQUENCE.to_owned(), n(1)),
         (attr::FORWARDED_SEQUENCE.to_owned(), n(0)),
-        (attr::UNACKED.to_owned(), AttributeValue::M(HashMap::new())),
+        (
+            attr::UNACKED.to_owned(),
+            AttributeValue::M(HashMap::from([("1".to_owned(), s(format_time(at)))])),
+        ),
         (attr::PENDING_SINCE.to_owned(), s(format_time(at))),
         (attr::SWEEP_SHARD.to_owned(), s(sweep_shard(entity_key))),
     ])
@@ -415,7 +539,12 @@ pub fn head(item: &Item) -> Result<EntityHead, String> {
 // --- resend requests ---------------------------------------------------------------------
 
 /// The item of a resend request for `provider`, made at `requested_at`.
-pub fn resend_item(provider: &str, request: &ResendRequest, requested_at: OffsetDateTime) -> Item {
+pub fn resend_item(
+    provider: &str,
+    request: &ResendRequest,
+    requested_at: OffsetDateTime,
+    entries: usize,
+) -> Item {
     let mut item = HashMap::from([
         (attr::PK.to_owned(), s(resend_pk(provider))),
         (
@@ -428,6 +557,7 @@ pub fn resend_item(provider: &str, request: &ResendRequest, requested_at: Offset
         (attr::UNTIL.to_owned(), s(format_time(request.until))),
         (attr::REQUESTED_AT.to_owned(), s(format_time(requested_at))),
         (attr::EXPIRES_AT.to_owned(), epoch(request.expires_at)),
+        (attr::ENTRIES.to_owned(), n(entries as u64)),
     ]);
     if let Some(event) = &request.event {
         item.insert(attr::EVENT.to_owned(), s(event.as_str()));
@@ -450,6 +580,39 @@ pub fn resend_request(item: &Item) -> Result<ResendRequest, String> {
         entity_key: text(item, attr::ENTITY_KEY).map(str::to_owned),
         expires_at: epoch_attr(item, attr::EXPIRES_AT)?
             .ok_or_else(|| "the resend request has no `expires_at`".to_owned())?,
+    })
+}
+
+/// The item of one resend entry (see the layout above).
+pub fn resend_entry_item(entry: &ResendEntry) -> Item {
+    HashMap::from([
+        (attr::PK.to_owned(), s(resend_entry_pk(&entry.dedup_key))),
+        (
+            attr::SK.to_owned(),
+            s(resend_entry_sk(
+                &entry.request,
+                &entry.entity_key,
+                entry.sequence,
+            )),
+        ),
+        (attr::KIND.to_owned(), s(kind::RESEND_ENTRY)),
+        (attr::ID.to_owned(), s(entry.request.as_str())),
+        (attr::ENTITY_KEY.to_owned(), s(entry.entity_key.as_str())),
+        (attr::SEQUENCE.to_owned(), n(entry.sequence)),
+        (attr::DEDUP_KEY.to_owned(), s(entry.dedup_key.as_str())),
+        (attr::EXPIRES_AT.to_owned(), epoch(entry.expires_at)),
+    ])
+}
+
+pub fn resend_entry(item: &Item) -> Result<ResendEntry, String> {
+    Ok(ResendEntry {
+        request: required(item, attr::ID)?.to_owned(),
+        entity_key: required(item, attr::ENTITY_KEY)?.to_owned(),
+        sequence: number(item, attr::SEQUENCE).ok_or("the resend entry has no `sequence`")?,
+        dedup_key: required(item, attr::DEDUP_KEY)?.to_owned(),
+        expires_at: epoch_attr(item, attr::EXPIRES_AT)?
+            .ok_or("the resend entry has no `expires_at`")?,
+        used_by: text(item, attr::USED_BY).map(str::to_owned),
     })
 }
 
@@ -621,6 +784,7 @@ mod tests {
         e.repeat_of = Some(RepeatOf {
             sequence: Some(1),
             received_at: datetime!(2026-11-19 10:00 UTC),
+            reason: Some(RepeatReason::AfterOther),
         });
         e
     }
@@ -732,9 +896,10 @@ mod tests {
         );
         let h = head(&first).expect("readable");
         assert_eq!((h.last_sequence, h.forwarded_sequence), (1, 0));
-        assert!(
-            h.unacked.is_empty(),
-            "owed only once a delivery failed after the store"
+        assert_eq!(
+            h.unacked,
+            BTreeMap::from([(1, AT)]),
+            "owed an answer from the moment it is stored"
         );
         let request = ResendRequest {
             id: "r1".to_owned(),
@@ -744,8 +909,60 @@ mod tests {
             entity_key: None,
             expires_at: datetime!(2026-11-21 10:00 UTC),
         };
-        let item = resend_item("iugu", &request, AT);
+        let item = resend_item("iugu", &request, AT, 0);
         assert_eq!(text(&item, attr::PK), Some("resend#iugu"));
         assert_eq!(resend_request(&item).expect("readable"), request);
+    }
+
+    #[test]
+    fn a_repeat_stored_without_a_reason_reads_back_with_the_one_its_sequences_show() {
+        let body = "event=subscription.suspended&data[id]=S1&data[account_id]=A";
+        let mut env = envelope();
+        let mut item = event_item(&env, body, AT + time::Duration::days(90));
+        item.remove(attr::REPEAT_OF_REASON);
+        // Number 3, repeating number 1: number 2 came between.
+        let of = |item: &Item| {
+            stored_notification(item)
+                .expect("readable")
+                .repeat_of
+                .and_then(|r| r.reason)
+        };
+        assert_eq!(of(&item), Some(RepeatReason::AfterOther));
+        env.repeat_of = env.repeat_of.map(|r| RepeatOf {
+            sequence: Some(2),
+            ..r
+        });
+        let mut item = event_item(&env, body, AT + time::Duration::days(90));
+        assert_eq!(of(&item), Some(RepeatReason::AfterOther), "as written");
+        item.remove(attr::REPEAT_OF_REASON);
+        assert_eq!(of(&item), Some(RepeatReason::AfterWindow));
+    }
+
+    #[test]
+    fn a_resend_entry_and_an_aside_pointer_read_back() {
+        let entry = ResendEntry {
+            request: "r1".to_owned(),
+            entity_key: "subscription#S1".to_owned(),
+            sequence: 3,
+            dedup_key: "k".repeat(64),
+            expires_at: datetime!(2026-11-21 10:00 UTC),
+            used_by: None,
+        };
+        let item = resend_entry_item(&entry);
+        assert_eq!(
+            text(&item, attr::PK),
+            Some(format!("resend#{}", "k".repeat(64)).as_str())
+        );
+        assert_eq!(resend_entry(&item).expect("readable"), entry);
+        let gap = Gap {
+            reason: GapReason::Skipped,
+            detail: "an operator's decision".to_owned(),
+        };
+        let item = aside_item("subscription#S1", 3, &gap, AT, None);
+        let read = aside(&item).expect("readable");
+        assert_eq!(
+            (read.entity_key.as_str(), read.sequence, read.gap, read.at),
+            ("subscription#S1", 3, gap, AT)
+        );
     }
 }

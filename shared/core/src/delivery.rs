@@ -2,31 +2,40 @@
 //! an operator's resend) or a new one, perhaps with the same content as an earlier one (a
 //! subscription suspended again, renewed again a month later)?
 //!
-//! Neither gateway sends a delivery id, so the content hash ([`crate::canonical`], `iugu::dedup`, `ipag::dedup`) cannot decide
-//! alone. The rule looks at the entity's history as the store keeps it ([`Snapshot`]): the
-//! entity's counters ([`EntityHead`]) and the latest stored notification with the same content
-//! ([`Previous`]), and at the time.
+//! Neither gateway sends a delivery id, so the content hash ([`crate::canonical`], `iugu::dedup`,
+//! `ipag::dedup`) cannot decide alone. The rule looks at the entity's history as the store keeps
+//! it ([`Snapshot`]): the entity's counters ([`EntityHead`]) and the latest stored notification
+//! with the same content ([`Previous`]), at the time, and at the open resend requests that name
+//! a stored notification with this content ([`ResendEntry`]).
+//!
+//! **A delivery is dropped only when it is sure to be a copy**; every other doubt is stored and
+//! forwarded with `repeat_of` and its [`RepeatReason`], and the consumer decides (by asking the
+//! gateway's API):
 //!
 //! | what the store has | verdict |
 //! |---|---|
 //! | nothing with this content (or only past the retention period) | [`Verdict::New`] |
-//! | the same content, as the entity's latest notification, within the window | [`Verdict::Retry`]: a gateway retry |
-//! | the same content, whose own delivery was never answered 200, within the window | [`Verdict::Retry`]: the gateway still owes us that retry, whatever came since |
-//! | the same content, and an operator asked the gateway to resend a period (or entity) that holds it, and this request has not yet been used for it | [`Verdict::Resend`] |
-//! | the same content otherwise (other notifications came since, or it is older than the window) | [`Verdict::Repeat`]: a new occurrence, stored and forwarded with `repeat_of` |
+//! | the same content, as the entity's latest notification, first received within the window | [`Verdict::Retry`]: a gateway retry |
+//! | an open resend request names a stored notification of this entity with this content, not yet delivered again | [`Verdict::Resend`] of that notification, once |
+//! | the same content otherwise | [`Verdict::Repeat`], with the reason below |
+//!
+//! | reason (first that applies) | when |
+//! |---|---|
+//! | [`RepeatReason::PossibleRetry`] | the earlier one's delivery was never answered 200 (it is *owed*: see [`EntityHead::unacked`]) |
+//! | [`RepeatReason::ResendUnmatched`] | an open resend request named notifications with this content, each already delivered again |
+//! | [`RepeatReason::AfterOther`] | other notifications of the entity came since |
+//! | [`RepeatReason::AfterWindow`] | nothing came since, and the earlier one is older than the window |
 //!
 //! The window ([`DeliverySettings::window`], `DEDUP_WINDOW`) bounds how long a retry is
-//! believed. Where the rule cannot be sure (a repeat after the window, a real second
-//! `invoice.payment_failed` while a resend is open), it forwards the notification flagged with
-//! `repeat_of` rather than drop it: nothing lost beats nothing doubled, and the consumer is told.
-//! A resend request is used at most once per notification, so of two identical deliveries while
-//! it is open (the resend, and a real new occurrence) one is forwarded, flagged.
+//! believed. A resend request names the notifications it covers (read when `recover resend`
+//! asks the gateway), each used at most once, by one delivery ([`ResendEntry::used_by`]), so a
+//! second resend of the same content and a real new occurrence are never both dropped.
 
 use std::collections::BTreeMap;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::envelope::{Envelope, RepeatOf};
+use crate::envelope::{Envelope, RepeatOf, RepeatReason};
 
 /// How long a retry is believed: 22 hours. docs/delivery-semantics.md says why.
 pub const DEFAULT_WINDOW: Duration = Duration::hours(22);
@@ -109,8 +118,12 @@ pub struct EntityHead {
     /// Every notification up to this sequence is forwarded (they are forwarded in order, so
     /// the forwarded ones are always a prefix).
     pub forwarded_sequence: u64,
-    /// Stored notifications whose own delivery has not been answered 200 yet (it failed
-    /// after the store), with their arrival: the gateway still owes us their retry.
+    /// Stored notifications whose own delivery has not been answered 200 (yet), with their
+    /// arrival: each is written here by the store that keeps it, in the same write, and
+    /// cleared by the mark that precedes its 200. One still here when an identical delivery
+    /// comes after other notifications may be owed its retry by the gateway
+    /// ([`RepeatReason::PossibleRetry`]). Entries older than the window are dropped by the
+    /// next store.
     pub unacked: BTreeMap<u64, OffsetDateTime>,
 }
 
@@ -133,8 +146,6 @@ pub struct Previous {
     pub received_at: OffsetDateTime,
     /// When it is deleted (the retention period); `None` for legacy markers, kept for ever.
     pub expires_at: Option<OffsetDateTime>,
-    /// The resend requests already taken to explain a delivery of it.
-    pub resends_used: Vec<String>,
     /// What the store compares to make sure nothing changed the marker since it was read.
     pub version: String,
 }
@@ -153,10 +164,11 @@ impl Previous {
         }
     }
 
-    pub fn repeat_of(&self) -> RepeatOf {
+    pub fn repeat_of(&self, reason: RepeatReason) -> RepeatOf {
         RepeatOf {
             sequence: self.sequence(),
             received_at: self.received_at,
+            reason: Some(reason),
         }
     }
 }
@@ -198,29 +210,50 @@ pub struct ResendRequest {
 }
 
 impl ResendRequest {
-    /// Whether a delivery of `envelope`, whose content is `previous`'s, may be this request's
-    /// resend. A gateway delivers a notification of the last minutes of the period after
-    /// its retries, so the period is stretched by the window.
-    fn covers(
+    /// Whether the request covers a stored notification of `entity_key` and `event` that first
+    /// arrived at `received_at`. A gateway delivers a notification of the last minutes of the
+    /// period after its retries, so the period is stretched by the window.
+    pub fn covers(
         &self,
-        previous: &Previous,
-        envelope: &Envelope,
-        now: OffsetDateTime,
+        entity_key: &str,
+        event: &str,
+        received_at: OffsetDateTime,
         window: Duration,
     ) -> bool {
-        now < self.expires_at
-            && self.from <= previous.received_at
-            && previous.received_at < self.until + window
-            && self
-                .event
-                .as_deref()
-                .is_none_or(|e| e == envelope.event.as_str())
-            && self
-                .entity_key
-                .as_deref()
-                .is_none_or(|k| k == envelope.entity_key)
-            && !previous.resends_used.contains(&self.id)
+        self.from <= received_at
+            && received_at < self.until + window
+            && self.event.as_deref().is_none_or(|e| e == event)
+            && self.entity_key.as_deref().is_none_or(|k| k == entity_key)
     }
+
+    /// The entry that names stored notification `sequence` of `entity_key` for this request.
+    pub fn entry(&self, entity_key: &str, sequence: u64, dedup_key: &str) -> ResendEntry {
+        ResendEntry {
+            request: self.id.clone(),
+            entity_key: entity_key.to_owned(),
+            sequence,
+            dedup_key: dedup_key.to_owned(),
+            expires_at: self.expires_at,
+            used_by: None,
+        }
+    }
+}
+
+/// One stored notification an open resend request names: its delivery again is that
+/// resend, once. `recover resend` records one per notification of the period (or invoice) it
+/// asks the gateway to deliver again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResendEntry {
+    /// The request ([`ResendRequest::id`]).
+    pub request: String,
+    pub entity_key: String,
+    pub sequence: u64,
+    /// The notification's content key.
+    pub dedup_key: String,
+    /// Until when a delivery may be this resend (the request's `expires_at`).
+    pub expires_at: OffsetDateTime,
+    /// The delivery that was taken for this resend, if one was: its id (a Lambda request id).
+    pub used_by: Option<String>,
 }
 
 /// What a delivery is.
@@ -229,22 +262,28 @@ pub enum Verdict {
     /// Nothing stored has this content: store it as the entity's next notification.
     New,
     /// The same content as an earlier notification, taken as a new occurrence: store it as
-    /// the entity's next notification, with `repeat_of`.
+    /// the entity's next notification, with `repeat_of` (which says why).
     Repeat(RepeatOf),
     /// `Previous` delivered again by the gateway: nothing new to store.
     Retry(Previous),
-    /// `Previous` delivered again because an operator asked for it (`request` is the
-    /// [`ResendRequest::id`]): nothing new to store.
-    Resend { previous: Previous, request: String },
+    /// A stored notification delivered again because an operator asked for it: nothing new to
+    /// store. `entry` names it (it need not be `previous`, the latest with this content).
+    Resend {
+        previous: Previous,
+        entry: ResendEntry,
+    },
 }
 
 /// The rule's first look, from the snapshot alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FirstLook {
     Decided(Verdict),
-    /// A new occurrence of `Previous`, unless an open resend request covers it: ask
-    /// [`judge_resend`] with the provider's open requests.
-    UnlessResent(Previous),
+    /// A new occurrence of `previous` for `reason`, unless an open resend request names a
+    /// stored notification with this content: ask [`judge_resend`] with the content's entries.
+    UnlessResent {
+        previous: Previous,
+        reason: RepeatReason,
+    },
 }
 
 /// Judges a delivery of `envelope` from what the store holds, at `now`.
@@ -276,32 +315,63 @@ pub fn judge(
         // judge it as the legacy case.
         (PreviousKind::Sequenced(_), head) => (head.is_none(), false),
     };
-    if within_window && (latest || owed) {
+    // The only copy the rule is sure of: the same content again, nothing else in between, soon.
+    if within_window && latest {
         return FirstLook::Decided(Verdict::Retry(previous.clone()));
     }
-    FirstLook::UnlessResent(previous.clone())
+    let reason = if owed {
+        RepeatReason::PossibleRetry
+    } else if !latest {
+        RepeatReason::AfterOther
+    } else {
+        RepeatReason::AfterWindow
+    };
+    FirstLook::UnlessResent {
+        previous: previous.clone(),
+        reason,
+    }
 }
 
-/// The rule's second look, for [`FirstLook::UnlessResent`]: an open resend request that covers
-/// `previous` and was not yet used for it makes this delivery that resend; otherwise it is a
-/// new occurrence.
+/// The rule's second look, for [`FirstLook::UnlessResent`]: an open resend entry for this
+/// entity and content, not yet used (or used by this very delivery, whose write is being
+/// repeated), makes this delivery that resend; the lowest sequence first, so that a period's
+/// notifications with the same content are each explained once, in order. Otherwise a new
+/// occurrence, flagged.
 pub fn judge_resend(
     previous: Previous,
+    reason: RepeatReason,
     envelope: &Envelope,
-    open_requests: &[ResendRequest],
+    entries: &[ResendEntry],
     now: OffsetDateTime,
-    settings: &DeliverySettings,
+    delivery_id: &str,
 ) -> Verdict {
-    match open_requests
+    let open: Vec<&ResendEntry> = entries
         .iter()
-        .find(|r| r.covers(&previous, envelope, now, settings.window))
-    {
-        Some(request) => Verdict::Resend {
-            request: request.id.clone(),
+        .filter(|e| {
+            e.expires_at > now
+                && e.entity_key == envelope.entity_key
+                && e.dedup_key == envelope.dedup_key
+        })
+        .collect();
+    let mine = open
+        .iter()
+        .find(|e| e.used_by.as_deref() == Some(delivery_id));
+    let free = open
+        .iter()
+        .filter(|e| e.used_by.is_none())
+        .min_by_key(|e| (e.sequence, e.request.as_str()));
+    if let Some(entry) = mine.or(free) {
+        return Verdict::Resend {
             previous,
-        },
-        None => Verdict::Repeat(previous.repeat_of()),
+            entry: (*entry).clone(),
+        };
     }
+    let reason = match reason {
+        RepeatReason::PossibleRetry => reason,
+        _ if !open.is_empty() => RepeatReason::ResendUnmatched,
+        _ => reason,
+    };
+    Verdict::Repeat(previous.repeat_of(reason))
 }
 
 #[cfg(test)]
@@ -319,6 +389,7 @@ mod tests {
         data.insert("account_id".to_owned(), Node::Text("A".to_owned()));
         data.insert("id".to_owned(), Node::Text("S1".to_owned()));
         Envelope {
+            schema_version: crate::SCHEMA_VERSION,
             provider: Provider::from_static("iugu"),
             event: Event::from_static("subscription.suspended"),
             family: EventFamily::from_static("subscriptions"),
@@ -333,6 +404,7 @@ mod tests {
             received_at: T0,
             data: Data::Fields(data),
             extra: Fields::new(),
+            gap: None,
         }
     }
 
@@ -354,22 +426,32 @@ mod tests {
                 kind: PreviousKind::Sequenced(n),
                 received_at: at,
                 expires_at: Some(at + Duration::days(90)),
-                resends_used: Vec::new(),
                 version: format!("v{n}"),
             }),
         }
     }
 
-    fn verdict(s: &Snapshot, now: OffsetDateTime, open: &[ResendRequest]) -> Verdict {
+    const ME: &str = "delivery-1";
+
+    fn verdict(s: &Snapshot, now: OffsetDateTime, entries: &[ResendEntry]) -> Verdict {
         let env = suspended();
         match judge(s, &env, now, &settings()) {
             FirstLook::Decided(v) => v,
-            FirstLook::UnlessResent(p) => judge_resend(p, &env, open, now, &settings()),
+            FirstLook::UnlessResent { previous, reason } => {
+                judge_resend(previous, reason, &env, entries, now, ME)
+            }
         }
     }
 
     fn is_retry(v: &Verdict) -> bool {
         matches!(v, Verdict::Retry(_))
+    }
+
+    fn reason(v: &Verdict) -> Option<RepeatReason> {
+        match v {
+            Verdict::Repeat(of) => of.reason,
+            _ => None,
+        }
     }
 
     #[test]
@@ -392,7 +474,8 @@ mod tests {
             v,
             Verdict::Repeat(RepeatOf {
                 sequence: Some(1),
-                received_at: T0
+                received_at: T0,
+                reason: Some(RepeatReason::AfterWindow),
             })
         );
     }
@@ -401,86 +484,166 @@ mod tests {
     fn the_same_content_after_other_notifications_is_a_new_occurrence() {
         // suspended (1), activated (2), suspended again minutes later.
         let v = verdict(&snapshot(2, 2, 1, T0), T0 + Duration::minutes(5), &[]);
-        assert!(matches!(v, Verdict::Repeat(r) if r.sequence == Some(1)));
+        assert!(matches!(&v, Verdict::Repeat(r) if r.sequence == Some(1)));
+        assert_eq!(reason(&v), Some(RepeatReason::AfterOther));
     }
 
     #[test]
-    fn a_notification_whose_own_delivery_failed_is_still_owed_a_retry() {
-        // X stored but answered 503 (1, unacked); Y arrived and forwarded both (2); X again.
+    fn an_owed_notification_makes_a_retry_only_while_it_is_the_latest() {
+        let owed = |mut s: Snapshot| {
+            if let Some(head) = s.head.as_mut() {
+                head.unacked.insert(1, T0);
+            }
+            s
+        };
+        // X stored, answered 503 (owed); X again, nothing in between: the retry.
+        assert!(is_retry(&verdict(
+            &owed(snapshot(1, 1, 1, T0)),
+            T0 + Duration::minutes(5),
+            &[]
+        )));
+        // X owed; Y arrived since; X again: the gateway's retry, or X happening again. Forwarded,
+        // flagged as a possible retry, within the window or after it.
+        for later in [Duration::minutes(5), Duration::days(2)] {
+            let v = verdict(&owed(snapshot(2, 2, 1, T0)), T0 + later, &[]);
+            assert_eq!(reason(&v), Some(RepeatReason::PossibleRetry), "{later}");
+        }
+        // Owed and the latest, after the window: possible retry too.
+        let v = verdict(&owed(snapshot(1, 1, 1, T0)), T0 + Duration::days(2), &[]);
+        assert_eq!(reason(&v), Some(RepeatReason::PossibleRetry));
+    }
+
+    fn entry(request: &str, sequence: u64) -> ResendEntry {
+        ResendEntry {
+            request: request.to_owned(),
+            entity_key: "subscription#S1".to_owned(),
+            sequence,
+            dedup_key: "5".repeat(64),
+            expires_at: T0 + Duration::days(3),
+            used_by: None,
+        }
+    }
+
+    fn resent(v: &Verdict) -> Option<u64> {
+        match v {
+            Verdict::Resend { entry, .. } => Some(entry.sequence),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_resend_entry_explains_one_delivery_of_the_notification_it_names() {
+        let now = T0 + Duration::days(2);
+        // Suspended (1), activated (2), suspended (3): the marker points at 3.
+        let s = snapshot(3, 3, 3, T0);
+        let mut entries = vec![entry("r1", 3), entry("r1", 1)];
+        // The first delivery of that content is the resend of number 1 (the lowest) ...
+        assert_eq!(resent(&verdict(&s, now, &entries)), Some(1));
+        entries[1].used_by = Some("another".to_owned());
+        // ... the second the resend of number 3 ...
+        assert_eq!(resent(&verdict(&s, now, &entries)), Some(3));
+        entries[0].used_by = Some("another-2".to_owned());
+        // ... and a third is a new occurrence, flagged: the resend matched nothing left.
+        let v = verdict(&s, now, &entries);
+        assert_eq!(reason(&v), Some(RepeatReason::ResendUnmatched));
+    }
+
+    #[test]
+    fn an_entry_this_delivery_used_is_its_own_again() {
+        // The write that used it committed, but its answer was lost: the delivery judges again.
+        let now = T0 + Duration::days(2);
+        let mut e = entry("r1", 1);
+        e.used_by = Some(ME.to_owned());
+        assert_eq!(resent(&verdict(&snapshot(2, 2, 1, T0), now, &[e])), Some(1));
+    }
+
+    #[test]
+    fn a_resend_of_an_older_notification_is_not_taken_for_a_newer_one() {
+        // October's renewal (1) resent while November's (2) is the latest with that content.
+        let now = T0 + Duration::days(40);
+        let s = snapshot(2, 2, 2, T0 + Duration::days(30));
+        let mut e = entry("r1", 1);
+        e.expires_at = now + Duration::days(1);
+        assert_eq!(resent(&verdict(&s, now, &[e])), Some(1));
+    }
+
+    #[test]
+    fn entries_that_do_not_fit_change_nothing() {
+        let now = T0 + Duration::days(2);
+        let s = snapshot(2, 2, 1, T0);
+        let expired = ResendEntry {
+            expires_at: now,
+            ..entry("r1", 1)
+        };
+        let other_entity = ResendEntry {
+            entity_key: "subscription#S2".to_owned(),
+            ..entry("r2", 1)
+        };
+        let other_content = ResendEntry {
+            dedup_key: "6".repeat(64),
+            ..entry("r3", 1)
+        };
+        for e in [expired, other_entity, other_content] {
+            let v = verdict(&s, now, std::slice::from_ref(&e));
+            assert_eq!(reason(&v), Some(RepeatReason::AfterOther), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_possible_retry_stays_one_when_a_resend_is_used_up() {
+        let now = T0 + Duration::days(2);
         let mut s = snapshot(2, 2, 1, T0);
         if let Some(head) = s.head.as_mut() {
             head.unacked.insert(1, T0);
         }
-        assert!(is_retry(&verdict(&s, T0 + Duration::minutes(5), &[])));
-        // ... but not for ever: after the window it is a new occurrence, flagged.
-        let v = verdict(&s, T0 + Duration::days(2), &[]);
-        assert!(matches!(v, Verdict::Repeat(_)), "{v:?}");
+        let mut e = entry("r1", 1);
+        e.used_by = Some("another".to_owned());
+        assert_eq!(
+            reason(&verdict(&s, now, &[e])),
+            Some(RepeatReason::PossibleRetry)
+        );
     }
 
-    fn resend(id: &str, from: OffsetDateTime, until: OffsetDateTime) -> ResendRequest {
-        ResendRequest {
-            id: id.to_owned(),
-            from,
-            until,
-            event: None,
+    #[test]
+    fn a_request_covers_its_period_stretched_by_the_window_its_event_and_entity() {
+        let request = ResendRequest {
+            id: "r1".to_owned(),
+            from: T0,
+            until: T0 + Duration::days(1),
+            event: Some("subscription.suspended".to_owned()),
             entity_key: None,
-            expires_at: until + Duration::days(3),
-        }
-    }
-
-    #[test]
-    fn an_open_resend_covering_it_makes_it_a_resend_once() {
-        let now = T0 + Duration::days(2);
-        let open = [resend(
-            "r1",
-            T0 - Duration::hours(1),
-            T0 + Duration::hours(1),
-        )];
-        let s = snapshot(2, 2, 1, T0);
-        assert!(matches!(
-            verdict(&s, now, &open),
-            Verdict::Resend { request, .. } if request == "r1"
-        ));
-        // Used once for this notification: the next identical delivery is a new occurrence.
-        let mut used = s.clone();
-        if let Some(p) = used.previous.as_mut() {
-            p.resends_used.push("r1".to_owned());
-        }
-        assert!(matches!(verdict(&used, now, &open), Verdict::Repeat(_)));
-    }
-
-    #[test]
-    fn a_resend_that_does_not_cover_it_changes_nothing() {
-        let now = T0 + Duration::days(2);
-        let s = snapshot(2, 2, 1, T0);
-        let later_period = resend("r1", T0 + Duration::days(1), T0 + Duration::days(2));
-        let expired = ResendRequest {
-            expires_at: now,
-            ..resend("r2", T0 - Duration::days(1), T0 + Duration::days(1))
+            expires_at: T0 + Duration::days(3),
         };
-        let other_event = ResendRequest {
-            event: Some("invoice.status_changed".to_owned()),
-            ..resend("r3", T0 - Duration::days(1), T0 + Duration::days(1))
-        };
-        let other_entity = ResendRequest {
-            entity_key: Some("subscription#S2".to_owned()),
-            ..resend("r4", T0 - Duration::days(1), T0 + Duration::days(1))
-        };
-        for request in [later_period, expired, other_event, other_entity] {
-            let v = verdict(&s, now, std::slice::from_ref(&request));
-            assert!(matches!(v, Verdict::Repeat(_)), "{}: {v:?}", request.id);
-        }
-    }
-
-    #[test]
-    fn the_period_of_a_resend_is_stretched_by_the_window() {
+        let w = settings().window;
+        let covers = |key: &str, event: &str, at| request.covers(key, event, at, w);
+        assert!(covers("subscription#S1", "subscription.suspended", T0));
         // First delivered 2 hours after the period's end (the gateway's retries): still its.
-        let s = snapshot(2, 2, 1, T0 + Duration::hours(2));
-        let open = [resend("r1", T0 - Duration::days(1), T0)];
-        assert!(matches!(
-            verdict(&s, T0 + Duration::days(2), &open),
-            Verdict::Resend { .. }
+        assert!(covers(
+            "subscription#S1",
+            "subscription.suspended",
+            T0 + Duration::hours(26)
         ));
+        assert!(!covers(
+            "subscription#S1",
+            "subscription.suspended",
+            T0 - Duration::seconds(1)
+        ));
+        assert!(!covers(
+            "subscription#S1",
+            "subscription.suspended",
+            T0 + Duration::days(1) + w
+        ));
+        assert!(!covers("subscription#S1", "subscription.activated", T0));
+        let one = ResendRequest {
+            entity_key: Some("subscription#S2".to_owned()),
+            ..request.clone()
+        };
+        assert!(!one.covers("subscription#S1", "subscription.suspended", T0, w));
+        let e = request.entry("subscription#S1", 4, "k");
+        assert_eq!(
+            (e.request.as_str(), e.sequence, e.expires_at, e.used_by),
+            ("r1", 4, request.expires_at, None)
+        );
     }
 
     #[test]
@@ -505,7 +668,6 @@ mod tests {
                 kind: PreviousKind::Legacy { forwarded },
                 received_at: T0,
                 expires_at: None,
-                resends_used: Vec::new(),
                 version: "legacy".to_owned(),
             }),
         }
@@ -524,7 +686,8 @@ mod tests {
             verdict(&legacy(true), T0 + Duration::days(30), &[]),
             Verdict::Repeat(RepeatOf {
                 sequence: None,
-                received_at: T0
+                received_at: T0,
+                reason: Some(RepeatReason::AfterWindow),
             })
         );
         // Something stored since by this version: not the latest any more.
@@ -534,10 +697,10 @@ mod tests {
             forwarded_sequence: 1,
             unacked: BTreeMap::new(),
         });
-        assert!(matches!(
-            verdict(&since, T0 + Duration::hours(1), &[]),
-            Verdict::Repeat(_)
-        ));
+        assert_eq!(
+            reason(&verdict(&since, T0 + Duration::hours(1), &[])),
+            Some(RepeatReason::AfterOther)
+        );
         // Stored by the old version but never forwarded: no consumer saw it; store it anew.
         assert_eq!(
             verdict(&legacy(false), T0 + Duration::hours(1), &[]),

@@ -187,6 +187,10 @@ impl Data {
 /// it reads back from that JSON (consumers' tests, say) without knowing the gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
+    /// The version of this shape: [`SCHEMA_VERSION`] for every message this version sends; a
+    /// message without it is of version 1 (before `repeat_of.reason`, `gap` and this field).
+    #[serde(default = "version_one")]
+    pub schema_version: u32,
     pub provider: Provider,
     pub event: Event,
     pub family: EventFamily,
@@ -218,6 +222,19 @@ pub struct Envelope {
     /// `retry_count`: they differ between deliveries of the same notification.
     #[serde(default, skip_serializing_if = "Fields::is_empty")]
     pub extra: Fields,
+    /// Set on a gap record: notification `sequence` of the entity is not forwarded (it can no
+    /// longer be read, it expired before it could be forwarded, or an operator set it aside),
+    /// and why; `data` is then `null`. The entity goes on after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<Gap>,
+}
+
+/// The version of the envelope's shape this code sends (see [`Envelope::schema_version`]).
+/// Version 2 added `schema_version`, `repeat_of.reason` and `gap`.
+pub const SCHEMA_VERSION: u32 = 2;
+
+fn version_one() -> u32 {
+    1
 }
 
 /// The earlier notification a new occurrence repeats (see [`Envelope::repeat_of`]).
@@ -229,14 +246,99 @@ pub struct RepeatOf {
     /// When it first arrived.
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
+    /// Why this delivery was taken for a new occurrence rather than a copy (`None` only in
+    /// messages of schema version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<RepeatReason>,
+}
+
+/// Why a delivery whose content equals an earlier notification's was stored and forwarded as
+/// a new one. Each is a doubt the front door cannot settle without a delivery id; the gateway's
+/// API can (docs/delivery-semantics.md says what a consumer does with each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepeatReason {
+    /// Nothing else of the entity came since the earlier one, which arrived longer ago than
+    /// the window: a late gateway retry, or the same thing again (a monthly renewal).
+    AfterWindow,
+    /// Other notifications of the entity came since the earlier one: most likely the state
+    /// really changed back (suspended again), possibly a late retry or a manual resend.
+    AfterOther,
+    /// The earlier one's own delivery was never answered 200, so the gateway still owes its
+    /// retry: this may be that retry, or a new occurrence.
+    PossibleRetry,
+    /// An operator's resend was open for this content, and each notification it named was
+    /// already delivered again: a resend delivered twice, or a new occurrence.
+    ResendUnmatched,
+}
+
+impl RepeatReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepeatReason::AfterWindow => "after_window",
+            RepeatReason::AfterOther => "after_other",
+            RepeatReason::PossibleRetry => "possible_retry",
+            RepeatReason::ResendUnmatched => "resend_unmatched",
+        }
+    }
+
+    /// The reason named `name` (as [`RepeatReason::as_str`] writes it).
+    pub fn parse(name: &str) -> Option<RepeatReason> {
+        [
+            RepeatReason::AfterWindow,
+            RepeatReason::AfterOther,
+            RepeatReason::PossibleRetry,
+            RepeatReason::ResendUnmatched,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == name)
+    }
+}
+
+/// A gap record's cause (see [`Envelope::gap`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    pub reason: GapReason,
+    /// What happened, for a person (never the body).
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapReason {
+    /// Its stored body no longer parses to the notification it was stored as (a parser or
+    /// key-rule change): it is set aside in the table, with this reason.
+    Unreadable,
+    /// It was kept its retention period without being forwarded, and is deleted.
+    Expired,
+    /// An operator set it aside (`recover skip`).
+    Skipped,
+}
+
+impl GapReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapReason::Unreadable => "unreadable",
+            GapReason::Expired => "expired",
+            GapReason::Skipped => "skipped",
+        }
+    }
 }
 
 impl Envelope {
     /// The queue's de-duplication id for this notification: its content key and its sequence,
     /// so a new occurrence of the same content (another sequence) is never taken by SQS for a
     /// copy of the first. A notification stored before sequences keeps its content key.
+    ///
+    /// A gap record takes the id its notification would have had, so that of the two (sent by
+    /// versions that disagree on whether it can be read) the queue keeps one; a gap for a
+    /// notification whose content is unknown (deleted) names the entity by its hash instead.
     pub fn message_deduplication_id(&self) -> String {
         match self.sequence {
+            Some(n) if self.dedup_key.is_empty() => {
+                let entity = crate::canonical::sha256_hex(self.entity_key.as_bytes());
+                format!("gap-{}-{n}", entity.get(..40).unwrap_or(&entity))
+            }
             Some(n) => format!("{}-{n}", self.dedup_key),
             None => self.dedup_key.clone(),
         }

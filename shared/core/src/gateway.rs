@@ -81,4 +81,9 @@ pub trait Gateway: Parsers + Send {
 
     /// The family a refusal is counted under when the body named none: the route's own.
     fn family_label(&self) -> &'static str;
+
+    /// How long it waits for an answer before it takes a delivery for failed (and retries it):
+    /// a 200 that comes later is a failure to the gateway, so the handler answers well within
+    /// it (docs/delivery-semantics.md, per gateway).
+    fn waits(&self) -> std::time::Duration;
 }

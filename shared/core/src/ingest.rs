@@ -10,9 +10,16 @@
 //! 3. **Forward in order**: every notification of the entity stored but not yet forwarded,
 //!    oldest first, then this one. No notification reaches the queue before an earlier one of
 //!    its entity. A retry of a stored notification that never got forwarded forwards it now.
-//! 4. **Mark**: the entity's `forwarded_sequence` moves up to what was sent. This step has its
-//!    own time budget and retries, and its failure is not an error: the queue has the
-//!    notifications, so the gateway must be answered 200 (see [`mark`]).
+//!    One delivery forwards at most [`MAX_FORWARDS_PER_DELIVERY`] messages: behind a longer
+//!    backlog its own notification is left to the sweeper and the next retry
+//!    ([`Accepted::in_queue`] is false, the gateway is answered 503). A stored notification
+//!    that can no longer be read is set aside and a gap record takes its place in the order
+//!    ([`forward_stored`]), so one bad item never blocks its entity.
+//! 4. **Mark**: the entity's `forwarded_sequence` moves up to what was sent, and this
+//!    delivery's notification is no longer owed an answer (the store recorded it as owed when
+//!    it stored it). This step has its own time budget and retries, and its failure is not an
+//!    error: the queue has the notifications, so the gateway must be answered 200 (see
+//!    [`mark`]).
 //!
 //! Steps 1 to 3 ([`store_and_forward`]) fail with an [`IngestError`] (5xx for the gateway, which
 //! retries; every step is safe to repeat). Two deliveries that both forward the same stored
@@ -23,6 +30,7 @@
 //! This module knows nothing of AWS: [`EventStore`] and [`Forwarder`] are the ports; the
 //! adapters live in `aws`, [`crate::memory`] has both in memory.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::ops::RangeInclusive;
 
@@ -31,11 +39,10 @@ use time::OffsetDateTime;
 
 use crate::clock::Clock;
 use crate::delivery::{
-    judge, judge_resend, DeliverySettings, FirstLook, PreviousKind, ResendRequest, Snapshot,
-    Verdict,
+    judge, judge_resend, DeliverySettings, FirstLook, PreviousKind, ResendEntry, Snapshot, Verdict,
 };
-use crate::envelope::{Envelope, Provider};
-use crate::stored::{Parsers, StoredNotification};
+use crate::envelope::{Envelope, Gap, GapReason};
+use crate::stored::{gap_record, Parsers, StoredNotification};
 
 /// A failure of the store or the queue: worth a retry, never the gateway's fault.
 #[derive(Debug, Error)]
@@ -87,8 +94,7 @@ pub struct Append<'a> {
     pub seen: &'a Snapshot,
     /// When the notification (and its marker) is deleted: arrival + retention.
     pub expires_at: OffsetDateTime,
-    /// Sequences in the head's `unacked` older than the window: no retry is believed for
-    /// them any more, so they are forgotten.
+    /// Sequences in the head's `unacked` older than the window: forgotten by this write.
     pub forget_unacked: Vec<u64>,
 }
 
@@ -98,7 +104,7 @@ pub struct Mark {
     pub entity_key: String,
     /// Every notification up to this sequence is in the queue now.
     pub through: Option<u64>,
-    /// This notification's own delivery is answered 200 now.
+    /// This notification's own delivery is answered 200 now: it is no longer owed.
     pub answered: Option<u64>,
 }
 
@@ -110,42 +116,45 @@ pub trait EventStore: Send + Sync {
         envelope: &Envelope,
     ) -> impl Future<Output = Result<Snapshot, DownstreamError>> + Send;
 
-    /// The provider's resend requests that are still open at `now`.
-    fn open_resends(
-        &self,
-        provider: Provider,
-        now: OffsetDateTime,
-    ) -> impl Future<Output = Result<Vec<ResendRequest>, DownstreamError>> + Send;
-
-    /// Stores a new notification as its entity's next, if nothing changed since `seen`.
-    fn append(&self, append: Append<'_>) -> impl Future<Output = Result<(), WriteError>> + Send;
-
-    /// Records that resend `request` explained a delivery of `envelope`'s content (of the
-    /// notification `seen` points at), so it explains no second one, if the content's marker
-    /// did not change since.
-    fn use_resend(
+    /// The resend entries that name a stored notification with `envelope`'s content, open at
+    /// `now` (the rule checks the entity and the time again).
+    fn resend_entries(
         &self,
         envelope: &Envelope,
-        seen: &Snapshot,
-        request: &str,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<ResendEntry>, DownstreamError>> + Send;
+
+    /// Stores a new notification as its entity's next, if nothing changed since `seen`, and
+    /// in the same write records it as owed an answer (the head's `unacked`), until the mark
+    /// that precedes its 200 clears it.
+    fn append(&self, append: Append<'_>) -> impl Future<Output = Result<(), WriteError>> + Send;
+
+    /// Records that `entry` explained the delivery `delivery_id`, unless another delivery
+    /// used it first ([`WriteError::Conflict`]). Repeating it for the same delivery succeeds:
+    /// a write that committed but whose answer was lost is not taken for another's.
+    fn use_resend(
+        &self,
+        entry: &ResendEntry,
+        delivery_id: &str,
     ) -> impl Future<Output = Result<(), WriteError>> + Send;
 
-    /// The entity's stored notifications numbered `from..=to`, in order, but those past
-    /// their retention at `now` (gone, whether or not DynamoDB deleted them yet).
+    /// The entity's stored notifications numbered `from..=to`, in order, as they are in the
+    /// store: live or past their retention (see [`StoredNotification::is_live`]); a number
+    /// with nothing stored is missing.
     fn stored_range(
         &self,
         entity_key: &str,
         from: u64,
         to: u64,
-        now: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<StoredNotification>, DownstreamError>> + Send;
 
-    /// Records that the gateway still owes a retry of the entity's notification `sequence`:
-    /// its delivery failed (5xx) after it was stored. Nothing if it was not stored.
-    fn owe(
+    /// Sets notification `sequence` of the entity aside, with `gap`'s cause, at `at`: from
+    /// then on it is forwarded as a gap record, never with its body. Safe to repeat.
+    fn set_aside(
         &self,
         entity_key: &str,
         sequence: u64,
+        gap: &Gap,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<(), DownstreamError>> + Send;
 
@@ -200,7 +209,8 @@ impl Outcome {
     }
 }
 
-/// A delivery the pipeline took: stored, and in the queue with everything before it.
+/// A delivery the pipeline took: its notification is stored, and in the queue with everything
+/// before it unless [`Accepted::in_queue`] says otherwise.
 #[derive(Debug)]
 pub struct Accepted {
     pub outcome: Outcome,
@@ -209,81 +219,38 @@ pub struct Accepted {
     /// Messages this delivery sent: earlier notifications of the entity that were waiting,
     /// and this one if no delivery had sent it yet.
     pub forwarded: usize,
+    /// Of those, the gap records sent in place of notifications that could not be forwarded.
+    pub gaps: Vec<(u64, GapReason)>,
+    /// The notification and every earlier one of its entity are in the queue. `false` when
+    /// more were waiting than one delivery forwards ([`MAX_FORWARDS_PER_DELIVERY`]): the
+    /// first of them were sent, the rest is the sweeper's (and the gateway's next retry's).
+    pub in_queue: bool,
     /// What is left to record, for [`mark`]; `None` if nothing is.
     pub mark: Option<Mark>,
-}
-
-/// The notification a delivery is about, once known (stored by it, or found stored): if the
-/// delivery then fails, the caller records that the gateway owes its retry
-/// ([`EventStore::owe`]). Only then: a notification whose delivery was answered 200 is owed
-/// nothing, so a later identical delivery after other notifications is a new occurrence, never
-/// mistaken for that retry (and dropped).
-#[derive(Debug, Default)]
-pub struct InFlight(std::sync::Mutex<Option<(String, u64)>>);
-
-impl InFlight {
-    fn set(&self, entity_key: &str, sequence: u64) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some((entity_key.to_owned(), sequence));
-        }
-    }
-
-    /// The entity and sequence of the notification, if the delivery got that far.
-    pub fn take(&self) -> Option<(String, u64)> {
-        self.0.lock().ok().and_then(|mut slot| slot.take())
-    }
-}
-
-/// After a delivery that failed: records the retry the gateway now owes, if the delivery got as
-/// far as a stored notification. Best effort (the store may be what failed).
-pub async fn owe_after_failure<S: EventStore>(
-    store: &S,
-    in_flight: &InFlight,
-    at: OffsetDateTime,
-) -> Result<(), DownstreamError> {
-    match in_flight.take() {
-        Some((entity_key, sequence)) => store.owe(&entity_key, sequence, at).await,
-        None => Ok(()),
-    }
 }
 
 /// How often a delivery reads and judges again after losing a race to a concurrent one
 /// before it gives up with a 5xx (the gateway retries).
 pub const MAX_ROUNDS: usize = 8;
 
-/// Judges, stores (if new) and forwards in order: steps 1 to 3 of the module documentation.
-/// `envelope.received_at` is this delivery's arrival.
-pub async fn store_and_forward<S: EventStore, F: Forwarder>(
-    store: &S,
-    forwarder: &F,
-    parsers: &dyn Parsers,
-    envelope: Envelope,
-    raw_body: &str,
-    settings: &DeliverySettings,
-) -> Result<Accepted, IngestError> {
-    store_and_forward_tracked(
-        store,
-        forwarder,
-        parsers,
-        envelope,
-        raw_body,
-        settings,
-        &InFlight::default(),
-    )
-    .await
-}
+/// The most messages one delivery sends: the waiting notifications of its entity, oldest
+/// first, then its own. A longer backlog (the queue was down for a while) is the sweeper's,
+/// which forwards in bounded, marked chunks; a request must answer within the gateway's
+/// timeout.
+pub const MAX_FORWARDS_PER_DELIVERY: u64 = 25;
 
-/// [`store_and_forward`], noting in `in_flight` which notification the delivery is about as
-/// soon as that is known (see [`InFlight`]): a gateway's delivery, whose failure the caller
-/// must record.
-pub async fn store_and_forward_tracked<S: EventStore, F: Forwarder>(
+/// Judges, stores (if new) and forwards in order: steps 1 to 3 of the module documentation.
+/// `envelope.received_at` is this delivery's arrival; `delivery_id` names this delivery
+/// attempt (the Lambda request id), so that a write of its own that is repeated is known as
+/// its own.
+pub async fn store_and_forward<S: EventStore, F: Forwarder>(
     store: &S,
     forwarder: &F,
     parsers: &dyn Parsers,
     mut envelope: Envelope,
     raw_body: &str,
     settings: &DeliverySettings,
-    in_flight: &InFlight,
+    delivery_id: &str,
 ) -> Result<Accepted, IngestError> {
     let now = envelope.received_at;
     for _ in 0..MAX_ROUNDS {
@@ -293,15 +260,16 @@ pub async fn store_and_forward_tracked<S: EventStore, F: Forwarder>(
             .map_err(IngestError::Store)?;
         let verdict = match judge(&seen, &envelope, now, settings) {
             FirstLook::Decided(verdict) => verdict,
-            FirstLook::UnlessResent(previous) => {
-                let open = store
-                    .open_resends(envelope.provider.clone(), now)
+            FirstLook::UnlessResent { previous, reason } => {
+                let entries = store
+                    .resend_entries(&envelope, now)
                     .await
                     .map_err(IngestError::Store)?;
-                judge_resend(previous, &envelope, &open, now, settings)
+                judge_resend(previous, reason, &envelope, &entries, now, delivery_id)
             }
         };
-        let (outcome, previous) = match verdict {
+        let forwarded = seen.forwarded_sequence();
+        let (outcome, sequence) = match verdict {
             Verdict::New | Verdict::Repeat(_) => {
                 let sequence = seen.next_sequence();
                 envelope.sequence = Some(sequence);
@@ -317,7 +285,7 @@ pub async fn store_and_forward_tracked<S: EventStore, F: Forwarder>(
                     forget_unacked: stale_unacked(&seen, now, settings),
                 };
                 match store.append(append).await {
-                    Ok(()) => in_flight.set(&envelope.entity_key, sequence),
+                    Ok(()) => {}
                     Err(WriteError::Conflict) => continue,
                     Err(WriteError::Failed(e)) => return Err(IngestError::Store(e)),
                 }
@@ -325,87 +293,104 @@ pub async fn store_and_forward_tracked<S: EventStore, F: Forwarder>(
                     Verdict::Repeat(_) => Outcome::Repeat,
                     _ => Outcome::Stored,
                 };
-                let forwarded = forward_through(
+                let sent = forward_waiting(
                     store,
                     forwarder,
                     parsers,
                     &envelope.entity_key,
-                    seen.forwarded_sequence() + 1..=sequence,
+                    forwarded..=sequence,
                     Some(&envelope),
                     now,
                 )
                 .await?;
-                return Ok(Accepted {
-                    outcome,
-                    sequence: Some(sequence),
-                    forwarded,
-                    mark: Some(Mark {
-                        entity_key: envelope.entity_key,
-                        through: Some(sequence),
-                        answered: Some(sequence),
-                    }),
-                });
+                return Ok(accepted(outcome, sequence, forwarded, true, sent, envelope));
             }
-            Verdict::Retry(previous) => (Outcome::Retry, previous),
-            Verdict::Resend { previous, request } => {
-                match store.use_resend(&envelope, &seen, &request).await {
+            Verdict::Retry(previous) => match previous.kind {
+                PreviousKind::Sequenced(n) if previous.entity_key == envelope.entity_key => {
+                    (Outcome::Retry, n)
+                }
+                // Stored and forwarded by a version before sequences (or under another
+                // entity key, by a version with other entity rules): nothing to do.
+                _ => {
+                    return Ok(Accepted {
+                        outcome: Outcome::Retry,
+                        sequence: None,
+                        forwarded: 0,
+                        gaps: Vec::new(),
+                        in_queue: true,
+                        mark: None,
+                    })
+                }
+            },
+            Verdict::Resend { entry, .. } => {
+                match store.use_resend(&entry, delivery_id).await {
                     Ok(()) => {}
                     Err(WriteError::Conflict) => continue,
                     Err(WriteError::Failed(e)) => return Err(IngestError::Store(e)),
                 }
-                (Outcome::Resend, previous)
+                (Outcome::Resend, entry.sequence)
             }
         };
         // A notification we have. Forward it (and what waits before it) unless that is done.
-        let (PreviousKind::Sequenced(sequence), true) =
-            (previous.kind, previous.entity_key == envelope.entity_key)
-        else {
-            // Stored and forwarded by a version before sequences (or under another entity
-            // key, by a version with other entity rules): nothing to do.
-            return Ok(Accepted {
-                outcome,
-                sequence: None,
-                forwarded: 0,
-                mark: None,
-            });
-        };
-        in_flight.set(&envelope.entity_key, sequence);
         let owed = seen
             .head
             .as_ref()
             .is_some_and(|h| h.unacked.contains_key(&sequence));
-        let (forwarded, through) = if sequence > seen.forwarded_sequence() {
-            let n = forward_through(
+        let sent = if sequence > forwarded {
+            forward_waiting(
                 store,
                 forwarder,
                 parsers,
                 &envelope.entity_key,
-                seen.forwarded_sequence() + 1..=sequence,
+                forwarded..=sequence,
                 None,
                 now,
             )
-            .await?;
-            (n, Some(sequence))
+            .await?
         } else {
-            (0, None)
+            Sent::default()
         };
-        let answered = owed.then_some(sequence);
-        let mark = (through.is_some() || answered.is_some()).then(|| Mark {
-            entity_key: envelope.entity_key.clone(),
-            through,
-            answered,
-        });
-        return Ok(Accepted {
-            outcome,
-            sequence: Some(sequence),
-            forwarded,
-            mark,
-        });
+        return Ok(accepted(outcome, sequence, forwarded, owed, sent, envelope));
     }
     Err(IngestError::Store(DownstreamError::new(
         "storing the notification",
         format!("its entity changed under {MAX_ROUNDS} concurrent deliveries in a row"),
     )))
+}
+
+/// What [`forward_waiting`] sent: how many, the gaps among them, and through which sequence.
+#[derive(Debug, Default)]
+struct Sent {
+    forwarded: Forwarded,
+    through: Option<u64>,
+}
+
+/// The delivery of notification `sequence`, which the forward `sent` reached (or not);
+/// `forwarded` was the entity's before it. `owed`: its delivery was owed an answer, which
+/// the 200 will give if it is in the queue now.
+fn accepted(
+    outcome: Outcome,
+    sequence: u64,
+    forwarded: u64,
+    owed: bool,
+    sent: Sent,
+    envelope: Envelope,
+) -> Accepted {
+    let in_queue = sent.through.unwrap_or(forwarded).max(forwarded) >= sequence;
+    let answered = (owed && in_queue).then_some(sequence);
+    let mark = (sent.through.is_some() || answered.is_some()).then_some(Mark {
+        entity_key: envelope.entity_key,
+        through: sent.through,
+        answered,
+    });
+    Accepted {
+        outcome,
+        sequence: Some(sequence),
+        forwarded: sent.forwarded.sent,
+        gaps: sent.forwarded.gaps,
+        in_queue,
+        mark,
+    }
 }
 
 /// Unacked sequences older than the window: their retries are no longer believed.
@@ -419,64 +404,121 @@ fn stale_unacked(seen: &Snapshot, now: OffsetDateTime, settings: &DeliverySettin
     })
 }
 
-/// Forwards the entity's notifications numbered `sequences` (those after the last forwarded,
-/// through the last to send), in order: the stored ones (but those past their retention at
-/// `now`), rebuilt by `parsers`, then `last` (this delivery's own, already in memory) if
-/// given. Returns how many were sent.
-pub async fn forward_through<S: EventStore, F: Forwarder>(
+/// Forwards the entity's notifications after `forwarded` through `target` (the range's two
+/// ends), in order, at most [`MAX_FORWARDS_PER_DELIVERY`]: the stored ones, read in one
+/// query, then `own` (this delivery's notification, `target`, already in memory) if given and
+/// reached.
+async fn forward_waiting<S: EventStore, F: Forwarder>(
+    store: &S,
+    forwarder: &F,
+    parsers: &dyn Parsers,
+    entity_key: &str,
+    range: RangeInclusive<u64>,
+    own: Option<&Envelope>,
+    now: OffsetDateTime,
+) -> Result<Sent, IngestError> {
+    let (forwarded, target) = range.into_inner();
+    let through = target.min(forwarded + MAX_FORWARDS_PER_DELIVERY);
+    let own = own.filter(|_| through == target);
+    let stored_to = if own.is_some() { through - 1 } else { through };
+    let mut sent = Forwarded::default();
+    if forwarded < stored_to {
+        let waiting = store
+            .stored_range(entity_key, forwarded + 1, stored_to)
+            .await
+            .map_err(IngestError::Store)?;
+        sent = forward_stored(
+            store,
+            forwarder,
+            parsers,
+            entity_key,
+            forwarded + 1..=stored_to,
+            &waiting,
+            now,
+        )
+        .await?;
+    }
+    if let Some(envelope) = own {
+        forwarder
+            .forward(envelope)
+            .await
+            .map_err(IngestError::Forward)?;
+        sent.sent += 1;
+    }
+    Ok(Sent {
+        forwarded: sent,
+        through: (through > forwarded).then_some(through),
+    })
+}
+
+/// What a forward of stored notifications sent.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Forwarded {
+    /// Messages sent, gap records included.
+    pub sent: usize,
+    /// The gap records among them: (sequence, cause).
+    pub gaps: Vec<(u64, GapReason)>,
+}
+
+/// Sends the entity's notifications numbered `sequences`, in order, from `stored` (what
+/// [`EventStore::stored_range`] returned for them): each rebuilt from its raw body as the
+/// request path first sent it. One that cannot be sent as it was stored is sent as a gap
+/// record in its place, so that its entity goes on: past its retention (or deleted), set
+/// aside, or no longer readable (then first set aside in the store, with the reason). The
+/// first failure of the queue or the store stops it.
+pub async fn forward_stored<S: EventStore, F: Forwarder>(
     store: &S,
     forwarder: &F,
     parsers: &dyn Parsers,
     entity_key: &str,
     sequences: RangeInclusive<u64>,
-    last: Option<&Envelope>,
-    now: OffsetDateTime,
-) -> Result<usize, IngestError> {
-    let (first, through) = sequences.into_inner();
-    let stored_to = if last.is_some() {
-        through.saturating_sub(1)
-    } else {
-        through
-    };
-    let mut sent = 0;
-    if first <= stored_to {
-        let waiting = store
-            .stored_range(entity_key, first, stored_to, now)
-            .await
-            .map_err(IngestError::Store)?;
-        sent += forward_stored(forwarder, parsers, &waiting).await?;
-    }
-    if let Some(envelope) = last {
-        forwarder
-            .forward(envelope)
-            .await
-            .map_err(IngestError::Forward)?;
-        sent += 1;
-    }
-    Ok(sent)
-}
-
-/// Sends notifications already read from the store, in the order given (their sequence
-/// order): each rebuilt from its raw body as the request path first sent it. How many were
-/// sent; the first failure stops it.
-pub async fn forward_stored<F: Forwarder>(
-    forwarder: &F,
-    parsers: &dyn Parsers,
     stored: &[StoredNotification],
-) -> Result<usize, IngestError> {
-    for notification in stored {
-        let envelope = notification.envelope(parsers).map_err(|why| {
-            IngestError::Forward(DownstreamError::new(
-                "rebuilding a stored notification to forward it",
-                why,
-            ))
-        })?;
+    now: OffsetDateTime,
+) -> Result<Forwarded, IngestError> {
+    let by_sequence: BTreeMap<u64, &StoredNotification> = stored
+        .iter()
+        .filter_map(|n| Some((n.sequence?, n)))
+        .collect();
+    let mut out = Forwarded::default();
+    for sequence in sequences {
+        let envelope = match by_sequence.get(&sequence) {
+            None => gap_record(entity_key, sequence, expired()),
+            Some(n) if !n.is_live(now) => n.gap(expired()),
+            Some(n) => match &n.aside {
+                Some(gap) => n.gap(gap.clone()),
+                None => match n.envelope(parsers) {
+                    Ok(envelope) => envelope,
+                    Err(why) => {
+                        let gap = Gap {
+                            reason: GapReason::Unreadable,
+                            detail: why,
+                        };
+                        store
+                            .set_aside(entity_key, sequence, &gap, now)
+                            .await
+                            .map_err(IngestError::Store)?;
+                        n.gap(gap)
+                    }
+                },
+            },
+        };
         forwarder
             .forward(&envelope)
             .await
             .map_err(IngestError::Forward)?;
+        if let Some(gap) = &envelope.gap {
+            out.gaps.push((sequence, gap.reason));
+        }
+        out.sent += 1;
     }
-    Ok(stored.len())
+    Ok(out)
+}
+
+fn expired() -> Gap {
+    Gap {
+        reason: GapReason::Expired,
+        detail: "kept its retention period without being forwarded, and deleted".to_owned(),
+    }
 }
 
 /// Step 4: records `mark`, retrying any failure (throttling, a conflict with a concurrent

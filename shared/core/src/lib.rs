@@ -30,6 +30,9 @@ pub mod quarantine;
 pub mod stored;
 pub mod sweep;
 
-pub use envelope::{Data, EntityRef, Envelope, Event, EventFamily, Provider, RepeatOf};
+pub use envelope::{
+    Data, EntityRef, Envelope, Event, EventFamily, Gap, GapReason, Provider, RepeatOf,
+    RepeatReason, SCHEMA_VERSION,
+};
 pub use error::{ErrorClass, ParseError};
 pub use fields::{Fields, Node};

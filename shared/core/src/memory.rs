@@ -9,8 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use time::OffsetDateTime;
 
-use crate::delivery::{EntityHead, Previous, PreviousKind, ResendRequest, Snapshot};
-use crate::envelope::{Envelope, Provider};
+use crate::delivery::{EntityHead, Previous, PreviousKind, ResendEntry, Snapshot};
+use crate::envelope::{Envelope, Gap};
 use crate::ingest::{Append, DownstreamError, EventStore, Forwarder, Mark, WriteError};
 use crate::quarantine::{QuarantineStore, QuarantinedRequest};
 use crate::stored::StoredNotification;
@@ -30,7 +30,8 @@ pub struct MemoryTables {
     pub entities: HashMap<String, MemoryEntity>,
     /// Content key → the latest notification with that content.
     pub markers: HashMap<String, Previous>,
-    pub resends: Vec<(Provider, ResendRequest)>,
+    /// Every resend entry recorded, used or not.
+    pub resend_entries: Vec<ResendEntry>,
     pub sweep_cursor: Option<OffsetDateTime>,
     /// Body hash → (the request, deliveries).
     pub quarantine: HashMap<String, (QuarantinedRequest, u64)>,
@@ -71,9 +72,10 @@ impl MemoryStore {
             .and_then(|t| t.entities.get(entity_key).cloned())
     }
 
-    pub fn add_resend(&self, provider: Provider, request: ResendRequest) {
+    /// Records resend entries (what `recover resend` records in the table).
+    pub fn add_resend_entries(&self, entries: impl IntoIterator<Item = ResendEntry>) {
         if let Ok(mut t) = self.tables.lock() {
-            t.resends.push((provider, request));
+            t.resend_entries.extend(entries);
         }
     }
 }
@@ -87,16 +89,16 @@ impl EventStore for MemoryStore {
         })
     }
 
-    async fn open_resends(
+    async fn resend_entries(
         &self,
-        provider: Provider,
+        envelope: &Envelope,
         now: OffsetDateTime,
-    ) -> Result<Vec<ResendRequest>, DownstreamError> {
-        let t = self.lock("open resends")?;
-        Ok(t.resends
+    ) -> Result<Vec<ResendEntry>, DownstreamError> {
+        let t = self.lock("resend entries")?;
+        Ok(t.resend_entries
             .iter()
-            .filter(|(p, r)| *p == provider && r.expires_at > now)
-            .map(|(_, r)| r.clone())
+            .filter(|e| e.dedup_key == envelope.dedup_key && e.expires_at > now)
+            .cloned()
             .collect())
     }
 
@@ -122,17 +124,21 @@ impl EventStore for MemoryStore {
         for old in &append.forget_unacked {
             entity.head.unacked.remove(old);
         }
+        entity.head.unacked.insert(sequence, env.received_at);
         entity.notifications.insert(
             sequence,
             StoredNotification {
                 provider: env.provider.as_str().to_owned(),
                 event: env.event.as_str().to_owned(),
+                family: env.family.as_str().to_owned(),
                 raw_body: append.raw_body.to_owned(),
                 received_at: env.received_at,
                 dedup_key: env.dedup_key.clone(),
                 entity_key: env.entity_key.clone(),
                 sequence: Some(sequence),
                 repeat_of: env.repeat_of,
+                expires_at: Some(append.expires_at),
+                aside: None,
             },
         );
         t.markers.insert(
@@ -142,27 +148,22 @@ impl EventStore for MemoryStore {
                 kind: PreviousKind::Sequenced(sequence),
                 received_at: env.received_at,
                 expires_at: Some(append.expires_at),
-                resends_used: Vec::new(),
                 version: version(sequence),
             },
         );
         Ok(())
     }
 
-    async fn use_resend(
-        &self,
-        envelope: &Envelope,
-        seen: &Snapshot,
-        request: &str,
-    ) -> Result<(), WriteError> {
+    async fn use_resend(&self, entry: &ResendEntry, delivery_id: &str) -> Result<(), WriteError> {
         let mut t = self.lock("use resend")?;
-        let seen_version = seen.previous.as_ref().map(|p| p.version.as_str());
-        match t.markers.get_mut(&envelope.dedup_key) {
-            Some(marker)
-                if Some(marker.version.as_str()) == seen_version
-                    && !marker.resends_used.iter().any(|r| r == request) =>
-            {
-                marker.resends_used.push(request.to_owned());
+        let found = t.resend_entries.iter_mut().find(|e| {
+            e.request == entry.request
+                && e.entity_key == entry.entity_key
+                && e.sequence == entry.sequence
+        });
+        match found {
+            Some(e) if e.used_by.as_deref().is_none_or(|by| by == delivery_id) => {
+                e.used_by = Some(delivery_id.to_owned());
                 Ok(())
             }
             _ => Err(WriteError::Conflict),
@@ -174,7 +175,6 @@ impl EventStore for MemoryStore {
         entity_key: &str,
         from: u64,
         to: u64,
-        _now: OffsetDateTime,
     ) -> Result<Vec<StoredNotification>, DownstreamError> {
         let t = self.lock("stored range")?;
         Ok(t.entities.get(entity_key).map_or_else(Vec::new, |e| {
@@ -185,17 +185,20 @@ impl EventStore for MemoryStore {
         }))
     }
 
-    async fn owe(
+    async fn set_aside(
         &self,
         entity_key: &str,
         sequence: u64,
-        at: OffsetDateTime,
+        gap: &Gap,
+        _at: OffsetDateTime,
     ) -> Result<(), DownstreamError> {
-        let mut t = self.lock("owe")?;
-        if let Some(entity) = t.entities.get_mut(entity_key) {
-            if entity.head.last_sequence >= sequence {
-                entity.head.unacked.insert(sequence, at);
-            }
+        let mut t = self.lock("set aside")?;
+        if let Some(n) = t
+            .entities
+            .get_mut(entity_key)
+            .and_then(|e| e.notifications.get_mut(&sequence))
+        {
+            n.aside = Some(gap.clone());
         }
         Ok(())
     }

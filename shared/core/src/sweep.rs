@@ -10,17 +10,24 @@
 //! 1. reads the entity's counters, then its notifications after `forwarded_sequence`;
 //! 2. forwards them in sequence order, with the message the request path would send (same
 //!    body, group and de-duplication id), up to the first one younger than the grace period
-//!    (the request path may still be on it);
-//! 3. moves `forwarded_sequence` up; the entity stops being pending when it has caught up.
+//!    (the request path may still be on it), in chunks of [`SWEEP_CHUNK`]; one that cannot be
+//!    forwarded as stored (unreadable, expired, set aside) goes as a gap record
+//!    ([`crate::ingest::forward_stored`]), so the entity never stays blocked;
+//! 3. moves `forwarded_sequence` up after each chunk; the entity stops being pending when it
+//!    has caught up.
 //!
-//! A run is bounded by a count and a time budget; it stops between entities and the next run
-//! goes on after the last entity it looked at (a cursor), wrapping around to the oldest, so a
-//! notification that cannot be forwarded (a raw body the parser no longer takes) never keeps
-//! the others waiting. A sweep racing a late retry sends the same message twice within
-//! seconds: the FIFO queue keeps one.
+//! A run is bounded by a count and a time budget, checked between chunks: it stops between
+//! chunks (each marked before the next is sent, so a run that dies leaves at most one chunk
+//! unmarked, sent again by the next run within SQS's 5-minute de-duplication), and the next
+//! run goes on after the last entity it finished (a cursor), wrapping around to the oldest, so
+//! an entity that fails (the queue refuses it) never keeps the others waiting. A sweep racing a
+//! late retry sends the same message twice within seconds: the FIFO queue keeps one.
 
 use std::future::Future;
 use std::time::Duration as StdDuration;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
 
 use time::{Duration, OffsetDateTime};
 
@@ -28,6 +35,9 @@ use crate::clock::Clock;
 use crate::delivery::EntityHead;
 use crate::ingest::{forward_stored, DownstreamError, EventStore, Forwarder, IngestError, Mark};
 use crate::stored::Parsers;
+
+/// How many notifications the sweeper sends before it marks them forwarded.
+pub const SWEEP_CHUNK: u64 = 10;
 
 /// An entity the store lists as pending: notifications stored but not yet forwarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,8 +106,10 @@ impl Default for SweepSettings {
 pub struct SweepReport {
     /// Entities looked at.
     pub entities: usize,
-    /// Messages sent.
+    /// Messages sent, gap records included.
     pub forwarded: usize,
+    /// Gap records sent in place of notifications that could not be forwarded as stored.
+    pub gaps: usize,
     /// Entities whose forward failed (the queue, or a notification that cannot be rebuilt).
     pub failed: usize,
     /// Why the first failure happened, for the log (never the body).
@@ -117,7 +129,8 @@ pub async fn sweep<S: PendingStore, F: Forwarder>(
     clock: &dyn Clock,
     settings: &SweepSettings,
 ) -> Result<SweepReport, DownstreamError> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
+    let stop_at = started + settings.budget;
     let now = clock.now();
     let cutoff = now - settings.grace;
     let mut report = SweepReport::default();
@@ -134,27 +147,39 @@ pub async fn sweep<S: PendingStore, F: Forwarder>(
             .await?;
         candidates.extend(wrapped.into_iter().filter(|p| Some(p.since) <= cursor));
     }
-    let mut stopped_at = None;
+    // The last entity this run finished with (swept, or failed): the next one starts after it.
+    let mut finished = None;
     for pending in &candidates {
-        if report.forwarded >= settings.max_forwards || started.elapsed() >= settings.budget {
+        if report.forwarded >= settings.max_forwards || Instant::now() >= stop_at {
             report.stopped_early = true;
             break;
         }
         report.entities += 1;
-        stopped_at = Some(pending.since);
         let room = settings.max_forwards - report.forwarded;
+        let bounds = Bounds {
+            cutoff,
+            room,
+            stop_at,
+        };
         match sweep_entity(
             store,
             forwarder,
             parsers,
             &pending.entity_key,
-            cutoff,
-            room,
+            bounds,
             clock,
         )
         .await
         {
-            Ok(sent) => report.forwarded += sent,
+            Ok(swept) => {
+                report.forwarded += swept.sent;
+                report.gaps += swept.gaps;
+                if swept.stopped {
+                    // Stopped inside this entity: the next run starts with it again.
+                    report.stopped_early = true;
+                    break;
+                }
+            }
             Err(why) => {
                 report.failed += 1;
                 if report.first_failure.is_none() {
@@ -162,35 +187,51 @@ pub async fn sweep<S: PendingStore, F: Forwarder>(
                 }
             }
         }
+        finished = Some(pending.since);
     }
     if more_behind {
         report.stopped_early = true;
     }
     store
-        .set_cursor(if report.stopped_early {
-            stopped_at
-        } else {
-            None
-        })
+        .set_cursor(if report.stopped_early { finished } else { None })
         .await?;
     let oldest = store.pending(now, None, 1).await?;
     report.oldest_waiting = oldest.first().map(|p| now - p.since);
     Ok(report)
 }
 
-/// Forwards what waits of one entity, older than `cutoff`, at most `room` messages (the rest
-/// next run, after this one's mark); returns how many were sent.
+/// What one entity's sweep may take.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    /// Notifications that arrived after it are left to the request path.
+    cutoff: OffsetDateTime,
+    /// Most messages to send.
+    room: usize,
+    /// No chunk is started after it.
+    stop_at: Instant,
+}
+
+/// What one entity's sweep did.
+#[derive(Debug, Default)]
+struct Swept {
+    sent: usize,
+    gaps: usize,
+    /// It stopped on the time budget with notifications of the entity still ready.
+    stopped: bool,
+}
+
+/// Forwards what waits of one entity, older than the cutoff, at most `room` messages, in
+/// marked chunks (the rest next run).
 async fn sweep_entity<S: PendingStore, F: Forwarder>(
     store: &S,
     forwarder: &F,
     parsers: &dyn Parsers,
     entity_key: &str,
-    cutoff: OffsetDateTime,
-    room: usize,
+    bounds: Bounds,
     clock: &dyn Clock,
-) -> Result<usize, IngestError> {
+) -> Result<Swept, IngestError> {
     let Some(head) = store.head(entity_key).await.map_err(IngestError::Store)? else {
-        return Ok(0);
+        return Ok(Swept::default());
     };
     let mark = |through| Mark {
         entity_key: entity_key.to_owned(),
@@ -203,33 +244,54 @@ async fn sweep_entity<S: PendingStore, F: Forwarder>(
             .mark(&mark(head.last_sequence), clock.now())
             .await
             .map_err(IngestError::Store)?;
-        return Ok(0);
+        return Ok(Swept::default());
     }
-    // Only what arrived before the cutoff: the request path may still be on the rest.
     let now = clock.now();
     let waiting = store
-        .stored_range(
+        .stored_range(entity_key, head.forwarded_sequence + 1, head.last_sequence)
+        .await
+        .map_err(IngestError::Store)?;
+    let arrived: BTreeMap<u64, OffsetDateTime> = waiting
+        .iter()
+        .filter(|n| n.is_live(now))
+        .filter_map(|n| Some((n.sequence?, n.received_at)))
+        .collect();
+    // Ready: in order, up to the first one the request path may still be on (what is gone
+    // or expired is ready: a gap record stands for it).
+    let mut ready_to = head.forwarded_sequence;
+    for sequence in head.forwarded_sequence + 1..=head.last_sequence {
+        let too_young = arrived.get(&sequence).is_some_and(|at| *at > bounds.cutoff);
+        if too_young || ready_to - head.forwarded_sequence >= bounds.room as u64 {
+            break;
+        }
+        ready_to = sequence;
+    }
+    let mut swept = Swept::default();
+    let mut from = head.forwarded_sequence + 1;
+    while from <= ready_to {
+        if swept.sent > 0 && Instant::now() >= bounds.stop_at {
+            swept.stopped = true;
+            break;
+        }
+        let to = ready_to.min(from + SWEEP_CHUNK - 1);
+        // Sent as read: reading them again costs a read per chunk.
+        let sent = forward_stored(
+            store,
+            forwarder,
+            parsers,
             entity_key,
-            head.forwarded_sequence + 1,
-            head.last_sequence,
+            from..=to,
+            &waiting,
             now,
         )
-        .await
-        .map_err(IngestError::Store)?;
-    let ready = waiting
-        .iter()
-        .take_while(|n| n.received_at <= cutoff)
-        .take(room)
-        .count();
-    let ready = &waiting[..ready];
-    let Some(through) = ready.iter().rev().find_map(|n| n.sequence) else {
-        return Ok(0);
-    };
-    // Sent as read: reading them again (as `forward_through` would) costs a read per entity.
-    let sent = forward_stored(forwarder, parsers, ready).await?;
-    store
-        .mark(&mark(through), clock.now())
-        .await
-        .map_err(IngestError::Store)?;
-    Ok(sent)
+        .await?;
+        store
+            .mark(&mark(to), clock.now())
+            .await
+            .map_err(IngestError::Store)?;
+        swept.sent += sent.sent;
+        swept.gaps += sent.gaps.len();
+        from = to + 1;
+    }
+    Ok(swept)
 }

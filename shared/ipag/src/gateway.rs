@@ -112,4 +112,10 @@ impl Gateway for Ipag {
     fn family_label(&self) -> &'static str {
         "any"
     }
+
+    /// 5 s on the first attempt (10 s and 20 s on its two retries), by iPag's support article
+    /// "Funcionamento dos Webhooks iPag".
+    fn waits(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
 }

@@ -107,6 +107,7 @@ pub fn parse(
     let entity = entity::resolve(&event, object, &dedup_key)?;
     let status = status_of(object);
     Ok(Envelope {
+        schema_version: webhook_core::SCHEMA_VERSION,
         provider: PROVIDER,
         family: event.family().into(),
         event: event.into_event(),
@@ -121,6 +122,7 @@ pub fn parse(
         received_at,
         data: Data::Json(value),
         extra: Fields::new(),
+        gap: None,
     })
 }
 

@@ -76,4 +76,10 @@ impl Gateway for Iugu {
     fn family_label(&self) -> &'static str {
         self.family.map_or("any", Family::as_str)
     }
+
+    /// iugu does not document how long it waits for an answer; we take iPag's 5 s, the
+    /// shorter of what the two gateways are known to do.
+    fn waits(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
 }

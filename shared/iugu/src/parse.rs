@@ -52,6 +52,7 @@ pub fn parse(body: &[u8], received_at: OffsetDateTime) -> Result<Envelope, Parse
     fields.retain(|name, _| !DELIVERY_FIELDS.contains(&name));
     let text = |name: &str| data.get(name).and_then(Node::as_text).map(str::to_owned);
     Ok(Envelope {
+        schema_version: webhook_core::SCHEMA_VERSION,
         provider: PROVIDER,
         family: event.family().into(),
         entity_key: entity.key(),
@@ -66,5 +67,6 @@ pub fn parse(body: &[u8], received_at: OffsetDateTime) -> Result<Envelope, Parse
         received_at,
         data: Data::Fields(data),
         extra: fields,
+        gap: None,
     })
 }

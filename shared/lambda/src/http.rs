@@ -16,6 +16,7 @@
 //! | 422 | `event_mismatch` | iPag only: `X-Ipag-Event` contradicts the body's status (`ipag::replay`) |
 //! | 422 | `stale_timestamp` | iPag only: `X-Ipag-Timestamps` is older than an hour or ahead by over 5 minutes |
 //! | 503 | `store_failed`, `forward_failed`, `timeout` | DynamoDB or SQS failed or hung: the gateway should retry |
+//! | 503 | `forward_backlog` | stored, but more of its entity's notifications were waiting than one request forwards: the first of them were sent, the sweeper sends the rest; the retry is answered 200 |
 //!
 //! Checks run in order of cost (405, 404, 403, 401, 415, the iPag signature and timestamp, then
 //! the body): nothing is stored unless every check passed.
@@ -36,37 +37,37 @@ use webhook_core::clock::{Clock, SystemClock};
 use webhook_core::delivery::DeliverySettings;
 use webhook_core::envelope::EventFamily;
 use webhook_core::gateway::Gateway;
-use webhook_core::ingest::{
-    mark, owe_after_failure, store_and_forward_tracked, EventStore, Forwarder, InFlight,
-    IngestError,
-};
+use webhook_core::ingest::{mark, store_and_forward, EventStore, Forwarder, IngestError};
 use webhook_core::quarantine::{is_quarantined, QuarantineStore, QuarantinedRequest};
 
-/// The most a request may spend storing and forwarding (DynamoDB and SQS together) before it
-/// is answered 503 (the gateway retries; every step is safe to repeat). Each call is bounded
-/// too (see `runtime::sdk_settings`); this caps their sum well under the Lambda timeout (10 s).
-pub const REQUEST_DEADLINE: Duration = Duration::from_secs(6);
+/// What is kept, at the least, between our answer and the gateway's own timeout
+/// ([`Gateway::waits`]): API Gateway's time, the network's, and a cold start's. A request is
+/// answered within the gateway's wait less this, so that a 200 is never given after the
+/// gateway stopped waiting (it would retry a delivery we took for answered).
+pub const GATEWAY_MARGIN: Duration = Duration::from_secs(1);
 
-/// The most the mark (after the queue has the notification) may take, retries included. It
-/// is also kept [`ANSWER_MARGIN`] short of the invocation's deadline: the answer is 200
-/// whether or not the mark is recorded, and it must leave before Lambda stops the function.
-pub const MARK_BUDGET: Duration = Duration::from_secs(3);
+/// Of a request's budget, what the mark (after the queue has the notification) may take at
+/// most, retries included. It is also kept [`ANSWER_MARGIN`] short of the invocation's
+/// deadline: the answer is 200 whether or not the mark is recorded.
+pub const MARK_BUDGET: Duration = Duration::from_millis(750);
 /// What is left, at the least, between the end of the mark and the invocation's deadline.
 pub const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 /// Attempts at the mark within its budget.
 pub const MARK_ATTEMPTS: u32 = 4;
 
 /// How deliveries are judged and bounded: the rule's settings, the clock, and the time
-/// budgets. `Default` is production's (a function reads `DEDUP_WINDOW` and `RETENTION_DAYS`
+/// budget. `Default` is production's (a function reads `DEDUP_WINDOW` and `RETENTION_DAYS`
 /// into `settings`).
 #[derive(Clone)]
 pub struct Delivery {
     pub settings: DeliverySettings,
     pub clock: Arc<dyn Clock>,
-    /// [`REQUEST_DEADLINE`] in production.
-    pub deadline: Duration,
-    /// [`MARK_BUDGET`] in production.
-    pub mark_budget: Duration,
+    /// The most a request may take, from its start to its answer; `None` (production): the
+    /// gateway's wait less [`GATEWAY_MARGIN`]. Storing and forwarding get it less
+    /// [`MARK_BUDGET`] (then 503: the gateway retries, every step is safe to repeat); the mark
+    /// what is left of it, at most [`MARK_BUDGET`]. Each AWS call is bounded too
+    /// (`webhook_aws::sdk`).
+    pub budget: Option<Duration>,
 }
 
 impl Default for Delivery {
@@ -74,8 +75,7 @@ impl Default for Delivery {
         Delivery {
             settings: DeliverySettings::default(),
             clock: Arc::new(SystemClock),
-            deadline: REQUEST_DEADLINE,
-            mark_budget: MARK_BUDGET,
+            budget: None,
         }
     }
 }
@@ -84,9 +84,16 @@ impl std::fmt::Debug for Delivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Delivery")
             .field("settings", &self.settings)
-            .field("deadline", &self.deadline)
-            .field("mark_budget", &self.mark_budget)
+            .field("budget", &self.budget)
             .finish_non_exhaustive()
+    }
+}
+
+impl Delivery {
+    /// The most a request to `gateway` may take (see [`Delivery::budget`]).
+    pub fn budget_for(&self, gateway: &dyn Gateway) -> Duration {
+        self.budget
+            .unwrap_or_else(|| gateway.waits().saturating_sub(GATEWAY_MARGIN))
     }
 }
 
@@ -103,9 +110,6 @@ pub struct App<S, F> {
     /// Where the per-request metric line goes (`metrics`); off by default.
     pub metrics: Metrics,
 }
-
-/// How long recording a retry owed (after a 5xx) may take.
-pub const OWE_BUDGET: Duration = Duration::from_secs(1);
 
 /// How long keeping a refused request may take; the answer does not wait longer.
 pub const QUARANTINE_BUDGET: Duration = Duration::from_secs(2);
@@ -150,7 +154,7 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         let started = Instant::now();
         let mut log = LogFields::default();
         let gateway = self.gateway.as_ref();
-        let answer = self.answer(gateway, &request, &mut log).await;
+        let answer = self.answer(gateway, &request, &mut log, started).await;
         let status = answer.status.as_u16();
         // A stale timestamp is a replay's refusal, not a notification we failed to read.
         if log.authenticated && is_quarantined(status) && answer.outcome != "stale_timestamp" {
@@ -234,6 +238,7 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         gateway: &dyn Gateway,
         request: &Request,
         log: &mut LogFields,
+        started: Instant,
     ) -> Answer {
         if !gateway.allows(request.method()) {
             return refuse(
@@ -325,21 +330,27 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
             );
         };
         let dedup_key = envelope.dedup_key.clone();
-        let in_flight = InFlight::default();
-        let work = store_and_forward_tracked(
+        let entity_key = envelope.entity_key.clone();
+        let answer_by = started + self.delivery.budget_for(gateway);
+        let delivery_id = delivery_id(request);
+        let work = store_and_forward(
             &self.store,
             &self.forwarder,
             gateway,
             envelope,
             raw_body,
             &self.delivery.settings,
-            &in_flight,
+            &delivery_id,
         );
-        let accepted = match tokio::time::timeout(self.delivery.deadline, work).await {
+        let work_budget = answer_by
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(MARK_BUDGET);
+        // Whatever happens from here, a notification stored before a failure stays owed its
+        // answer (the store recorded it so), until a delivery of it is answered 200.
+        let accepted = match tokio::time::timeout(work_budget, work).await {
             Ok(Ok(accepted)) => accepted,
             Err(_elapsed) => {
-                tracing::error!("storing and forwarding exceeded the request deadline");
-                self.owe(&in_flight).await;
+                tracing::error!("storing and forwarding exceeded the request's budget");
                 return refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "timeout",
@@ -353,7 +364,6 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                     IngestError::Store(_) => "store_failed",
                     IngestError::Forward(_) => "forward_failed",
                 };
-                self.owe(&in_flight).await;
                 return refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
                     code,
@@ -363,10 +373,19 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         };
         log.sequence = accepted.sequence;
         log.forwarded = Some(accepted.forwarded);
+        for (sequence, reason) in &accepted.gaps {
+            tracing::error!(
+                pk = entity_key.as_str(),
+                sequence,
+                reason = reason.as_str(),
+                "a stored notification could not be forwarded as stored: a gap record stands for it"
+            );
+        }
+        self.metrics.gaps(accepted.gaps.len());
         // The queue has it: from here on the answer is 200, whatever the mark does (a 5xx
         // would make the gateway send it again, and after SQS's 5-minute window that doubles).
         if let Some(to_mark) = &accepted.mark {
-            let budget = self.mark_budget(request);
+            let budget = self.mark_budget(request, answer_by);
             let marking = mark(
                 &self.store,
                 to_mark,
@@ -383,6 +402,13 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                 ),
             }
         }
+        if !accepted.in_queue {
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "forward_backlog",
+                "stored; earlier notifications of its entity are still being forwarded: retry later",
+            );
+        }
         let outcome = accepted.outcome;
         Answer {
             status: StatusCode::OK,
@@ -395,24 +421,34 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         }
     }
 
-    /// After a 5xx: the gateway will retry; if the notification was stored, record that its
-    /// retry is owed (so it is taken for one, whatever came since). Best effort, bounded.
-    async fn owe(&self, in_flight: &InFlight) {
-        let owing = owe_after_failure(&self.store, in_flight, self.delivery.clock.now());
-        match tokio::time::timeout(OWE_BUDGET, owing).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "could not record the retry owed"),
-            Err(_) => tracing::error!("recording the retry owed exceeded its budget"),
-        }
-    }
-
-    /// The mark's budget for this invocation (see [`mark_budget`]).
-    fn mark_budget(&self, request: &Request) -> Duration {
+    /// The mark's budget for this invocation (see [`mark_budget`]): at most [`MARK_BUDGET`],
+    /// and what is left before `answer_by`.
+    fn mark_budget(&self, request: &Request, answer_by: Instant) -> Duration {
         let deadline_ms = request.lambda_context_ref().map_or(0, |ctx| ctx.deadline);
         let now_ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        mark_budget(deadline_ms, now_ms, self.delivery.mark_budget)
+        let left = answer_by.saturating_duration_since(Instant::now());
+        mark_budget(deadline_ms, now_ms, MARK_BUDGET.min(left))
+    }
+}
+
+/// This delivery attempt's id: the Lambda request id, or (outside Lambda: a test, a bench) a
+/// random one. It names the writes this attempt makes that must be known as its own when the
+/// SDK repeats them (a resend entry it used).
+fn delivery_id(request: &Request) -> String {
+    match request.lambda_context_ref() {
+        Some(ctx) if !ctx.request_id.is_empty() => ctx.request_id.clone(),
+        _ => {
+            use std::hash::{BuildHasher, Hasher};
+            // Seeded from the operating system's randomness, differently for each value.
+            let random = |n: u64| {
+                let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+                hasher.write_u64(n);
+                hasher.finish()
+            };
+            format!("local-{:016x}{:016x}", random(1), random(2))
+        }
     }
 }
 
@@ -420,10 +456,10 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
 /// [`ANSWER_MARGIN`], and never less than [`MIN_MARK_BUDGET`] (a mark that Lambda cuts short
 /// costs nothing; one never tried leaves the entity unmarked for sure). A deadline that is
 /// unknown (0: a test, a bench) or already past (not Lambda's: some local emulators send one)
-/// leaves the whole budget.
+/// leaves the whole budget (still at least [`MIN_MARK_BUDGET`]).
 pub fn mark_budget(deadline_ms: u64, now_ms: u64, budget: Duration) -> Duration {
     match deadline_ms.checked_sub(now_ms) {
-        None | Some(0) => budget,
+        None | Some(0) => budget.max(MIN_MARK_BUDGET),
         Some(left) => Duration::from_millis(left)
             .saturating_sub(ANSWER_MARGIN)
             .clamp(MIN_MARK_BUDGET, budget.max(MIN_MARK_BUDGET)),
@@ -499,11 +535,12 @@ mod tests {
         assert_eq!(mark_budget(now + 9_000, now, budget), budget);
         // Less left: up to the deadline less the margin.
         assert_eq!(
-            mark_budget(now + 2_000, now, budget),
-            Duration::from_millis(1_500)
+            mark_budget(now + 1_000, now, budget),
+            Duration::from_millis(500)
         );
         // Almost nothing left: the least, never nothing.
         assert_eq!(mark_budget(now + 100, now, budget), MIN_MARK_BUDGET);
+        assert_eq!(mark_budget(0, now, Duration::ZERO), MIN_MARK_BUDGET);
     }
 
     /// Each gateway finds its routes by path (`recover quarantine retry` does), and the

@@ -161,6 +161,7 @@ impl Metrics {
                 {"Name": "SweepForwarded", "Unit": "Count"},
                 {"Name": "SweepEntities", "Unit": "Count"},
                 {"Name": "SweepFailures", "Unit": "Count"},
+                {"Name": "GapRecords", "Unit": "Count"},
                 {"Name": "OldestUnforwardedAge", "Unit": "Seconds"}
             ]),
         );
@@ -172,8 +173,22 @@ impl Metrics {
             "SweepForwarded": report.forwarded,
             "SweepEntities": report.entities,
             "SweepFailures": report.failed,
+            "GapRecords": report.gaps,
             "OldestUnforwardedAge": oldest,
         }));
+    }
+
+    /// Gap records a request sent in place of notifications that could not be forwarded as
+    /// stored (`GapRecordsAlarm` fires on any).
+    pub fn gaps(&self, count: usize) {
+        if self.sink.is_none() || count == 0 {
+            return;
+        }
+        let aws = self.envelope(
+            json!([[]]),
+            json!([{"Name": "GapRecords", "Unit": "Count"}]),
+        );
+        self.emit(json!({ "_aws": aws, "GapRecords": count }));
     }
 }
 

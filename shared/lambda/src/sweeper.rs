@@ -99,6 +99,7 @@ impl Sweeper {
         tracing::info!(
             entities = report.entities,
             forwarded = report.forwarded,
+            gaps = report.gaps,
             failed = report.failed,
             first_failure = report.first_failure.as_deref(),
             oldest_waiting_s = oldest,
@@ -108,6 +109,7 @@ impl Sweeper {
         Ok(json!({
             "entities": report.entities,
             "forwarded": report.forwarded,
+            "gaps": report.gaps,
             "failed": report.failed,
             "oldest_waiting_s": oldest,
             "stopped_early": report.stopped_early,

@@ -5,6 +5,7 @@
 //! binaries: a scoped log subscriber misses lines when other tests run on other threads.
 #![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
+mod conflicts;
 mod delivery_semantics;
 mod faults;
 mod flood;
@@ -17,8 +18,10 @@ mod parameters;
 mod pipeline;
 mod races;
 mod request_fuzz_seeds;
+mod resends;
 mod sam_local;
 mod secrets;
+mod stuck;
 mod sweeper;
 mod template;
 mod warm_up;

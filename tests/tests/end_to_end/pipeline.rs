@@ -106,6 +106,11 @@ async fn the_same_notification_again_is_a_duplicate_with_nothing_new() {
     }
     assert_eq!(local.items().await, items_before, "no new or changed item");
     assert!(local.drain().await.is_empty(), "no new message");
+    assert_eq!(
+        local.sends().len(),
+        1,
+        "and none sent (not one the queue dropped)"
+    );
 }
 
 #[tokio::test]
@@ -201,6 +206,11 @@ async fn a_failed_forward_answers_503_and_the_retry_forwards_it_once() {
     assert!(
         local.drain().await.is_empty(),
         "already forwarded: not again"
+    );
+    assert_eq!(
+        local.sends().len(),
+        1,
+        "not sent again (the local queue would have dropped it; SQS, minutes later, not)"
     );
 }
 

@@ -5,14 +5,14 @@
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use webhook_core::clock::ManualClock;
-use webhook_core::delivery::{DeliverySettings, ResendRequest, Snapshot};
+use webhook_core::delivery::{DeliverySettings, ResendEntry, ResendRequest, Snapshot};
 use webhook_core::ingest::{
-    mark, owe_after_failure, store_and_forward, store_and_forward_tracked, Accepted, Append,
-    DownstreamError, EventStore, InFlight, IngestError, Mark, Outcome, WriteError,
+    mark, store_and_forward, Accepted, Append, DownstreamError, EventStore, IngestError, Mark,
+    Outcome, WriteError,
 };
 use webhook_core::memory::{MemoryQueue, MemoryStore};
 use webhook_core::stored::StoredNotification;
-use webhook_core::{Envelope, Provider};
+use webhook_core::{Envelope, Gap, GapReason, RepeatReason};
 
 const T0: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
 const SUSPENDED: &str = "event=subscription.suspended&data[id]=S1&data[account_id]=A";
@@ -22,8 +22,7 @@ fn settings() -> DeliverySettings {
     DeliverySettings::default()
 }
 
-/// One delivery of `body` at `at`, as the handler runs it: store and forward, then mark; after
-/// a failure, record the retry the gateway now owes.
+/// One delivery of `body` at `at`, as the handler runs it: store and forward, then mark.
 async fn deliver<S: EventStore>(
     store: &S,
     queue: &MemoryQueue,
@@ -31,26 +30,17 @@ async fn deliver<S: EventStore>(
     at: OffsetDateTime,
 ) -> Result<Accepted, IngestError> {
     let envelope = webhook_iugu::parse(body.as_bytes(), at).expect("a valid body");
-    let in_flight = InFlight::default();
-    let result = store_and_forward_tracked(
+    let delivery_id = format!("delivery-at-{}", at.unix_timestamp_nanos());
+    let accepted = store_and_forward(
         store,
         queue,
         &webhook_gateways::ALL,
         envelope,
         body,
         &settings(),
-        &in_flight,
+        &delivery_id,
     )
-    .await;
-    let accepted = match result {
-        Ok(accepted) => accepted,
-        Err(e) => {
-            owe_after_failure(store, &in_flight, at)
-                .await
-                .expect("owed");
-            return Err(e);
-        }
-    };
+    .await?;
     if let Some(m) = &accepted.mark {
         // A failed mark is not an error; the tests that fail it look at what stays.
         let _ = mark(store, m, &ManualClock::at(at), 1).await;
@@ -70,6 +60,11 @@ fn sent(queue: &MemoryQueue) -> Vec<(String, Option<u64>, Option<u64>)> {
             )
         })
         .collect()
+}
+
+/// The reason of the last message sent, if it was a repeat.
+fn last_reason(queue: &MemoryQueue) -> Option<RepeatReason> {
+    queue.envelopes().pop()?.repeat_of?.reason
 }
 
 fn event(name: &str, sequence: u64, repeat_of: Option<u64>) -> (String, Option<u64>, Option<u64>) {
@@ -192,19 +187,28 @@ async fn a_failed_send_is_an_error_and_the_next_notification_forwards_it_first()
         T0,
         "X as stored: its first arrival"
     );
-    // The gateway retries X (it was answered 503): a retry, not a new occurrence.
+    // The gateway retries X (it was answered 503), after Y: its retry, or X happening again?
+    // Forwarded again, flagged as a possible retry: never dropped on a guess.
     let x_again = deliver(&store, &up, SUSPENDED, T0 + Duration::minutes(5))
         .await
         .expect("X again");
-    assert_eq!((x_again.outcome, x_again.forwarded), (Outcome::Retry, 0));
-    assert_eq!(up.envelopes().len(), 2);
+    assert_eq!(
+        (x_again.outcome, x_again.sequence, x_again.forwarded),
+        (Outcome::Repeat, Some(3), 1)
+    );
+    assert_eq!(last_reason(&up), Some(RepeatReason::PossibleRetry));
     let head = store.entity("subscription#S1").expect("stored").head;
-    assert!(head.unacked.is_empty(), "X's retry got its 200: {head:?}");
-    // So a real third suspension is a new occurrence again.
+    assert_eq!(
+        head.unacked.keys().copied().collect::<Vec<_>>(),
+        [1],
+        "X#1 was never answered 200; the others were: {head:?}"
+    );
+    // X once more, nothing in between, within the window: the retry of the one just sent.
     let x_third = deliver(&store, &up, SUSPENDED, T0 + Duration::minutes(9))
         .await
         .expect("X once more");
-    assert_eq!(x_third.outcome, Outcome::Repeat);
+    assert_eq!((x_third.outcome, x_third.forwarded), (Outcome::Retry, 0));
+    assert_eq!(up.envelopes().len(), 3);
 }
 
 #[tokio::test]
@@ -254,6 +258,7 @@ async fn a_failed_mark_still_accepts_what_the_queue_has() {
         envelope,
         SUSPENDED,
         &settings(),
+        "d1",
     )
     .await
     .expect("the queue has it: accepted");
@@ -286,15 +291,27 @@ async fn a_failed_mark_still_accepts_what_the_queue_has() {
     assert_eq!(ids[0], ids[1]);
 }
 
-fn resend_of(from: OffsetDateTime, until: OffsetDateTime, now: OffsetDateTime) -> ResendRequest {
-    ResendRequest {
+/// What `recover resend` records for a period resend covering every notification stored so
+/// far: one entry per notification, open until `now` + 1 day.
+fn resend_everything(store: &MemoryStore, now: OffsetDateTime) {
+    let request = ResendRequest {
         id: "r1".to_owned(),
-        from,
-        until,
+        from: T0 - Duration::days(60),
+        until: now,
         event: None,
         entity_key: None,
         expires_at: now + Duration::days(1),
-    }
+    };
+    let entries: Vec<ResendEntry> = store
+        .tables
+        .lock()
+        .expect("lock")
+        .entities
+        .values()
+        .flat_map(|e| e.notifications.values())
+        .filter_map(|n| Some(request.entry(&n.entity_key, n.sequence?, &n.dedup_key)))
+        .collect();
+    store.add_resend_entries(entries);
 }
 
 #[tokio::test]
@@ -305,21 +322,79 @@ async fn a_resend_of_a_period_is_recognised_once_per_notification() {
         .await
         .expect("Y");
     let later = T0 + Duration::days(2);
-    store.add_resend(
-        webhook_iugu::PROVIDER,
-        resend_of(T0 - Duration::hours(1), T0 + Duration::hours(1), later),
-    );
-    for (body, want) in [(SUSPENDED, Outcome::Resend), (ACTIVATED, Outcome::Resend)] {
-        let again = deliver(&store, &queue, body, later).await.expect("resent");
+    resend_everything(&store, later);
+    for (i, (body, want)) in [(SUSPENDED, Outcome::Resend), (ACTIVATED, Outcome::Resend)]
+        .into_iter()
+        .enumerate()
+    {
+        let at = later + Duration::seconds(i as i64);
+        let again = deliver(&store, &queue, body, at).await.expect("resent");
         assert_eq!((again.outcome, again.forwarded), (want, 0), "{body}");
     }
     assert_eq!(queue.envelopes().len(), 2, "X and Y once each");
     // A third X while the resend is still open: the resend was used for X, so this one is a
-    // new occurrence, flagged.
+    // new occurrence, flagged: the resend matched nothing left.
     let third = deliver(&store, &queue, SUSPENDED, later + Duration::minutes(1))
         .await
         .expect("X again");
     assert_eq!(third.outcome, Outcome::Repeat);
+    assert_eq!(last_reason(&queue), Some(RepeatReason::ResendUnmatched));
+}
+
+/// Issue 21, 2(b): suspended, activated, suspended; the period resent, all three delivered
+/// again in order: each is its own notification's resend, nothing forwarded.
+#[tokio::test]
+async fn a_resend_of_two_identical_notifications_explains_both() {
+    let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
+    for (minutes, body) in [(0, SUSPENDED), (1, ACTIVATED), (2, SUSPENDED)] {
+        deliver(&store, &queue, body, T0 + Duration::minutes(minutes))
+            .await
+            .expect("stored");
+    }
+    let later = T0 + Duration::days(2);
+    resend_everything(&store, later);
+    for (i, body) in [SUSPENDED, ACTIVATED, SUSPENDED].into_iter().enumerate() {
+        let at = later + Duration::seconds(i as i64);
+        let again = deliver(&store, &queue, body, at).await.expect("resent");
+        assert_eq!((again.outcome, again.forwarded), (Outcome::Resend, 0));
+    }
+    assert_eq!(queue.envelopes().len(), 3, "nothing new reached the queue");
+}
+
+/// Issue 21, 2(a): October's renewal resent while November's identical renewal is stored: the
+/// resend explains October's; no third renewal.
+#[tokio::test]
+async fn a_resend_of_an_older_renewal_is_not_a_third_one() {
+    let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
+    let renewed = "event=subscription.renewed&data[id]=S1&data[account_id]=A";
+    deliver(&store, &queue, renewed, T0).await.expect("October");
+    deliver(&store, &queue, renewed, T0 + Duration::days(30))
+        .await
+        .expect("November");
+    let later = T0 + Duration::days(32);
+    let october = ResendRequest {
+        id: "r-oct".to_owned(),
+        from: T0 - Duration::days(1),
+        until: T0 + Duration::days(1),
+        event: None,
+        entity_key: None,
+        expires_at: later + Duration::days(1),
+    };
+    let n = store
+        .entity("subscription#S1")
+        .expect("stored")
+        .notifications[&1]
+        .clone();
+    assert!(october.covers(&n.entity_key, &n.event, n.received_at, settings().window));
+    store.add_resend_entries([october.entry(&n.entity_key, 1, &n.dedup_key)]);
+    let again = deliver(&store, &queue, renewed, later)
+        .await
+        .expect("resent");
+    assert_eq!(
+        (again.outcome, again.sequence, again.forwarded),
+        (Outcome::Resend, Some(1), 0)
+    );
+    assert_eq!(queue.envelopes().len(), 2);
 }
 
 /// A store that lets another delivery of the same entity store first, between this delivery's
@@ -333,12 +408,12 @@ impl EventStore for Racing {
     async fn snapshot(&self, envelope: &Envelope) -> Result<Snapshot, DownstreamError> {
         self.inner.snapshot(envelope).await
     }
-    async fn open_resends(
+    async fn resend_entries(
         &self,
-        provider: Provider,
+        envelope: &Envelope,
         now: OffsetDateTime,
-    ) -> Result<Vec<ResendRequest>, DownstreamError> {
-        self.inner.open_resends(provider, now).await
+    ) -> Result<Vec<ResendEntry>, DownstreamError> {
+        self.inner.resend_entries(envelope, now).await
     }
     async fn append(&self, append: Append<'_>) -> Result<(), WriteError> {
         let rival = self.rival.lock().expect("lock").take();
@@ -357,30 +432,25 @@ impl EventStore for Racing {
         }
         self.inner.append(append).await
     }
-    async fn use_resend(
-        &self,
-        envelope: &Envelope,
-        seen: &Snapshot,
-        request: &str,
-    ) -> Result<(), WriteError> {
-        self.inner.use_resend(envelope, seen, request).await
+    async fn use_resend(&self, entry: &ResendEntry, delivery_id: &str) -> Result<(), WriteError> {
+        self.inner.use_resend(entry, delivery_id).await
     }
     async fn stored_range(
         &self,
         entity_key: &str,
         from: u64,
         to: u64,
-        now: OffsetDateTime,
     ) -> Result<Vec<StoredNotification>, DownstreamError> {
-        self.inner.stored_range(entity_key, from, to, now).await
+        self.inner.stored_range(entity_key, from, to).await
     }
-    async fn owe(
+    async fn set_aside(
         &self,
         entity_key: &str,
-        n: u64,
+        sequence: u64,
+        gap: &Gap,
         at: OffsetDateTime,
     ) -> Result<(), DownstreamError> {
-        self.inner.owe(entity_key, n, at).await
+        self.inner.set_aside(entity_key, sequence, gap, at).await
     }
     async fn mark(&self, m: &Mark, at: OffsetDateTime) -> Result<(), DownstreamError> {
         self.inner.mark(m, at).await
@@ -413,11 +483,11 @@ async fn a_delivery_that_loses_a_race_judges_again_and_takes_the_next_sequence()
     );
 }
 
-/// A delivery answered 200 owes no retry, even when its mark failed: a real identical
-/// notification after another one of the entity is a new occurrence, never taken for that
-/// retry and dropped.
+/// A delivery whose mark failed stays owed (nothing recorded its 200): a real identical
+/// notification after another one of the entity is forwarded, flagged as a possible retry,
+/// never taken for that retry and dropped.
 #[tokio::test]
-async fn a_failed_mark_owes_no_retry_so_a_real_repeat_is_never_dropped() {
+async fn a_failed_mark_leaves_it_owed_and_a_real_repeat_is_forwarded_flagged() {
     let failing_mark = MemoryStore {
         fail_mark: true,
         ..MemoryStore::default()
@@ -428,7 +498,7 @@ async fn a_failed_mark_owes_no_retry_so_a_real_repeat_is_never_dropped() {
         .expect("200, unmarked");
     let store = failing_mark;
     let head = store.entity("subscription#S1").expect("stored").head;
-    assert!(head.unacked.is_empty(), "answered 200: nothing owed");
+    assert!(head.unacked.contains_key(&1), "unmarked: still owed");
     // The mark works again; activated, then suspended again for real.
     let store = MemoryStore {
         tables: std::sync::Mutex::new(std::mem::take(&mut *store.tables.lock().expect("lock"))),
@@ -446,22 +516,202 @@ async fn a_failed_mark_owes_no_retry_so_a_real_repeat_is_never_dropped() {
         (last.sequence, last.repeat_of.and_then(|r| r.sequence)),
         (Some(3), Some(1))
     );
+    assert_eq!(last_reason(&queue), Some(RepeatReason::PossibleRetry));
 }
 
-/// One resend request explains one delivery of a notification, even when two race: the second
-/// write of the same request is refused.
+/// One resend entry explains one delivery, even when two race: another delivery's use of it is
+/// refused; the same delivery's use repeated (its answer was lost) is its own.
 #[tokio::test]
-async fn a_resend_request_is_used_once_per_notification() {
+async fn a_resend_entry_is_used_by_one_delivery() {
     let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
     deliver(&store, &queue, SUSPENDED, T0)
         .await
         .expect("stored");
+    resend_everything(&store, T0 + Duration::days(1));
     let envelope = webhook_iugu::parse(SUSPENDED.as_bytes(), T0).expect("valid");
-    let seen = store.snapshot(&envelope).await.expect("read");
-    store
-        .use_resend(&envelope, &seen, "r1")
+    let entries = store
+        .resend_entries(&envelope, T0 + Duration::days(1))
         .await
-        .expect("first use");
-    let second = store.use_resend(&envelope, &seen, "r1").await;
+        .expect("read");
+    let [entry] = entries.as_slice() else {
+        panic!("one entry: {entries:?}")
+    };
+    store.use_resend(entry, "d1").await.expect("first use");
+    store
+        .use_resend(entry, "d1")
+        .await
+        .expect("the same delivery again");
+    let second = store.use_resend(entry, "d2").await;
     assert!(matches!(second, Err(WriteError::Conflict)), "{second:?}");
+}
+
+/// Issue 21, case 0: S answered 503, the gateway gives up; the sweeper forwards S; activated;
+/// the subscription is suspended again with a byte-identical body. Stored and forwarded,
+/// flagged: it may be the gateway's stale retry or a real suspension.
+#[tokio::test]
+async fn a_real_suspension_after_an_owed_one_is_forwarded_flagged() {
+    let store = MemoryStore::default();
+    let down = MemoryQueue {
+        down: true,
+        ..MemoryQueue::default()
+    };
+    deliver(&store, &down, SUSPENDED, T0)
+        .await
+        .expect_err("queue down");
+    let up = MemoryQueue::default();
+    let report = webhook_core::sweep::sweep(
+        &store,
+        &up,
+        &webhook_gateways::ALL,
+        &ManualClock::at(T0 + Duration::minutes(30)),
+        &Default::default(),
+    )
+    .await
+    .expect("swept");
+    assert_eq!(report.forwarded, 1);
+    deliver(&store, &up, ACTIVATED, T0 + Duration::minutes(40))
+        .await
+        .expect("activated");
+    let again = deliver(&store, &up, SUSPENDED, T0 + Duration::minutes(50))
+        .await
+        .expect("suspended again");
+    assert_eq!(
+        (again.outcome, again.sequence, again.forwarded),
+        (Outcome::Repeat, Some(3), 1)
+    );
+    assert_eq!(
+        sent(&up),
+        [
+            event("subscription.suspended", 1, None),
+            event("subscription.activated", 2, None),
+            event("subscription.suspended", 3, Some(1)),
+        ]
+    );
+    assert_eq!(last_reason(&up), Some(RepeatReason::PossibleRetry));
+}
+
+/// Issue 21, item 4: a stored notification that no longer reads as what it was stored as is
+/// set aside and a gap record takes its place; the entity goes on.
+#[tokio::test]
+async fn an_unreadable_stored_notification_becomes_a_gap_and_its_entity_goes_on() {
+    let store = MemoryStore::default();
+    let down = MemoryQueue {
+        down: true,
+        ..MemoryQueue::default()
+    };
+    deliver(&store, &down, SUSPENDED, T0)
+        .await
+        .expect_err("queue down");
+    // A parser change: the stored body no longer parses to what it was stored as.
+    if let Ok(mut t) = store.tables.lock() {
+        if let Some(n) = t
+            .entities
+            .get_mut("subscription#S1")
+            .and_then(|e| e.notifications.get_mut(&1))
+        {
+            n.raw_body = "event=subscription.suspended".to_owned();
+        }
+    }
+    let up = MemoryQueue::default();
+    let next = deliver(&store, &up, ACTIVATED, T0 + Duration::minutes(1))
+        .await
+        .expect("the entity goes on");
+    assert_eq!((next.sequence, next.forwarded), (Some(2), 2));
+    assert_eq!(next.gaps, [(1, GapReason::Unreadable)]);
+    let sent = up.envelopes();
+    let gap = sent[0].gap.as_ref().expect("a gap record first");
+    assert_eq!(
+        (sent[0].sequence, gap.reason),
+        (Some(1), GapReason::Unreadable)
+    );
+    assert!(gap.detail.contains("no longer parses"), "{}", gap.detail);
+    assert_eq!(
+        sent[0].data,
+        webhook_core::Data::Json(serde_json::Value::Null)
+    );
+    assert_eq!(sent[1].sequence, Some(2));
+    let aside = store
+        .entity("subscription#S1")
+        .expect("stored")
+        .notifications[&1]
+        .aside
+        .clone();
+    assert_eq!(
+        aside.map(|g| g.reason),
+        Some(GapReason::Unreadable),
+        "set aside"
+    );
+}
+
+/// Issue 21, items 4 and 6: a waiting notification past its retention is gone, in memory as in
+/// DynamoDB (one rule, `StoredNotification::is_live`): a gap record stands for it.
+#[tokio::test]
+async fn a_waiting_notification_past_its_retention_becomes_a_gap() {
+    let store = MemoryStore::default();
+    let down = MemoryQueue {
+        down: true,
+        ..MemoryQueue::default()
+    };
+    deliver(&store, &down, SUSPENDED, T0)
+        .await
+        .expect_err("queue down");
+    let up = MemoryQueue::default();
+    let later = T0 + settings().retention + Duration::days(1);
+    let next = deliver(&store, &up, ACTIVATED, later)
+        .await
+        .expect("stored");
+    assert_eq!(next.gaps, [(1, GapReason::Expired)]);
+    let sent = up.envelopes();
+    assert_eq!(
+        sent.iter()
+            .map(|e| (e.sequence, e.gap.is_some()))
+            .collect::<Vec<_>>(),
+        [(Some(1), true), (Some(2), false)]
+    );
+}
+
+/// Issue 21, item 5: one delivery forwards at most `MAX_FORWARDS_PER_DELIVERY` messages; behind
+/// a longer backlog its own notification is left to the sweeper (503: the gateway retries).
+#[tokio::test]
+async fn one_delivery_forwards_a_bounded_backlog() {
+    use webhook_core::ingest::MAX_FORWARDS_PER_DELIVERY;
+    let store = MemoryStore::default();
+    let down = MemoryQueue {
+        down: true,
+        ..MemoryQueue::default()
+    };
+    let body = |i: u64| {
+        format!("event=invoice.status_changed&data[id]=F1&data[status]=s{i}&data[account_id]=A")
+    };
+    let backlog = MAX_FORWARDS_PER_DELIVERY + 5;
+    for i in 1..=backlog {
+        deliver(&store, &down, &body(i), T0 + Duration::seconds(i as i64))
+            .await
+            .expect_err("queue down");
+    }
+    let up = MemoryQueue::default();
+    let at = T0 + Duration::minutes(10);
+    let next = deliver(&store, &up, &body(backlog + 1), at)
+        .await
+        .expect("stored");
+    assert!(!next.in_queue, "its own is left behind the backlog");
+    assert_eq!(next.forwarded as u64, MAX_FORWARDS_PER_DELIVERY);
+    let head = store.entity("invoice#F1").expect("stored").head;
+    assert_eq!(head.forwarded_sequence, MAX_FORWARDS_PER_DELIVERY, "marked");
+    assert!(
+        head.unacked.contains_key(&(backlog + 1)),
+        "still owed its answer"
+    );
+    // The gateway's retry (nothing else came) forwards what is left, its own last.
+    let retry = deliver(&store, &up, &body(backlog + 1), at + Duration::minutes(5))
+        .await
+        .expect("retry");
+    assert!(retry.in_queue);
+    assert_eq!((retry.outcome, retry.forwarded), (Outcome::Retry, 6));
+    let sequences: Vec<u64> = up.envelopes().iter().filter_map(|e| e.sequence).collect();
+    assert_eq!(
+        sequences,
+        (1..=backlog + 1).collect::<Vec<_>>(),
+        "in order, once"
+    );
 }

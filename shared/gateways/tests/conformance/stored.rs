@@ -21,16 +21,20 @@ fn stored(body: &str, provider: &str, event: &str) -> (Envelope, StoredNotificat
     original.repeat_of = Some(RepeatOf {
         sequence: Some(1),
         received_at: datetime!(2026-11-19 10:00 UTC),
+        reason: Some(webhook_core::RepeatReason::AfterOther),
     });
     let stored = StoredNotification {
         provider: provider.to_owned(),
         event: event.to_owned(),
+        family: original.family.to_string(),
         raw_body: body.to_owned(),
         received_at: AT,
         dedup_key: original.dedup_key.clone(),
         entity_key: original.entity_key.clone(),
         sequence: original.sequence,
         repeat_of: original.repeat_of,
+        expires_at: None,
+        aside: None,
     };
     (original, stored)
 }

@@ -6,9 +6,10 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use webhook_core::clock::ManualClock;
 use webhook_core::delivery::DeliverySettings;
-use webhook_core::ingest::{store_and_forward, IngestError};
+use webhook_core::ingest::{store_and_forward, DownstreamError, Forwarder, IngestError};
 use webhook_core::memory::{MemoryQueue, MemoryStore};
 use webhook_core::sweep::{sweep, PendingStore, SweepSettings};
+use webhook_core::Envelope;
 
 const T0: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
 
@@ -30,6 +31,7 @@ async fn stored_while_the_queue_is_down(store: &MemoryStore, body: &str, at: Off
         envelope,
         body,
         &DeliverySettings::default(),
+        "test-delivery",
     )
     .await
     .expect_err("the queue is down");
@@ -164,12 +166,63 @@ async fn a_bounded_run_stops_and_the_next_goes_on_from_where_it_stopped() {
     assert_eq!(ids, ["A", "B", "C", "D", "E"], "oldest first, each once");
 }
 
+/// A queue that refuses the messages of some entities (a message over SQS's size limit, say)
+/// and takes the others.
+struct RefusingGroups {
+    queue: MemoryQueue,
+    refused: &'static [&'static str],
+}
+
+impl Forwarder for RefusingGroups {
+    async fn forward(&self, envelope: &Envelope) -> Result<(), DownstreamError> {
+        if self.refused.contains(&envelope.entity_key.as_str()) {
+            return Err(DownstreamError::new("send", "refused"));
+        }
+        self.queue.forward(envelope).await
+    }
+}
+
 #[tokio::test]
-async fn an_entity_that_cannot_be_forwarded_does_not_keep_the_others_waiting() {
+async fn an_entity_the_queue_refuses_does_not_keep_the_others_waiting() {
     let store = MemoryStore::default();
     stored_while_the_queue_is_down(&store, &body("A", "pending"), T0).await;
     stored_while_the_queue_is_down(&store, &body("B", "pending"), T0 + Duration::seconds(1)).await;
-    // A's stored body no longer parses to its key (a parser change, say).
+    let queue = RefusingGroups {
+        queue: MemoryQueue::default(),
+        refused: &["invoice#A"],
+    };
+    let clock = ManualClock::at(T0 + Duration::minutes(10));
+    let report = sweep(
+        &store,
+        &queue,
+        &webhook_gateways::ALL,
+        &clock,
+        &SweepSettings::default(),
+    )
+    .await
+    .expect("swept");
+    assert_eq!((report.forwarded, report.failed), (1, 1));
+    let why = report.first_failure.expect("said");
+    assert!(
+        why.starts_with("invoice#A:") && why.contains("refused"),
+        "{why}"
+    );
+    assert_eq!(sent(&queue.queue), [row("B", "pending", 1)]);
+    assert_eq!(
+        report.oldest_waiting,
+        Some(Duration::minutes(10)),
+        "A still waits, and says so"
+    );
+    assert!(store.head("invoice#A").await.expect("read").is_some());
+}
+
+/// A stored body that no longer parses to its key (a parser change, say) goes as a gap record;
+/// the entity does not wait on it.
+#[tokio::test]
+async fn an_unreadable_notification_is_swept_as_a_gap_record() {
+    let store = MemoryStore::default();
+    stored_while_the_queue_is_down(&store, &body("A", "pending"), T0).await;
+    stored_while_the_queue_is_down(&store, &body("A", "paid"), T0 + Duration::seconds(1)).await;
     if let Ok(mut t) = store.tables.lock() {
         if let Some(n) = t
             .entities
@@ -190,19 +243,14 @@ async fn an_entity_that_cannot_be_forwarded_does_not_keep_the_others_waiting() {
     )
     .await
     .expect("swept");
-    assert_eq!((report.forwarded, report.failed), (1, 1));
-    let why = report.first_failure.expect("said");
-    assert!(
-        why.starts_with("invoice#A:") && why.contains("another key"),
-        "{why}"
-    );
-    assert_eq!(sent(&queue), [row("B", "pending", 1)]);
-    assert_eq!(
-        report.oldest_waiting,
-        Some(Duration::minutes(10)),
-        "A still waits, and says so"
-    );
-    assert!(store.head("invoice#A").await.expect("read").is_some());
+    assert_eq!((report.forwarded, report.gaps, report.failed), (2, 1, 0));
+    let sent: Vec<(Option<u64>, bool)> = queue
+        .envelopes()
+        .iter()
+        .map(|e| (e.sequence, e.gap.is_some()))
+        .collect();
+    assert_eq!(sent, [(Some(1), true), (Some(2), false)]);
+    assert_eq!(report.oldest_waiting, None);
 }
 
 #[tokio::test]
@@ -256,19 +304,11 @@ async fn a_page_of_failing_entities_does_not_hide_the_ones_behind_it() {
         )
         .await;
     }
-    // A and B no longer rebuild; each run looks at 2 entities.
-    if let Ok(mut t) = store.tables.lock() {
-        for id in ["invoice#A", "invoice#B"] {
-            if let Some(n) = t
-                .entities
-                .get_mut(id)
-                .and_then(|e| e.notifications.get_mut(&1))
-            {
-                n.raw_body = body("Z", "changed");
-            }
-        }
-    }
-    let queue = MemoryQueue::default();
+    // The queue refuses A's and B's messages; each run looks at 2 entities.
+    let queue = RefusingGroups {
+        queue: MemoryQueue::default(),
+        refused: &["invoice#A", "invoice#B"],
+    };
     let clock = ManualClock::at(T0 + Duration::minutes(10));
     let settings = SweepSettings {
         max_entities: 2,
@@ -285,5 +325,5 @@ async fn a_page_of_failing_entities_does_not_hide_the_ones_behind_it() {
         second.forwarded, 1,
         "C, behind the failing page, is reached: {second:?}"
     );
-    assert_eq!(sent(&queue), [row("C", "pending", 1)]);
+    assert_eq!(sent(&queue.queue), [row("C", "pending", 1)]);
 }
