@@ -8,6 +8,12 @@
    exactly the secret its own variable points at (IUGU_SECRET_ID for the iugu functions,
    IPAG_SECRET_ID for the ipag one) and nothing else; a function that serves no gateway
    (the scheduled sweeper) reads none; and no secret serves both gateways;
+3. the alarm topic: every SNS topic of the template that an alarm notifies is either not
+   encrypted or encrypted with a KMS key of the template whose key policy lets
+   cloudwatch.amazonaws.com use it (kms:Decrypt and kms:GenerateDataKey*) on this account's
+   behalf only (an aws:SourceAccount condition). Under an AWS managed key (alias/aws/sns),
+   whose policy cannot be changed, CloudWatch cannot publish and every alarm is silent
+   (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
 4. the sweeper's writes: SweeperRole may write (PutItem, UpdateItem, DeleteItem, BatchWriteItem)
    only where dynamodb:LeadingKeys lets it, and never a partition of another kind: a
    de-duplication marker (`dedup#...`), a resend request (`resend#...`) or a quarantine day
@@ -142,7 +148,95 @@ def secret_variable(name, resource):
     return "IPAG_SECRET_ID" if ipag else "IUGU_SECRET_ID"
 
 
+ALARM_ACTIONS = ("AlarmActions", "OKActions", "InsufficientDataActions")
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+KEY_ACTIONS_NEEDED = ("kms:Decrypt", "kms:GenerateDataKey*")
+
+
+def refs_to(node, resources, kind):
+    """Logical ids of `kind` resources that `node` names by Ref or Fn::GetAtt (in any branch)."""
+    found = set()
+    if isinstance(node, dict):
+        if isinstance(node.get("Ref"), str) and resources.get(node["Ref"], {}).get("Type") == kind:
+            found.add(node["Ref"])
+        target = node.get("Fn::GetAtt")
+        if target is not None:
+            name = target[0] if isinstance(target, list) else str(target).split(".")[0]
+            if resources.get(name, {}).get("Type") == kind:
+                found.add(name)
+        for child in node.values():
+            found |= refs_to(child, resources, kind)
+    elif isinstance(node, list):
+        for child in node:
+            found |= refs_to(child, resources, kind)
+    return found
+
+
+def grants_cloudwatch(policy):
+    """Whether a key policy lets CloudWatch use the key, for this account only."""
+    for statement in as_list((policy or {}).get("Statement", [])):
+        if statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal") or {}
+        services = as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
+        if CLOUDWATCH not in services:
+            continue
+        actions = as_list(statement.get("Action", []))
+        if not all(a in actions for a in KEY_ACTIONS_NEEDED):
+            continue
+        conditions = statement.get("Condition") or {}
+        if any("aws:SourceAccount" in (conditions.get(op) or {}) for op in ("StringEquals", "StringLike")):
+            return True
+    return False
+
+
+def key_problems(template, topic, key, where):
+    """Why the key `key` (a topic's KmsMasterKeyId) keeps CloudWatch from publishing."""
+    resources = template.get("Resources", {})
+    if key is None:
+        return []  # not encrypted: nothing for CloudWatch to be refused
+    if isinstance(key, str):
+        if key.startswith("alias/aws/") or ":alias/aws/" in key:
+            return [f"{where}: alarm topic {topic} is encrypted with the AWS managed key {key}, "
+                    "whose policy cannot let CloudWatch publish: every alarm would be silent"]
+        return [f"{where}: alarm topic {topic}'s key {key!r} is not a key of this template: "
+                "whether CloudWatch may use it cannot be checked"]
+    if isinstance(key, dict) and "Fn::If" in key and isinstance(key["Fn::If"], list) and len(key["Fn::If"]) == 3:
+        found = []
+        for branch in key["Fn::If"][1:]:
+            if branch != {"Ref": "AWS::NoValue"}:
+                found += key_problems(template, topic, branch, where)
+        return found
+    keys = refs_to(key, resources, "AWS::KMS::Key")
+    if not keys:
+        return [f"{where}: alarm topic {topic}'s key {canonical(key)} is not a key of this template: "
+                "whether CloudWatch may use it cannot be checked"]
+    found = []
+    for name in sorted(keys):
+        policy = (resources[name].get("Properties") or {}).get("KeyPolicy")
+        if not grants_cloudwatch(policy):
+            found.append(f"Resources.{name}: the key of alarm topic {topic} does not let {CLOUDWATCH} "
+                         f"use it ({', '.join(KEY_ACTIONS_NEEDED)}) under an aws:SourceAccount "
+                         "condition: CloudWatch cannot publish, every alarm would be silent")
+    return found
+
+
+def alarm_topic_problems(template):
+    resources = template.get("Resources", {})
+    topics = set()
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::CloudWatch::Alarm":
+            continue
+        props = resource.get("Properties") or {}
+        for field in ALARM_ACTIONS:
+            topics |= refs_to(props.get(field, []), resources, "AWS::SNS::Topic")
+    for topic in sorted(topics):
+        key = (resources[topic].get("Properties") or {}).get("KmsMasterKeyId")
+        yield from key_problems(template, topic, key, f"Resources.{topic}.KmsMasterKeyId")
+
+
 def problems(template):
+    yield from alarm_topic_problems(template)
     resources = template.get("Resources", {})
     for where, statement in statements(resources, "Resources"):
         for field in ("Action", "NotAction", "Resource", "NotResource"):
@@ -400,13 +494,26 @@ def self_test(template):
                 s["Condition"]["ForAllValues:StringLike"] = {"dynamodb:LeadingKeys": ["*"]}
                 del s["Condition"]["ForAllValues:StringEquals"]
 
+    def topic_under_aws_managed_key(t):
+        t["Resources"]["AlarmTopic"]["Properties"]["KmsMasterKeyId"] = "alias/aws/sns"
+
+    def key_without_cloudwatch(t):
+        statements = t["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+        statements[:] = [s for s in statements if CLOUDWATCH not in as_list((s.get("Principal") or {}).get("Service", []))]
+
+    def cloudwatch_for_any_account(t):
+        for statement in t["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]:
+            if CLOUDWATCH in as_list((statement.get("Principal") or {}).get("Service", [])):
+                statement.pop("Condition", None)
+
     failures = []
     clean = list(problems(template))
     if clean:
         failures.append(f"the template itself: {clean}")
     for breaks in (ipag_reads_iugu, any_action, shared_policy_reads_a_secret, loose_parameter,
                    ipag_on_the_iugu_role, one_secret_for_both, any_secret,
-                   sweeper_writes_anywhere, sweeper_marks_markers, sweeper_puts_anything):
+                   sweeper_writes_anywhere, sweeper_marks_markers, sweeper_puts_anything,
+                   topic_under_aws_managed_key, key_without_cloudwatch, cloudwatch_for_any_account):
         broken = copy.deepcopy(template)
         breaks(broken)
         found = list(problems(broken))
@@ -444,8 +551,8 @@ def main():
     if not found:
         print(
             f"least privilege: {path}: no wildcard actions or resources, every function has its "
-            "role, each role reads its own gateway's secret and nothing else, and the sweeper "
-            "writes only its own partitions"
+            "role, each role reads its own gateway's secret and nothing else, CloudWatch "
+            "may publish to the alarm topic, and the sweeper writes only its own partitions"
         )
     return 1 if found else 0
 

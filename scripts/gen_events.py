@@ -9,8 +9,13 @@ Reads shared/gateways/tests/fixtures/iugu/:
 Writes (all paths relative to the repository root):
   events/iugu/<event>.json                           REST API (payload v1) proxy events
   events/iugu/base64/invoice.status_changed.json     same, body base64 + isBase64Encoded
-  events/iugu/http-api-v2/invoice.status_changed.json HTTP API payload v2 event
-  events/iugu/bad/*.json                             events the handlers must refuse
+  events/iugu/http-api-v2/<event>.json               HTTP API payload v2 events (what the
+                                                     deployed API sends), one per event
+  events/iugu/http-api-v2/basic-auth/invoice.status_changed.json
+                                                     the token in `Authorization: Basic ...`
+                                                     (as `recover register` has iugu send it)
+  events/iugu/http-api-v2/bad/*.json                 v2 events the handlers must refuse
+  events/iugu/bad/*.json                             REST (v1) events the handlers must refuse
   events/ipag/<Event>.json                           HTTP API payload v2 events, one per iPag
                                                      event (from shared/gateways/tests/fixtures/ipag/)
 
@@ -152,26 +157,34 @@ def rest_v1_event(label, route, body, *, token=TOKEN, content_type=FORM, b64=Fal
     }
 
 
-def http_v2_event(label, route, body):
+def http_v2_event(label, route, body, *, token=TOKEN, content_type=FORM, authorization=None):
     """An API Gateway HTTP API (payload format 2.0) event. HTTP APIs hand
     application/x-www-form-urlencoded bodies to Lambda base64-encoded, so this
-    sample does too."""
+    sample does too (a JSON body passes as text). `token` goes in the query string (None:
+    no query string), `authorization` in the Authorization header."""
     raw = body.encode("utf-8")
     rid = request_id(label)
-    return {
+    headers = {
+        "content-length": str(len(raw)),
+        "content-type": content_type,
+        "host": HOST,
+        "x-forwarded-for": SOURCE_IP,
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+    }
+    if authorization is not None:
+        headers["authorization"] = authorization
+    text = content_type != FORM
+    event = {
         "version": "2.0",
         "routeKey": f"POST {route}",
         "rawPath": route,
-        "rawQueryString": f"token={TOKEN}",
-        "headers": {
-            "content-length": str(len(raw)),
-            "content-type": FORM,
-            "host": HOST,
-            "x-forwarded-for": SOURCE_IP,
-            "x-forwarded-port": "443",
-            "x-forwarded-proto": "https",
-        },
-        "queryStringParameters": {"token": TOKEN},
+        "rawQueryString": f"token={token}" if token is not None else "",
+        "headers": headers,
+    }
+    if token is not None:
+        event["queryStringParameters"] = {"token": token}
+    event.update({
         "requestContext": {
             "accountId": ACCOUNT_ID,
             "apiId": API_ID,
@@ -190,9 +203,10 @@ def http_v2_event(label, route, body):
             "time": TIME_V1,
             "timeEpoch": EPOCH_MS,
         },
-        "body": base64.b64encode(raw).decode("ascii"),
-        "isBase64Encoded": True,
-    }
+        "body": body if text else base64.b64encode(raw).decode("ascii"),
+        "isBase64Encoded": not text,
+    })
+    return event
 
 
 def ipag_v2_event(label, event_name, body):
@@ -289,8 +303,13 @@ def build():
     files[f"base64/{sample}.json"] = render(
         rest_v1_event(f"base64/{sample}", route_of(sample), body, b64=True)
     )
-    files[f"http-api-v2/{sample}.json"] = render(
-        http_v2_event(f"http-api-v2/{sample}", route_of(sample), body)
+    for name, (_src, event_body) in bodies.items():
+        files[f"http-api-v2/{name}.json"] = render(
+            http_v2_event(f"http-api-v2/{name}", route_of(name), event_body)
+        )
+    basic = "Basic " + base64.b64encode(TOKEN.encode("ascii")).decode("ascii")
+    files[f"http-api-v2/basic-auth/{sample}.json"] = render(
+        http_v2_event(f"http-api-v2/basic-auth/{sample}", route_of(sample), body, token=None, authorization=basic)
     )
 
     invoices = route_of(sample)
@@ -321,6 +340,22 @@ def build():
     }
     for label, event in bad.items():
         files[f"bad/{label}.json"] = render(event)
+    bad_v2 = {
+        "wrong-token": http_v2_event("http-api-v2/bad/wrong-token", invoices, body, token="wrong"),
+        "no-token": http_v2_event("http-api-v2/bad/no-token", invoices, body, token=None),
+        "broken-body": http_v2_event(
+            "http-api-v2/bad/broken-body", route_of("customer_payment_method.new"), broken
+        ),
+        "wrong-family": http_v2_event(
+            "http-api-v2/bad/wrong-family", route_of("subscription.created"), body
+        ),
+        "empty-body": http_v2_event("http-api-v2/bad/empty-body", invoices, ""),
+        "not-form": http_v2_event(
+            "http-api-v2/bad/not-form", invoices, not_form, content_type="application/json"
+        ),
+    }
+    for label, event in bad_v2.items():
+        files[f"http-api-v2/bad/{label}.json"] = render(event)
     return files
 
 

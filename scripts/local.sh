@@ -13,13 +13,20 @@
 #    function URLs: http://127.0.0.1:9000/lambda-url/<binary>/<route>?token=<token>
 #    (cargo lambda passes the part after /lambda-url/<binary> on as the request path);
 # 5. prints the URLs, the token and the moto endpoint, and writes them to .local/urls.json,
-#    which `.venv/bin/python scripts/post_samples.py` reads.
+#    which `.venv/bin/python scripts/post_samples.py` reads;
+# 6. writes .local/sam-env.json, the --env-vars file for `sam local invoke` and `sam local
+#    start-api` against the same local server (scripts/sam_env.py; samconfig.toml points
+#    both commands at it), and prints the command (docs/deploy.md, "Run one function with
+#    sam local"). Docker is needed for those commands only.
 #
 # Environment (all optional):
 #   WEBHOOK_TOKEN       the token both local secrets (iugu's and iPag's) hold (default
 #                       local-dev-token-0123456789, the one every sample under events/ carries)
 #   INVOKE_PORT         the port for the functions (default 9000; a free one if 9000 is taken)
 #   RUST_LOG            the functions' log level (default info)
+#   SAM_LOCAL_HOST      the local server's host as a `sam local` container sees it (default
+#                       127.0.0.1, with `--docker-network host`, on Linux; host.docker.internal
+#                       elsewhere, i.e. Docker Desktop)
 # Logs: the functions' JSON lines go to this terminal; moto's to .local/moto.log.
 set -euo pipefail
 
@@ -117,7 +124,7 @@ cleanup() {
         done
         stop_groups "${groups[@]}"
         ((${#children[@]} == 0)) || stop_groups "${children[@]}"
-        rm -f "$state/urls.json"
+        rm -f "$state/urls.json" "$state/sam-env.json"
     fi
     exit "$status"
 }
@@ -147,6 +154,17 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL="$moto"
 "$venv/bin/python" "$root/scripts/local_resources.py" --endpoint "$moto" \
     --template "$root/template.yaml" --token "$token" --out "$resources" >/dev/null
+
+# --- the env file for `sam local invoke` / `sam local start-api` ---------------------------
+case "$(uname -s)" in
+    Linux) sam_host_default=127.0.0.1 ;;
+    *) sam_host_default=host.docker.internal ;;
+esac
+sam_host="${SAM_LOCAL_HOST:-$sam_host_default}"
+sam_network=()
+[[ "$sam_host" == 127.0.0.1 ]] && sam_network=(--docker-network host)
+"$venv/bin/python" "$root/scripts/sam_env.py" --resources "$resources" --host "$sam_host" \
+    --rust-log "$rust_log" --out "$state/sam-env.json"
 
 # --- the functions: cargo lambda watch ----------------------------------------------------
 env_file="$state/functions.env"
@@ -178,9 +196,9 @@ groups+=("$watch_pid")
 wait_for_port "cargo lambda watch" "$watch_pid" "$invoke_port"
 
 # --- tell the user ------------------------------------------------------------------------
-"$venv/bin/python" - "$resources" "$state/urls.json" "$token" "$invoke_port" <<'EOF'
+"$venv/bin/python" - "$resources" "$state/urls.json" "$token" "$invoke_port" "${sam_network[*]:-}" <<'EOF'
 import json, sys, urllib.parse
-res_path, out_path, token, port = sys.argv[1:5]
+res_path, out_path, token, port, sam_network = sys.argv[1:6]
 res = json.load(open(res_path))
 base = f"http://127.0.0.1:{port}"
 query = urllib.parse.urlencode({"token": token})
@@ -212,6 +230,10 @@ print(f"moto (DynamoDB + SQS + Secrets Manager): {res['endpoint']}  table {out['
 print(f"queue:          {out['queue_url']}")
 print(f"written to:     {out_path}")
 print("post every sample: .venv/bin/python scripts/post_samples.py   (in another terminal)")
+network = f" {sam_network}" if sam_network else ""
+print("with Docker, one function in its Lambda container against the same server (after `sam build`):")
+print(f"  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test sam local invoke InvoicesFunction{network} \\")
+print("    -e events/iugu/http-api-v2/invoice.status_changed.json   (env: .local/sam-env.json, samconfig.toml)")
 print("Ctrl-C stops everything. Function logs follow (each function compiles/starts on its first request).")
 print()
 EOF

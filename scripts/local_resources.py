@@ -74,6 +74,10 @@ class Unresolved(Exception):
     pass
 
 
+# `!Ref AWS::NoValue`: the list item or property it stands for is left out.
+NOVALUE = object()
+
+
 # The template's Parameters and Conditions, for Fn::If and condition-bound resources: a local
 # deployment is one that sets no parameter, so each takes its default.
 TEMPLATE = {"Parameters": {}, "Conditions": {}}
@@ -112,15 +116,19 @@ def evaluate(expr, created, region):
 
 
 def resolve(value, created, region):
-    """Resolve Ref / Fn::GetAtt / Fn::Sub (of created resources and pseudo parameters) and
-    plain values; anything else (template parameters, ...) raises Unresolved."""
+    """Resolve Ref / Fn::GetAtt / Fn::Sub (of created resources and pseudo parameters), Fn::If,
+    AWS::NoValue (dropped from lists and maps) and plain values; anything else raises
+    Unresolved."""
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, list):
-        return [resolve(v, created, region) for v in value]
+        items = [resolve(v, created, region) for v in value]
+        return [v for v in items if v is not NOVALUE]
     if isinstance(value, dict) and len(value) == 1:
         (key, arg), = value.items()
         if key == "Ref":
+            if arg == "AWS::NoValue":
+                return NOVALUE
             if arg == "AWS::Region":
                 return region
             if arg == "AWS::AccountId":
@@ -149,7 +157,8 @@ def resolve(value, created, region):
         if key.startswith("Fn::") or key == "Condition":
             raise Unresolved(key)
     if isinstance(value, dict):
-        return {k: resolve(v, created, region) for k, v in value.items()}
+        items = {k: resolve(v, created, region) for k, v in value.items()}
+        return {k: v for k, v in items.items() if v is not NOVALUE}
     raise Unresolved(repr(value))
 
 

@@ -3,8 +3,10 @@
 
     .venv/bin/python scripts/post_samples.py [--full] [--all-events] [--urls FILE] [EVENT.json ...]
 
-Reads .local/urls.json (written by a running scripts/local.sh). For each API Gateway event
-under events/iugu/ and events/ipag/ (or only the files given), it POSTs the event's body
+Reads .local/urls.json (written by a running scripts/local.sh). For each HTTP API (payload 2.0)
+event under events/iugu/http-api-v2/ and events/ipag/, the shape the deployed API sends (or
+only the files given: the REST events under events/iugu/ carry the same bodies), it POSTs the
+event's body
 (base64-decoded if isBase64Encoded) with its Content-Type (and Authorization, X-Ipag-Event,
 X-Ipag-Signature, if any) headers and its query string (the token) to the function that serves
 the event's route (path/rawPath; an unknown route goes to all-events; with --all-events every
@@ -177,7 +179,7 @@ def main():
         help=f"send every iugu event to {DEFAULT_FUNCTION} (/iugu/events) instead of its family's route",
     )
     ap.add_argument(
-        "events", nargs="*", help="event files (default: events/iugu/**/*.json, events/ipag/*.json)"
+        "events", nargs="*", help="event files (default: events/iugu/http-api-v2/**/*.json, events/ipag/*.json)"
     )
     args = ap.parse_args()
 
@@ -188,11 +190,11 @@ def main():
         sys.exit(f"post_samples: no {args.urls}: start `bash scripts/local.sh` first")
 
     files = args.events or sorted(
-        glob.glob(os.path.join(ROOT, "events", "iugu", "**", "*.json"), recursive=True),
+        glob.glob(os.path.join(ROOT, "events", "iugu", "http-api-v2", "**", "*.json"), recursive=True),
         key=lambda p: (p.count(os.sep), p),  # the good samples first, then the subfolders
     ) + sorted(glob.glob(os.path.join(ROOT, "events", "ipag", "*.json")))
     if not files:
-        sys.exit("post_samples: no events/iugu/**/*.json or events/ipag/*.json")
+        sys.exit("post_samples: no events/iugu/http-api-v2/**/*.json or events/ipag/*.json")
 
     session = boto3.session.Session(
         aws_access_key_id="test", aws_secret_access_key="test", region_name=urls["region"]

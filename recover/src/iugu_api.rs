@@ -1,4 +1,5 @@
-//! The four calls this tool makes to iugu's API, behind a trait, and their HTTP client.
+//! The calls this tool makes to iugu's API, behind traits, and their HTTP client: four for
+//! recovering notifications ([`IuguApi`]) and four for registering webhooks ([`WebHooksApi`]).
 //!
 //! Authentication: HTTP Basic with the API token as user and an empty password (the reference's
 //! "Autenticação" page, https://dev.iugu.com/reference, and the guide's examples,
@@ -155,6 +156,15 @@ impl std::fmt::Debug for HttpIugu {
     }
 }
 
+/// A request to iugu: a form body when given; `idempotent`: safe to send again after a failure.
+struct Request<'a> {
+    method: reqwest::Method,
+    what: &'a str,
+    url: Url,
+    form: Option<&'a [(&'a str, &'a str)]>,
+    idempotent: bool,
+}
+
 /// A response read whole.
 struct Answer {
     status: StatusCode,
@@ -201,25 +211,56 @@ impl HttpIugu {
     /// Sends a GET until iugu answers something final: 2xx (returned), 401/403 (the token),
     /// another 4xx (rejected), or 429/5xx/no answer `attempts` times (gave up).
     async fn get(&self, what: &str, url: Url) -> Result<Answer, RecoverError> {
+        self.send(Request {
+            method: reqwest::Method::GET,
+            what,
+            url,
+            form: None,
+            idempotent: true,
+        })
+        .await
+    }
+
+    /// Sends `request` until iugu answers something final, as [`HttpIugu::get`]. A request that
+    /// is not idempotent (creating a webhook: the same call twice makes two) is retried only
+    /// after a 429, which iugu answers before doing anything; after a 5xx or no answer it may
+    /// have been done, so the caller looks before trying again.
+    async fn send(&self, request: Request<'_>) -> Result<Answer, RecoverError> {
+        let Request {
+            method,
+            what,
+            url,
+            form,
+            idempotent,
+        } = request;
         let mut last = String::new();
         for attempt in 1..=self.retry.attempts.max(1) {
             if attempt > 1 {
                 let wait = self.retry.delay(attempt - 1, retry_after(&last));
                 tokio::time::sleep(wait).await;
             }
-            let sent = self
+            let mut builder = self
                 .http
-                .get(url.clone())
+                .request(method.clone(), url.clone())
                 .basic_auth(&self.token, Some(""))
-                .header(reqwest::header::ACCEPT, "application/json")
-                .send()
-                .await;
+                .header(reqwest::header::ACCEPT, "application/json");
+            if let Some(form) = form {
+                builder = builder.form(form);
+            }
+            let sent = builder.send().await;
             let response = match sent {
                 Ok(response) => response,
-                Err(e) => {
+                Err(e) if idempotent => {
                     // No answer (refused, reset, timed out): worth another try.
                     last = format!("no answer ({})", e.without_url());
                     continue;
+                }
+                Err(e) => {
+                    return Err(RecoverError::GaveUp {
+                        attempts: attempt,
+                        what: what.to_owned(),
+                        last: format!("no answer ({})", e.without_url()),
+                    })
                 }
             };
             let status = response.status();
@@ -247,7 +288,14 @@ impl HttpIugu {
                 if let Some(hint) = wait_hint {
                     last.push_str(&format!(" (Retry-After: {hint})"));
                 }
-                continue;
+                if idempotent || status == StatusCode::TOO_MANY_REQUESTS {
+                    continue;
+                }
+                return Err(RecoverError::GaveUp {
+                    attempts: attempt,
+                    what: what.to_owned(),
+                    last,
+                });
             }
             return Err(RecoverError::Rejected {
                 status: status.as_u16(),
@@ -394,6 +442,144 @@ impl IuguApi for HttpIugu {
             what,
             why: format!("expected {{\"totalItems\": ..., \"items\": [...]}} ({e})"),
         })
+    }
+}
+
+/// One webhook ("gatilho") as iugu lists it: what `recover register` reads. Its `authorization`
+/// value is never kept (iugu may list it; it is the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebHook {
+    pub id: String,
+    pub event: String,
+    pub url: String,
+}
+
+/// The webhook calls `recover register` makes: list, create, delete, and the events the account
+/// may register. Creating is not idempotent (the same call twice makes two webhooks) and an
+/// account holds at most [`WEB_HOOK_LIMIT`]; `register` lists first and plans within the limit.
+///
+/// | call | endpoint | source |
+/// |---|---|---|
+/// | list | `GET /v1/web_hooks` | https://dev.iugu.com/reference (Gatilhos) |
+/// | create | `POST /v1/web_hooks` (`event`, `url`, optional `authorization`) | https://dev.iugu.com/docs/gatilhos-da-iugu ("Criar Gatilho") |
+/// | delete | `DELETE /v1/web_hooks/{id}` | https://dev.iugu.com/reference (Gatilhos) |
+/// | events | `GET /v1/web_hooks/supported_events` | https://dev.iugu.com/docs/gatilhos-da-iugu ("Listar Eventos Disponíveis") |
+///
+/// Assumed where iugu's reference is silent (docs/deploy.md says so): the list is a JSON array
+/// of `{id, event, url, ...}` (or an object with `items`); `supported_events` is a JSON array
+/// of names (or of objects with `event` or `name`, or an object with `events` or `items`);
+/// `event=all` subscribes to every event, as public clients register it.
+pub trait WebHooksApi {
+    fn list_web_hooks(&self) -> impl Future<Output = Result<Vec<WebHook>, RecoverError>>;
+    fn create_web_hook(
+        &self,
+        event: &str,
+        url: &str,
+        authorization: &str,
+    ) -> impl Future<Output = Result<WebHook, RecoverError>>;
+    fn delete_web_hook(&self, id: &str) -> impl Future<Output = Result<(), RecoverError>>;
+    fn supported_events(&self) -> impl Future<Output = Result<Vec<String>, RecoverError>>;
+}
+
+/// How many webhooks an iugu account holds: public SDKs report that a 21st is refused (422).
+pub const WEB_HOOK_LIMIT: usize = 20;
+
+/// The array in an answer: the answer itself, or its field `key` (or `items`).
+fn listed<'a>(value: &'a serde_json::Value, key: &str) -> Option<&'a Vec<serde_json::Value>> {
+    value
+        .as_array()
+        .or_else(|| value.get(key).and_then(serde_json::Value::as_array))
+        .or_else(|| value.get("items").and_then(serde_json::Value::as_array))
+}
+
+fn web_hook(value: &serde_json::Value) -> Option<WebHook> {
+    Some(WebHook {
+        id: as_text(value.get("id")?)?,
+        event: as_text(value.get("event")?)?,
+        url: as_text(value.get("url")?)?,
+    })
+}
+
+impl WebHooksApi for HttpIugu {
+    async fn list_web_hooks(&self) -> Result<Vec<WebHook>, RecoverError> {
+        let what = "the list of webhooks";
+        let answer = self.get(what, self.url(&["web_hooks"])).await?;
+        let bad = |why: &str| RecoverError::BadAnswer {
+            what: what.to_owned(),
+            why: why.to_owned(),
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&answer.body).map_err(|_| bad("expected JSON"))?;
+        listed(&value, "web_hooks")
+            .ok_or_else(|| bad("expected a JSON list of webhooks"))?
+            .iter()
+            .map(|v| web_hook(v).ok_or_else(|| bad("a webhook has no id, event or url")))
+            .collect()
+    }
+
+    async fn create_web_hook(
+        &self,
+        event: &str,
+        url: &str,
+        authorization: &str,
+    ) -> Result<WebHook, RecoverError> {
+        let what = format!("the creation of the `{event}` webhook");
+        let form = [
+            ("event", event),
+            ("url", url),
+            ("authorization", authorization),
+        ];
+        let answer = self
+            .send(Request {
+                method: reqwest::Method::POST,
+                what: &what,
+                url: self.url(&["web_hooks"]),
+                form: Some(&form),
+                idempotent: false,
+            })
+            .await?;
+        let created = serde_json::from_str::<serde_json::Value>(&answer.body)
+            .ok()
+            .and_then(|v| v.get("id").and_then(as_text));
+        Ok(WebHook {
+            id: created.unwrap_or_default(),
+            event: event.to_owned(),
+            url: url.to_owned(),
+        })
+    }
+
+    async fn delete_web_hook(&self, id: &str) -> Result<(), RecoverError> {
+        self.send(Request {
+            method: reqwest::Method::DELETE,
+            what: &format!("the removal of webhook {id}"),
+            url: self.url(&["web_hooks", id]),
+            form: None,
+            idempotent: true,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn supported_events(&self) -> Result<Vec<String>, RecoverError> {
+        let what = "the list of supported events";
+        let answer = self
+            .get(what, self.url(&["web_hooks", "supported_events"]))
+            .await?;
+        let bad = || RecoverError::BadAnswer {
+            what: what.to_owned(),
+            why: "expected a JSON list of event names".to_owned(),
+        };
+        let value: serde_json::Value = serde_json::from_str(&answer.body).map_err(|_| bad())?;
+        listed(&value, "events")
+            .ok_or_else(bad)?
+            .iter()
+            .map(|v| {
+                as_text(v)
+                    .or_else(|| v.get("event").and_then(as_text))
+                    .or_else(|| v.get("name").and_then(as_text))
+                    .ok_or_else(bad)
+            })
+            .collect()
     }
 }
 

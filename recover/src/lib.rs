@@ -1,6 +1,10 @@
-//! `recover`: the operator's tool for notifications that went missing (an outage, a wrong URL,
-//! a bad deploy).
+//! `recover`: the operator's tool. After a deploy, and for notifications that went missing (an
+//! outage, a wrong URL, a bad deploy).
 //!
+//! - [`urls`]: the stack's webhook URLs and header values, ready to register;
+//! - [`register`]: register them at iugu and iPag, so that a second run changes nothing;
+//! - [`smoke`]: post one test notification and read it back from the table and the queue;
+//! - [`backfill`]: give the notifications stored before sequences their `expires_at`;
 //! - [`resend`]: ask iugu to deliver a period's (or an invoice's) notifications again;
 //! - [`replay`]: send stored notifications to the queue again;
 //! - [`reconcile`]: compare iugu's invoices with what we stored, and resend the gaps;
@@ -9,15 +13,21 @@
 //! Every command is harmless to repeat: the functions store each notification once and
 //! forward it once. [`run`] is the whole program but for reading the environment.
 
+pub mod backfill;
 pub mod cli;
+pub mod deployment;
 pub mod error;
 pub mod event_table;
+pub mod ipag_api;
 pub mod iugu_api;
 pub mod quarantine;
 pub mod reconcile;
+pub mod register;
 pub mod replay;
 pub mod report;
 pub mod resend;
+pub mod smoke;
+pub mod urls;
 pub mod windows;
 
 use std::process::ExitCode;
@@ -29,11 +39,14 @@ use time::OffsetDateTime;
 use webhook_aws::SqsForwarder;
 
 use crate::cli::{
-    Command, QuarantineArgs, QuarantineCommand, ReconcileArgs, ReplayArgs, ResendArgs, SkipArgs,
+    BackfillArgs, Command, Gateways, QuarantineArgs, QuarantineCommand, ReconcileArgs,
+    RegisterArgs, ReplayArgs, ResendArgs, SkipArgs, SmokeArgs, StackArgs, UrlsArgs,
 };
+use crate::deployment::{Stack, Tokens};
 use crate::error::RecoverError;
 use crate::event_table::EventTable;
-use crate::iugu_api::{HttpIugu, RetryPolicy, DEFAULT_BASE_URL};
+use crate::ipag_api::HttpIpag;
+use crate::iugu_api::{HttpIugu, RetryPolicy, WebHooksApi, DEFAULT_BASE_URL, WEB_HOOK_LIMIT};
 use crate::report::Progress;
 use crate::resend::Which;
 
@@ -69,6 +82,28 @@ fn iugu(env: &dyn Env, retry: RetryPolicy) -> Result<HttpIugu, RecoverError> {
         .var("IUGU_API_URL")
         .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
     HttpIugu::new(&base, &token, retry)
+}
+
+fn ipag(env: &dyn Env) -> Result<HttpIpag, RecoverError> {
+    let id = required(
+        env,
+        "IPAG_API_ID",
+        "the iPag API id (user) webhooks are registered with (iPag panel; docs/ipag.md)",
+    )?;
+    let key = required(
+        env,
+        "IPAG_API_KEY",
+        "the iPag API key (password) webhooks are registered with; never printed",
+    )?;
+    let base = env
+        .var("IPAG_API_URL")
+        .unwrap_or_else(|| crate::ipag_api::DEFAULT_BASE_URL.to_owned());
+    HttpIpag::new(&base, &id, &key)
+}
+
+/// The stack `args` names, from CloudFormation.
+async fn stack(args: &StackArgs, config: &aws_config::SdkConfig) -> Result<Stack, RecoverError> {
+    Stack::describe(&aws_sdk_cloudformation::Client::new(config), &args.stack).await
 }
 
 async fn aws() -> aws_config::SdkConfig {
@@ -113,6 +148,10 @@ fn queue_url(env: &dyn Env, dry_run: bool) -> Result<String, RecoverError> {
 /// Runs one command; prints progress on stderr and the summary on stdout.
 pub async fn run(command: Command, env: &dyn Env, now: OffsetDateTime) -> ExitCode {
     let result = match command {
+        Command::Urls(args) => urls_command(args).await,
+        Command::Register(args) => register_command(args, env).await,
+        Command::Smoke(args) => smoke_command(args, now).await,
+        Command::BackfillRetention(args) => backfill_command(args, env, now).await,
         Command::Resend(args) => resend_command(args, env, now).await,
         Command::Replay(args) => replay_command(args, env, now).await,
         Command::Reconcile(args) => reconcile_command(args, env, now).await,
@@ -132,6 +171,106 @@ pub async fn run(command: Command, env: &dyn Env, now: OffsetDateTime) -> ExitCo
             }
         }
     }
+}
+
+async fn urls_command(args: UrlsArgs) -> Result<ExitCode, RecoverError> {
+    let config = aws().await;
+    let stack = stack(&args.stack, &config).await?;
+    let tokens = Tokens::read(&aws_sdk_secretsmanager::Client::new(&config), &stack).await?;
+    eprintln!("recover urls: the output holds the webhook tokens; keep it out of tickets and logs");
+    print!("{}", urls::render(&stack, &tokens));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn register_command(args: RegisterArgs, env: &dyn Env) -> Result<ExitCode, RecoverError> {
+    let (to_iugu, to_ipag) = match args.gateway {
+        Gateways::Both => (true, true),
+        Gateways::Iugu => (true, false),
+        Gateways::Ipag => (false, true),
+    };
+    // Every credential is checked before the first call.
+    let iugu_api = to_iugu
+        .then(|| iugu(env, RetryPolicy::STANDARD))
+        .transpose()?;
+    let ipag_api = to_ipag.then(|| ipag(env)).transpose()?;
+    let config = aws().await;
+    let stack = stack(&args.stack, &config).await?;
+    let tokens = Tokens::read(&aws_sdk_secretsmanager::Client::new(&config), &stack).await?;
+    let mut done = Vec::new();
+    if let Some(api) = &iugu_api {
+        let host = stack.host().unwrap_or_default();
+        let layout = register::Layout {
+            own_routes: args.own_route.clone(),
+            events: args.events.clone(),
+        };
+        let existing = api.list_web_hooks().await?;
+        let supported = if layout.is_all_events() {
+            Vec::new()
+        } else {
+            api.supported_events().await?
+        };
+        let wanted = register::wanted_iugu(&stack, &layout, &supported)?;
+        let policy = register::Policy {
+            prune: args.prune,
+            renew: args.renew,
+        };
+        let plan = register::plan_iugu(&existing, &wanted, &host, policy, WEB_HOOK_LIMIT)?;
+        if plan.delete_first && !args.dry_run {
+            eprintln!(
+                "recover register: creating first would pass iugu's limit of {WEB_HOOK_LIMIT} \
+                 webhooks: deleting first, so for a moment the deleted ones' events have no URL \
+                 (`recover resend` covers the gap)"
+            );
+        }
+        done.extend(register::apply_iugu(api, &plan, tokens.iugu.expose(), args.dry_run).await);
+    }
+    if let Some(api) = &ipag_api {
+        done.extend(register::register_ipag(api, &stack, &tokens, args.prune, args.dry_run).await?);
+    }
+    print!("{}", register::report(&done));
+    Ok(failed_if(done.iter().any(register::Done::failed)))
+}
+
+async fn smoke_command(args: SmokeArgs, now: OffsetDateTime) -> Result<ExitCode, RecoverError> {
+    let config = aws().await;
+    let stack = stack(&args.stack, &config).await?;
+    let token = deployment::token(
+        &aws_sdk_secretsmanager::Client::new(&config),
+        &stack.iugu_secret,
+        webhook_iugu::NAME,
+    )
+    .await?;
+    let table = EventTable::new(aws_sdk_dynamodb::Client::new(&config), stack.table.clone());
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let target = smoke::Target {
+        stack: &stack,
+        token: &token,
+        table: &table,
+        sqs: &sqs,
+    };
+    let seen = smoke::smoke(&target, args.receive, now).await?;
+    print!("{}", seen.render());
+    Ok(failed_if(!seen.passed()))
+}
+
+async fn backfill_command(
+    args: BackfillArgs,
+    env: &dyn Env,
+    now: OffsetDateTime,
+) -> Result<ExitCode, RecoverError> {
+    let name = required(
+        env,
+        "EVENTS_TABLE",
+        "the DynamoDB table the functions store into (the stack's EventsTableName output)",
+    )?;
+    let days = args.retention_days.unwrap_or(90);
+    let config = aws().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let mut progress = Progress::new(None);
+    let done = backfill::backfill(&client, &name, days, args.dry_run, &mut progress, now).await?;
+    progress.finish();
+    print!("{}", backfill::report(&done, days, args.dry_run));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn failed_if(any_failed: bool) -> ExitCode {

@@ -2,7 +2,7 @@
 //!
 //! iugu's "resend by period" endpoint takes calendar dates (`AAAA-MM-DD`), and its reference
 //! says it works "de 3 em 3 dias" (https://dev.iugu.com/reference/reenviar-gatilho-por-período;
-//! the guide in ../shared/reference/iugu-resend-notifications.txt advises at most 3 days per
+//! the guide https://dev.iugu.com/docs/reenviar-gatilhos-para-o-webhook advises at most 3 days per
 //! call). A window here is inclusive at both ends and covers at most 3 calendar days:
 //! 2026-11-01..2026-11-03 is one window. iugu's dates are in its own time zone, São Paulo
 //! (UTC-3, no daylight saving since 2019), so "today" is São Paulo's today.

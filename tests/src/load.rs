@@ -1,11 +1,13 @@
-//! A load run: many notifications (every documented event, some delivered twice) through the
-//! real handler against the local server, then a count of what the table and the queue hold.
+//! A load run: many notifications (every documented event) through the real handler against
+//! the local server, with gateway retries, real repeats (the same content again after another
+//! notification of its entity) and faults (the queue refusing a first attempt), then a count of
+//! what the table holds and what the queue delivered.
 //!
 //! `cargo run --release -p pipeline-tests --example load -- 10000` prints the figures
-//! docs/delivery-semantics.md quotes; `tests/tests/end_to_end/load.rs` runs a smaller one in CI and asserts
-//! 0 lost, 0 doubled.
+//! docs/delivery-semantics.md quotes; `tests/tests/end_to_end/load.rs` runs a smaller one in CI
+//! and asserts 0 lost and 0 unflagged doubles.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,10 +22,17 @@ use webhook_iugu::Iugu;
 /// What to send.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
-    /// Deliveries in all, duplicates included.
+    /// Deliveries in all, retries and repeats included.
     pub deliveries: usize,
-    /// One delivery in `duplicate_every` repeats an earlier notification (10 → 10%).
+    /// One delivery in `duplicate_every` is a gateway retry of an earlier notification (10 →
+    /// 10%).
     pub duplicate_every: usize,
+    /// One delivery in `repeat_every` starts a real repeat: another notification of an earlier
+    /// one's entity, then that earlier content again (suspended, activated, suspended); 0: none.
+    pub repeat_every: usize,
+    /// One first attempt in `fault_every` meets a queue that refuses it (503; the gateway
+    /// retries); 0: none.
+    pub fault_every: usize,
     /// Requests in flight at once (parallel invocations).
     pub concurrency: usize,
     /// A 5xx is retried, as the gateway would, at most this many times.
@@ -34,19 +43,32 @@ pub struct Plan {
 #[derive(Debug)]
 pub struct Report {
     pub plan: Plan,
+    /// Notifications the gateway sent: every occurrence, a real repeat counted again.
     pub distinct: usize,
+    /// Of those, real repeats (the same content again, after another of its entity).
+    pub real_repeats: usize,
     pub elapsed: Duration,
     /// Handler latency of every request, retries included, sorted.
     pub latencies: Vec<Duration>,
     /// Answers by status and outcome (`200 stored`, `200 duplicate`, `503 store_failed`...).
     pub answers: HashMap<String, usize>,
     pub gave_up: usize,
+    /// Event items.
     pub stored: usize,
+    /// Distinct messages the consumer received (entity and sequence).
     pub forwarded: usize,
-    /// Distinct notifications neither stored nor forwarded.
+    /// Occurrences the gateway sent that no message carries.
     pub lost: usize,
-    /// Items or messages beyond one per distinct notification.
-    pub doubled: usize,
+    /// Messages whose content an earlier message of its entity already had, each flagged with
+    /// `repeat_of` and a reason.
+    pub flagged_repeats: usize,
+    /// Of those, more than the gateway really sent (a copy, flagged).
+    pub flagged_copies: usize,
+    /// Messages whose content an earlier one already had, without `repeat_of` and its reason:
+    /// a silent double.
+    pub unflagged: usize,
+    /// A message received twice (same entity and sequence).
+    pub received_twice: usize,
     /// Stored as a new occurrence (`repeat_of`): each one's entity, with the entity's
     /// notifications as (sequence, received_at, event), for a failure to show.
     pub repeats: Vec<(String, Vec<StoredLine>)>,
@@ -132,8 +154,11 @@ fn notification(samples: &[String], n: usize) -> String {
 /// its previous delivery was answered (a gateway retries a notification one delivery at a time;
 /// a picked notification is picked by a fixed pseudo-random sequence, so runs are comparable).
 /// Nothing of its entity comes in between (an entity's notifications are 500 apart), so the
-/// rule must take it for a retry, never a new occurrence.
-fn schedule(plan: Plan, samples: &[String]) -> (Vec<Vec<String>>, HashSet<String>) {
+/// rule must take it for a retry, never a new occurrence. Every `repeat_every`-th delivery
+/// makes one of the last 100 streams a real repeat: another notification of its entity (its
+/// content changed), then its first content again: the rule must forward that, flagged.
+/// Returns the streams and how many times the gateway really sent each content.
+fn schedule(plan: Plan, samples: &[String]) -> (Vec<Vec<String>>, HashMap<String, usize>) {
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next_random = move || {
         seed ^= seed << 13;
@@ -141,26 +166,48 @@ fn schedule(plan: Plan, samples: &[String]) -> (Vec<Vec<String>>, HashSet<String
         seed ^= seed << 17;
         seed
     };
+    let parse = |body: &str| {
+        let now = time::OffsetDateTime::now_utc();
+        webhook_iugu::parse(body.as_bytes(), now).unwrap_or_else(|e| panic!("{e}: {body}"))
+    };
+    let key = |body: &str| parse(body).dedup_key;
+    // A notification keyed by its own content (`notification#<dedup_key>`) has no other
+    // notification of its entity: it cannot be repeated after one.
+    let has_siblings = |body: &str| !parse(body).entity_key.starts_with("notification#");
     let mut streams: Vec<Vec<String>> = Vec::with_capacity(plan.deliveries);
-    let mut expected = HashSet::new();
-    for i in 0..plan.deliveries {
-        if (i + 1) % plan.duplicate_every == 0 {
-            let recent = streams.len().min(100);
-            let back = (next_random() % recent as u64) as usize;
-            let at = streams.len() - 1 - back;
+    let mut expected: HashMap<String, usize> = HashMap::new();
+    let mut made = 0;
+    let mut i = 0;
+    while i < plan.deliveries {
+        let recent = streams.len().min(100);
+        if (i + 1) % plan.duplicate_every == 0 && recent > 0 {
+            let at = streams.len() - 1 - (next_random() % recent as u64) as usize;
             let again = streams[at][0].clone();
             streams[at].push(again);
+        } else if let Some(at) = (plan.repeat_every > 0 && (i + 1) % plan.repeat_every == 0)
+            .then(|| {
+                streams
+                    .len()
+                    .checked_sub(1 + (next_random() % recent.max(1) as u64) as usize)
+            })
+            .flatten()
+            .filter(|at| has_siblings(&streams[*at][0]))
+        {
+            let first = streams[at][0].clone();
+            let changed = format!("{first}&data%5Bload_step%5D={i}");
+            *expected.entry(key(&changed)).or_default() += 1;
+            *expected.entry(key(&first)).or_default() += 1;
+            streams[at].push(changed);
+            streams[at].push(first);
+            i += 1;
         } else {
-            let body = notification(samples, expected.len());
-            let now = time::OffsetDateTime::now_utc();
-            let envelope =
-                webhook_iugu::parse(body.as_bytes(), now).unwrap_or_else(|e| panic!("{e}: {body}"));
-            assert!(
-                expected.insert(envelope.dedup_key),
-                "distinct by construction"
-            );
+            let body = notification(samples, made);
+            made += 1;
+            let previous = expected.insert(key(&body), 1);
+            assert!(previous.is_none(), "distinct by construction");
             streams.push(vec![body]);
         }
+        i += 1;
     }
     (streams, expected)
 }
@@ -171,6 +218,13 @@ pub async fn run(local: &Local, plan: Plan) -> Report {
     assert!(samples.len() >= 20, "expected most samples to parse");
     let (streams, expected) = schedule(plan, &samples);
     let app = Arc::new(local.app(Iugu::ALL_EVENTS));
+    // The same function whose queue refuses every send: a first attempt that meets a fault.
+    let missing = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
+    let down = Arc::new(local.app_with(
+        Iugu::ALL_EVENTS,
+        webhook_lambda::auth::Token::new(Some(crate::TOKEN)),
+        &missing,
+    ));
     let slots = Arc::new(Semaphore::new(plan.concurrency));
     // A consumer reads the queue while the deliveries go in, as the customer's would; it also
     // keeps the local server's queue short (moto's SQS costs O(queue length) per send).
@@ -182,17 +236,19 @@ pub async fn run(local: &Local, plan: Plan) -> Report {
     ));
     let started = Instant::now();
     let mut tasks = JoinSet::new();
-    for stream in streams {
-        let (app, slots) = (Arc::clone(&app), Arc::clone(&slots));
+    for (s, stream) in streams.into_iter().enumerate() {
+        let (app, down, slots) = (Arc::clone(&app), Arc::clone(&down), Arc::clone(&slots));
         tasks.spawn(async move {
             let _slot = slots.acquire_owned().await.expect("semaphore open");
             // Each delivery of the stream, each retried on 5xx; the tries of each.
             let mut deliveries = Vec::new();
-            for body in &stream {
+            for (d, body) in stream.iter().enumerate() {
                 let mut tries = Vec::new();
-                for _ in 0..=plan.max_retries {
+                let faulty = plan.fault_every > 0 && (s * 7 + d) % plan.fault_every == 0;
+                for attempt in 0..=plan.max_retries {
                     let t = Instant::now();
-                    let (status, json) = answer(&app.handle(form_post(body)).await);
+                    let function = if faulty && attempt == 0 { &down } else { &app };
+                    let (status, json) = answer(&function.handle(form_post(body)).await);
                     let label = match status {
                         200 => format!("200 {}", json["status"].as_str().unwrap_or("?")),
                         other => format!("{other} {}", json["error"].as_str().unwrap_or("?")),
@@ -249,38 +305,64 @@ pub async fn run(local: &Local, plan: Plan) -> Report {
             (pk, history)
         })
         .collect();
-    let stored_keys: Vec<String> = events.iter().map(|e| text(e, "dedup_key")).collect();
-    let sent_keys: Vec<String> = messages
-        .iter()
-        .map(|m| {
-            let body: serde_json::Value =
-                serde_json::from_str(m.body().unwrap_or("{}")).expect("json message");
-            body["dedup_key"].as_str().unwrap_or_default().to_owned()
-        })
-        .collect();
-    let stored_set: HashSet<String> = stored_keys.iter().cloned().collect();
-    let sent_set: HashSet<String> = sent_keys.iter().cloned().collect();
-    // Lost: sent by the gateway, but not both stored and forwarded. Doubled: a second item or
-    // message for one notification, or one nobody sent.
-    let lost = expected
-        .iter()
-        .filter(|k| !stored_set.contains(*k) || !sent_set.contains(*k))
+    // What the consumer received, each message once by (entity, sequence).
+    let mut received: HashMap<(String, u64), webhook_core::Envelope> = HashMap::new();
+    let mut received_twice = 0;
+    for m in &messages {
+        let envelope: webhook_core::Envelope =
+            serde_json::from_str(m.body().unwrap_or("{}")).expect("an envelope");
+        let at = (
+            envelope.entity_key.clone(),
+            envelope.sequence.unwrap_or_default(),
+        );
+        if received.insert(at, envelope).is_some() {
+            received_twice += 1;
+        }
+    }
+    // By content: the messages in sequence order; all but the first must say what they repeat.
+    let mut by_content: HashMap<String, Vec<&webhook_core::Envelope>> = HashMap::new();
+    for envelope in received.values() {
+        by_content
+            .entry(envelope.dedup_key.clone())
+            .or_default()
+            .push(envelope);
+    }
+    let (mut lost, mut flagged_repeats, mut flagged_copies, mut unflagged) = (0, 0, 0, 0);
+    for (content, sent) in &expected {
+        let got = by_content.get(content).map_or(0, Vec::len);
+        lost += sent.saturating_sub(got);
+    }
+    for (content, messages) in &mut by_content {
+        messages.sort_by_key(|e| e.sequence);
+        for later in messages.iter().skip(1) {
+            match later.repeat_of {
+                Some(of) if of.reason.is_some() => flagged_repeats += 1,
+                _ => unflagged += 1,
+            }
+        }
+        let sent = expected.get(content).copied().unwrap_or(0);
+        flagged_copies += messages.len().saturating_sub(sent.max(1));
+    }
+    // A message for content nobody sent is a double too.
+    unflagged += by_content
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
         .count();
-    let doubled = (stored_keys.len() - stored_set.len())
-        + (sent_keys.len() - sent_set.len())
-        + stored_set.difference(&expected).count()
-        + sent_set.difference(&expected).count();
     Report {
         plan,
-        distinct: expected.len(),
+        distinct: expected.values().sum(),
+        real_repeats: expected.values().map(|n| n - 1).sum(),
         elapsed,
         latencies,
         answers,
         gave_up,
-        stored: stored_set.len(),
-        forwarded: sent_set.len(),
+        stored: events.len(),
+        forwarded: received.len(),
         lost,
-        doubled,
+        flagged_repeats,
+        flagged_copies,
+        unflagged,
+        received_twice,
         repeats,
     }
 }

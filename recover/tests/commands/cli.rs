@@ -68,10 +68,15 @@ fn every_command_has_help() {
         (
             vec!["--help"],
             vec![
+                "urls",
+                "register",
+                "smoke",
+                "backfill-retention",
                 "resend",
                 "replay",
                 "reconcile",
                 "IUGU_API_TOKEN",
+                "IPAG_API_KEY",
                 "Exit codes",
             ],
         ),
@@ -100,6 +105,22 @@ fn every_command_has_help() {
             vec!["reconcile", "--help"],
             vec!["--from", "--to", "--fix", "updated_since"],
         ),
+        (vec!["urls", "--help"], vec!["--stack", "tokens"]),
+        (
+            vec!["register", "--help"],
+            vec![
+                "--own-route",
+                "--events",
+                "--prune",
+                "--dry-run",
+                "at most 20",
+            ],
+        ),
+        (vec!["smoke", "--help"], vec!["--receive", "smoke.test"]),
+        (
+            vec!["backfill-retention", "--help"],
+            vec!["--retention-days", "--dry-run", "expires_at"],
+        ),
     ] {
         let out = recover(&command, None, None, None);
         assert!(out.status.success(), "{command:?}");
@@ -123,6 +144,10 @@ async fn nonsense_is_refused_before_any_call() {
         (
             vec!["resend", "--from", "2026-11-20", "--to", "2026-11-01"],
             "is before --from",
+        ),
+        (
+            vec!["register", "--own-route", "others"],
+            "is not a family with a route of its own",
         ),
         (
             vec!["resend", "--from", "2026-11-01", "--to", "2999-01-01"],

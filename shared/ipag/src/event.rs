@@ -1,6 +1,6 @@
 //! iPag's webhook events (the `actions` a webhook subscribes to) and their families.
 //!
-//! The 16 names are iPag's list (`../shared/reference/ipag-webhooks.txt`; also the constants of
+//! The 16 names are iPag's list (https://developers.ipag.com.br/pt-br/webhook; also the constants of
 //! iPag's PHP SDK, `ipagdevs/ipag-sdk-php` `src/Core/Enums/Webhooks.php`). A family is the
 //! resource the event is about, read from the name's prefix, so an event iPag adds later
 //! (`TransactionSomethingNew`) still lands with its kin.

@@ -145,7 +145,7 @@ events! {
     AdvancementRequestSimulationStatus => "advancement_request.simulation_status",
     AdvancementRequestAdvancementStatus => "advancement_request.advancement_status",
     PaymentRequestStatusChanged => "payment_request.status_changed",
-    // Documented after the reference's list (../shared/reference/iugu-webhook-events.txt);
+    // Documented after the reference's list (https://dev.iugu.com/docs/gatilhos-fatura and its sibling pages);
     // each one's page is cited in `entity`.
     WithdrawRequestCreated => "withdraw_request.created",
     WithdrawRequestStatusChanged => "withdraw_request.status_changed",

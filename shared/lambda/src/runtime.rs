@@ -73,7 +73,8 @@ pub use webhook_aws::sdk::{
 /// Builds the clients for `config`, reads `gateway`'s secret, once (`secrets`), and
 /// meanwhile opens the DynamoDB and SQS connections within `config.warm_up` (`warm`: bounded,
 /// and never an error). `AWS_ENDPOINT_URL` (read by the SDK itself; `AWS_ENDPOINT_URL_DYNAMODB`
-/// and the like per service) points them at a local server.
+/// and the like per service) points them at a local server; blank, it means AWS
+/// ([`run_function`] removes it).
 pub async fn app(
     mut gateway: impl Gateway + 'static,
     config: Config,
@@ -198,9 +199,43 @@ pub fn init_logging() {
     let _ = tracing::subscriber::set_global_default(log_subscriber(std::io::stdout));
 }
 
-/// What every function's `main` does: logging on standard output, then `function` on a
-/// single-threaded async runtime (a Lambda instance serves one request at a time).
+/// The variables that point the AWS SDK at another endpoint: `AWS_ENDPOINT_URL` and the
+/// per-service `AWS_ENDPOINT_URL_<SERVICE>` (`_DYNAMODB`, `_SQS`, `_SECRETS_MANAGER`).
+const ENDPOINT_VARIABLES: &str = "AWS_ENDPOINT_URL";
+
+/// Of `vars` (the process environment), the endpoint variables ([`ENDPOINT_VARIABLES`]) whose
+/// value is blank. template.yaml declares `AWS_ENDPOINT_URL` empty, because `sam local invoke
+/// --env-vars` overrides only variables the template declares (docs/deploy.md, "Run one
+/// function with sam local"); empty means AWS. The SDK does not read it so: a blank global
+/// value is an invalid URL to it (a warning at every start), and a client takes the blank
+/// value as its endpoint when no per-service variable is set.
+pub fn blank_endpoint_variables(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<std::ffi::OsString> {
+    vars.into_iter()
+        .filter(|(name, value)| {
+            name.to_str()
+                .is_some_and(|name| name.starts_with(ENDPOINT_VARIABLES))
+                && value.to_str().is_some_and(|value| value.trim().is_empty())
+        })
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// Removes the blank endpoint variables ([`blank_endpoint_variables`]) from the environment,
+/// so that the SDK sees them unset and uses AWS's endpoints. Called first thing in
+/// [`run_function`], while the process has one thread and nothing has read the environment.
+fn unset_blank_endpoint_variables() {
+    for name in blank_endpoint_variables(std::env::vars_os()) {
+        std::env::remove_var(name);
+    }
+}
+
+/// What every function's `main` does: blank endpoint variables removed (so that they mean
+/// AWS), logging on standard output, then `function` on a single-threaded async runtime (a
+/// Lambda instance serves one request at a time).
 pub fn run_function(function: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    unset_blank_endpoint_variables();
     init_logging();
     match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -256,8 +291,31 @@ pub fn serve(gateway: impl Gateway + 'static) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::within_caps;
+    use super::{blank_endpoint_variables, within_caps};
+    use std::ffi::OsString;
     use tracing::Level;
+
+    #[test]
+    fn only_blank_endpoint_variables_are_dropped() {
+        let vars = [
+            ("AWS_ENDPOINT_URL", ""),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "  "),
+            ("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:5000"),
+            ("AWS_REGION", ""),
+            ("EVENTS_TABLE", ""),
+        ]
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        assert_eq!(
+            blank_endpoint_variables(vars),
+            vec![
+                OsString::from("AWS_ENDPOINT_URL"),
+                OsString::from("AWS_ENDPOINT_URL_DYNAMODB")
+            ]
+        );
+        let set = [("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")]
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        assert!(blank_endpoint_variables(set).is_empty());
+    }
 
     #[test]
     fn only_our_crate_logs_below_debug_and_the_runtime_not_below_info() {

@@ -200,12 +200,19 @@ async fn a_long_backlog_is_forwarded_in_bounded_steps_in_order() {
             &missing,
         )
     };
-    let backlog = MAX_FORWARDS_PER_DELIVERY + 20;
+    // More than one delivery forwards (`MAX_FORWARDS_PER_DELIVERY`, 25).
+    let backlog: u64 = 45;
     for i in 1..=backlog {
         let (status, _) =
             pipeline_tests::answer(&down.handle(pipeline_tests::form_post(&body(i))).await);
         assert_eq!(status, 503);
     }
+    let head = local.head("invoice#F1").await;
+    assert_eq!(
+        head.unacked.keys().copied().collect::<Vec<_>>(),
+        (1..=backlog).collect::<Vec<_>>(),
+        "each owed its answer, by the write that stored it"
+    );
     clock.set(T0 + Duration::minutes(10));
     let up = local.app_at(invoices, &clock);
     let (status, answer) = pipeline_tests::answer(

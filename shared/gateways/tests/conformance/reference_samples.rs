@@ -1,4 +1,4 @@
-//! Every body sample in iugu's event reference (`../shared/reference/iugu-webhook-events.txt`),
+//! Every body sample in iugu's event reference (https://dev.iugu.com/docs/gatilhos-fatura and its sibling pages),
 //! copied to `fixtures/iugu/`:
 //! - `raw/`: each RAW BODY exactly as the reference prints it. The reference wraps long bodies
 //!   after `&` for layout; the copies join those lines (a real body has no line breaks).
