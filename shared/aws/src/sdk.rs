@@ -14,7 +14,7 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// The SDK settings every AWS client of a function uses: explicit timeouts and bounded retries,
 /// so that a hung or refused connection costs at most [`OPERATION_TIMEOUT`] per call and the
 /// request answers 5xx well before the Lambda timeout (10 s in `template.yaml`; the handler
-/// also caps a whole request at `http::REQUEST_DEADLINE` (the edge)). DynamoDB and SQS answer in
+/// also caps a whole request within its gateway's wait: `http::Delivery::budget_for`, the edge). DynamoDB and SQS answer in
 /// milliseconds; these bounds only ever bite on a fault. Tests build their clients with this
 /// too, so the fault tests exercise the production settings.
 ///
