@@ -6,6 +6,8 @@
 #![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 mod conflicts;
+mod consumer;
+mod consumer_cases;
 mod delivery_semantics;
 mod faults;
 mod flood;
