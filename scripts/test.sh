@@ -11,7 +11,8 @@
 #    which breaks the template and must catch it); and the rules only a real AWS account would
 #    otherwise enforce (scripts/check_template.py and its self-test: no reserved concurrency by
 #    default, metric math alarms within 10 metrics, access logs under /aws/vendedlogs/,
-#    parameter patterns, one index change per upgrade step);
+#    parameter patterns, one index change per upgrade step); and the consumer kit's template
+#    (consumer/template.yaml): cfn-lint, checkov, `sam validate --lint`;
 # 3. checks the dependency tree with cargo-deny (deny.toml): licenses, bans, sources. Offline:
 #    those checks read Cargo.lock and the crates' manifests; `cargo fetch` first downloads, from
 #    crates.io, the manifests of crates only other platforms use (a no-op once they are there).
@@ -36,6 +37,11 @@ echo "== least privilege" >&2
 echo "== what only a real account would enforce (concurrency, alarms, logs, parameters, indexes)" >&2
 "$root/.venv/bin/python" scripts/check_template.py template.yaml
 "$root/.venv/bin/python" scripts/check_template.py --self-test template.yaml
+
+echo "== the consumer kit's template: cfn-lint, checkov, sam validate --lint" >&2
+"$root/.venv/bin/cfn-lint" consumer/template.yaml
+"$root/.venv/bin/checkov" -f consumer/template.yaml --config-file .checkov.yaml
+(cd consumer && SAM_CLI_TELEMETRY=0 "$root/.venv/bin/sam" validate --lint)
 
 echo "== the crate diagram in docs/architecture.md against cargo metadata; no module cycle" >&2
 "$root/.venv/bin/python" scripts/check_crate_graph.py

@@ -8,6 +8,7 @@
 mod conflicts;
 mod consumer;
 mod consumer_cases;
+mod consumer_template;
 mod delivery_semantics;
 mod faults;
 mod flood;
