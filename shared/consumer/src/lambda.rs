@@ -122,28 +122,42 @@ pub fn within_caps(target: &str, level: tracing::Level) -> bool {
     level <= cap
 }
 
-/// JSON lines on standard output, the level from `RUST_LOG` within [`within_caps`].
-pub fn init_logging() {
+/// JSON lines to `writer`, the level from `directives` (`RUST_LOG`: a level and
+/// `target=level` pairs; `info` when absent or unreadable), within [`within_caps`].
+pub fn log_subscriber<W>(
+    directives: Option<&str>,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     use tracing_subscriber::filter::{filter_fn, LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt;
-    let parsed = std::env::var("RUST_LOG")
-        .ok()
+    let parsed = directives
         .and_then(|v| v.parse::<Targets>().ok())
         .unwrap_or_default();
     let filter = match parsed.default_level() {
         Some(_) => parsed,
         None => parsed.with_default(LevelFilter::INFO),
     };
-    let subscriber = tracing_subscriber::fmt()
+    tracing_subscriber::fmt()
         .json()
         .with_max_level(LevelFilter::TRACE)
         .with_current_span(false)
         .without_time()
-        .with_writer(std::io::stdout)
+        .with_writer(writer)
         .finish()
         .with(filter)
-        .with(filter_fn(|m| within_caps(m.target(), *m.level())));
-    let _ = tracing::subscriber::set_global_default(subscriber);
+        .with(filter_fn(|m| within_caps(m.target(), *m.level())))
+}
+
+/// [`log_subscriber`] on standard output, from `RUST_LOG`, for the whole process.
+pub fn init_logging() {
+    let directives = std::env::var("RUST_LOG").ok();
+    let _ = tracing::subscriber::set_global_default(log_subscriber(
+        directives.as_deref(),
+        std::io::stdout,
+    ));
 }
 
 /// The invocation's deadline as an [`Instant`].
