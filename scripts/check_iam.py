@@ -14,11 +14,23 @@
    behalf only (an aws:SourceAccount condition). Under an AWS managed key (alias/aws/sns),
    whose policy cannot be changed, CloudWatch cannot publish and every alarm is silent
    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+4. the sweeper's writes: SweeperRole may write (PutItem, UpdateItem, DeleteItem, BatchWriteItem)
+   only where dynamodb:LeadingKeys lets it, and never a partition of another kind: a
+   de-duplication marker (`dedup#...`), a resend request (`resend#...`) or a quarantine day
+   (`quarantine#...`). Probed with the small evaluator below (`allows`), which reads Allow
+   statements, their actions and resources, and the Null, StringEquals, StringLike and
+   StringNotLike conditions (with ForAllValues) on dynamodb:LeadingKeys. LeadingKeys names a
+   request's partition keys, nothing else: within an entity's partition (its head and its
+   event items) neither the sort key nor the attributes are restricted by it.
 
 Usage: .venv/bin/python scripts/check_iam.py [template.yaml]   (exit 1 and a list when not)
        .venv/bin/python scripts/check_iam.py --self-test [template.yaml]
          (breaks the template in the ways above, one at a time, and fails unless each break
          is caught; scripts/test.sh runs both)
+       .venv/bin/python scripts/check_iam.py --sweeper-calls CALLS.json [template.yaml]
+         (CALLS.json: the DynamoDB calls a sweeper made, [{"op": "UpdateItem", "request":
+         {...}}, ...] as the SDK sent them; exit 1 unless SweeperRole allows every one:
+         tests/tests/end_to_end/sweeper_iam.rs records a real run and asks)
 It reads the template with cfn-lint's loader, which understands !Ref, !GetAtt, !Sub and !If.
 """
 
@@ -288,6 +300,147 @@ def problems(template):
     shared = by_gateway.get("IUGU_SECRET_ID", set()) & by_gateway.get("IPAG_SECRET_ID", set())
     if shared:
         yield f"the gateways share secrets {sorted(shared)}: one gateway's token would open the other's routes"
+    yield from sweeper_problems(template)
+
+
+SWEEPER_ROLE = "SweeperRole"
+TABLE = "table"
+WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+# (action, partition key, allowed?): what the sweeper must be able to write, and what it must not.
+SWEEPER_PROBES = [
+    ("dynamodb:UpdateItem", "invoice#84F982E1A10F4FF1B483B829F4762C2C", True),
+    ("dynamodb:UpdateItem", "ipag-transaction#3012161", True),
+    ("dynamodb:PutItem", "sweeper", True),
+    ("dynamodb:DeleteItem", "sweeper", True),
+    ("dynamodb:PutItem", "aside", True),
+    ("dynamodb:PutItem", "invoice#84F982E1A10F4FF1B483B829F4762C2C", False),
+    ("dynamodb:DeleteItem", "invoice#84F982E1A10F4FF1B483B829F4762C2C", False),
+    ("dynamodb:DeleteItem", "aside", False),
+    ("dynamodb:BatchWriteItem", "invoice#1", False),
+]
+for action in WRITES:
+    for pk in ("dedup#11e680110b1d812e", "resend#iugu", "resend#11e680110b1d812e", "quarantine#2026-11-23"):
+        SWEEPER_PROBES.append((action, pk, False))
+
+
+def resource_kind(value):
+    """What a statement's Resource names of the events table: "table", "index/<name>", or None."""
+    if value == {"Fn::GetAtt": ["EventsTable", "Arn"]} or value == {"Fn::GetAtt": "EventsTable.Arn"}:
+        return TABLE
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        m = re.fullmatch(r"\$\{EventsTable\.Arn\}/index/([A-Za-z0-9_.-]+)", value["Fn::Sub"])
+        if m:
+            return f"index/{m.group(1)}"
+    return None
+
+
+def like(pattern, value):
+    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), value) is not None
+
+
+def condition_holds(conditions, keys):
+    """IAM's evaluation of the conditions this template uses on dynamodb:LeadingKeys."""
+    for operator, block in (conditions or {}).items():
+        for key, wanted in (block or {}).items():
+            wanted = as_list(wanted)
+            if key != "dynamodb:LeadingKeys":
+                return False  # a condition the evaluator does not know: not granted here
+            if operator == "Null":
+                if str(wanted[0]).lower() == "false" and not keys:
+                    return False
+                if str(wanted[0]).lower() == "true" and keys:
+                    return False
+                continue
+            qualifier, _, op = operator.rpartition(":")
+            tests = {
+                "StringEquals": lambda v: v in wanted,
+                "StringLike": lambda v: any(like(p, v) for p in wanted),
+                "StringNotLike": lambda v: not any(like(p, v) for p in wanted),
+            }
+            if op not in tests:
+                return False
+            if qualifier == "ForAllValues":
+                if not all(tests[op](v) for v in keys):
+                    return False
+            elif qualifier == "ForAnyValue":
+                if not any(tests[op](v) for v in keys):
+                    return False
+            else:
+                return False
+    return True
+
+
+def allows(template, role_id, action, resource, keys):
+    """Whether `role_id` lets `action` on `resource` ("table" or "index/<name>") with these
+    partition keys (every statement Allow; none of this template's Deny)."""
+    granted, _ = role_statements(template, role_id)
+    for _, statement in granted:
+        if statement.get("Effect") != "Allow":
+            continue
+        if action not in as_list(statement.get("Action", [])):
+            continue
+        if resource not in {resource_kind(r) for r in as_list(statement.get("Resource", []))}:
+            continue
+        if condition_holds(statement.get("Condition"), keys):
+            return True
+    return False
+
+
+def sweeper_problems(template):
+    """Rule 4: the sweeper writes only its own partitions."""
+    if SWEEPER_ROLE not in template.get("Resources", {}):
+        return [f"Resources.{SWEEPER_ROLE}: missing"]
+    found = []
+    granted, _ = role_statements(template, SWEEPER_ROLE)
+    for where, statement in granted:
+        writes = [a for a in as_list(statement.get("Action", [])) if a in WRITES]
+        if statement.get("Effect") == "Allow" and writes:
+            keys = [k for block in (statement.get("Condition") or {}).values() for k in (block or {})]
+            if "dynamodb:LeadingKeys" not in keys:
+                found.append(f"{where}: {SWEEPER_ROLE} may {writes} on any partition (no dynamodb:LeadingKeys)")
+    for action, pk, expected in SWEEPER_PROBES:
+        if allows(template, SWEEPER_ROLE, action, TABLE, [pk]) != expected:
+            verb = "may not" if expected else "may"
+            found.append(f"Resources.{SWEEPER_ROLE}: the sweeper {verb} {action} at pk {pk!r}")
+    return found
+
+
+def call_keys(op, request):
+    """The resource and partition keys of one DynamoDB call as the SDK sent it."""
+    pk = lambda key: (key or {}).get("pk", {}).get("S")
+    if op in ("PutItem",):
+        return TABLE, [pk(request.get("Item"))]
+    if op in ("UpdateItem", "DeleteItem", "GetItem"):
+        return TABLE, [pk(request.get("Key"))]
+    if op == "BatchGetItem":
+        keys = [pk(k) for table in (request.get("RequestItems") or {}).values() for k in table.get("Keys", [])]
+        return TABLE, keys
+    if op == "Query":
+        names = {v: k for k, v in (request.get("ExpressionAttributeNames") or {}).items()}
+        resource = f"index/{request['IndexName']}" if request.get("IndexName") else TABLE
+        if resource != TABLE:
+            return resource, []
+        m = re.search(rf"{re.escape(names.get('pk', 'pk'))}\s*=\s*(:\w+)", request.get("KeyConditionExpression", ""))
+        value = (request.get("ExpressionAttributeValues") or {}).get(m.group(1), {}).get("S") if m else None
+        return TABLE, [value]
+    return TABLE, []
+
+
+def check_calls(template, path):
+    """Every DynamoDB call a sweeper made (a JSON list of {"op", "request"}) is allowed."""
+    with open(path) as f:
+        calls = json.load(f)
+    refused = []
+    for call in calls:
+        resource, keys = call_keys(call["op"], call["request"])
+        if not allows(template, SWEEPER_ROLE, f"dynamodb:{call['op']}", resource, keys):
+            refused.append(f"dynamodb:{call['op']} on {resource} at {keys}")
+    for r in refused:
+        print(f"least privilege: SweeperRole refuses the sweeper's own call {r}", file=sys.stderr)
+    if not refused:
+        ops = sorted({c["op"] for c in calls})
+        print(f"least privilege: SweeperRole allows every one of the sweeper's {len(calls)} calls ({', '.join(ops)})")
+    return 1 if refused else 0
 
 
 def self_test(template):
@@ -319,6 +472,28 @@ def self_test(template):
     def any_secret(t):
         t["Resources"]["FunctionRole"]["Properties"]["Policies"][1]["PolicyDocument"]["Statement"][0]["Resource"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:*"
 
+    def sweeper_statements(t):
+        return t["Resources"][SWEEPER_ROLE]["Properties"]["Policies"][1]["PolicyDocument"]["Statement"]
+
+    def sweeper_writes_anywhere(t):
+        # The role as it was before issue 24: every write on the whole table.
+        sweeper_statements(t).append({
+            "Sid": "ReadAndMark", "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            "Resource": {"Fn::GetAtt": ["EventsTable", "Arn"]},
+        })
+
+    def sweeper_marks_markers(t):
+        for s in sweeper_statements(t):
+            if s.get("Sid") == "MarkEntities":
+                s["Condition"]["ForAllValues:StringNotLike"]["dynamodb:LeadingKeys"] = ["quarantine#*", "aside", "sweeper"]
+
+    def sweeper_puts_anything(t):
+        for s in sweeper_statements(t):
+            if s.get("Sid") == "OwnItems":
+                s["Condition"]["ForAllValues:StringLike"] = {"dynamodb:LeadingKeys": ["*"]}
+                del s["Condition"]["ForAllValues:StringEquals"]
+
     def topic_under_aws_managed_key(t):
         t["Resources"]["AlarmTopic"]["Properties"]["KmsMasterKeyId"] = "alias/aws/sns"
 
@@ -337,6 +512,7 @@ def self_test(template):
         failures.append(f"the template itself: {clean}")
     for breaks in (ipag_reads_iugu, any_action, shared_policy_reads_a_secret, loose_parameter,
                    ipag_on_the_iugu_role, one_secret_for_both, any_secret,
+                   sweeper_writes_anywhere, sweeper_marks_markers, sweeper_puts_anything,
                    topic_under_aws_managed_key, key_without_cloudwatch, cloudwatch_for_any_account):
         broken = copy.deepcopy(template)
         breaks(broken)
@@ -354,6 +530,11 @@ def main():
     args = sys.argv[1:]
     testing = "--self-test" in args
     args = [a for a in args if a != "--self-test"]
+    calls = None
+    if "--sweeper-calls" in args:
+        i = args.index("--sweeper-calls")
+        calls = args[i + 1]
+        del args[i:i + 2]
     path = args[0] if args else "template.yaml"
     template, errors = decode(path)
     if errors:
@@ -362,14 +543,16 @@ def main():
         return 1
     if testing:
         return self_test(template)
+    if calls is not None:
+        return check_calls(template, calls)
     found = list(problems(template))
     for problem in found:
         print(f"least privilege: {problem}", file=sys.stderr)
     if not found:
         print(
             f"least privilege: {path}: no wildcard actions or resources, every function has its "
-            "role, each role reads its own gateway's secret and nothing else, and CloudWatch "
-            "may publish to the alarm topic"
+            "role, each role reads its own gateway's secret and nothing else, CloudWatch "
+            "may publish to the alarm topic, and the sweeper writes only its own partitions"
         )
     return 1 if found else 0
 

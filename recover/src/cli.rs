@@ -224,8 +224,9 @@ pub struct BackfillArgs {
 #[derive(Debug, Args)]
 #[command(
     long_about = "The requests the functions refused as malformed, too large or unprocessable \
-        (400, 413, 422), with a valid token, and kept: raw body (up to 64 KiB), safe headers, \
-        route, error, first and last arrival, deliveries. One item per body and day.\n\n\
+        (400, 413, 422), with a valid token, and kept: raw body (up to the gateway's body \
+        limit), safe headers, route, error, first and last arrival, deliveries. One item per \
+        body and day, at most 1,000 new ones a day per gateway (the rest are counted).\n\n\
         retry runs each through the functions' current admission (parse, route, iPag's event \
         header against its body) and stores and forwards what now parses, as the request path \
         would; what still fails stays, with today's reason.",

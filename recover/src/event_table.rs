@@ -278,7 +278,14 @@ impl EventTable {
             .await
             .map_err(aws("DynamoDB Query"))?;
         let mut kept = Vec::new();
-        for item in items.iter().filter(|i| !table::is_expired(i, now)) {
+        let counter = |i: &&table::Item| {
+            table::text(i, attr::SK)
+                .is_some_and(|sk| sk.starts_with(table::QUARANTINE_COUNT_PREFIX))
+        };
+        for item in items
+            .iter()
+            .filter(|i| !table::is_expired(i, now) && !counter(i))
+        {
             kept.push(
                 table::quarantine_item(item)
                     .map_err(|why| RecoverError::aws("reading a quarantined request", why))?,
@@ -286,6 +293,23 @@ impl EventTable {
         }
         kept.sort_by_key(|q| q.first_seen);
         Ok(kept)
+    }
+
+    /// How many refused requests were counted and not kept on `day` (`YYYY-MM-DD`, UTC), every
+    /// gateway's day's cap together (`webhook_core::quarantine::MAX_ITEMS_PER_DAY`).
+    pub async fn quarantine_not_kept(&self, day: &str) -> Result<u64, RecoverError> {
+        let items = self
+            .store
+            .query_range(
+                &table::quarantine_pk(day),
+                Some((table::QUARANTINE_COUNT_PREFIX, "count$")),
+            )
+            .await
+            .map_err(aws("DynamoDB Query"))?;
+        Ok(items
+            .iter()
+            .filter_map(|i| table::number(i, attr::OVER_CAP))
+            .sum())
     }
 
     /// Records what a retry made of a quarantined request.

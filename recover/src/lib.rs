@@ -479,6 +479,14 @@ async fn quarantine_command(
     match args.command {
         QuarantineCommand::List(_) => {
             print!("{}", quarantine::list_table(&items));
+            let not_kept = quarantine::not_kept(&table, from, to).await?;
+            if not_kept > 0 {
+                println!(
+                    "{not_kept} more refused and not kept: a day's cap of {} new requests per \
+                     gateway was reached; ask the gateway to resend them",
+                    webhook_core::quarantine::MAX_ITEMS_PER_DAY
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         QuarantineCommand::Retry(retry) => {

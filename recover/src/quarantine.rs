@@ -6,8 +6,8 @@
 //! left as it is, with today's reason.
 //!
 //! A retried request is taken as arriving now: the notification's `received_at` is the retry's
-//! time (its first delivery's is in the list). A body that was cut when kept (over 64 KiB) is
-//! not retried.
+//! time (its first delivery's is in the list). A body that was cut when kept (over its
+//! gateway's body limit: iugu 16 KiB, iPag 64 KiB) is not retried.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use time::{Date, Duration, OffsetDateTime};
@@ -43,6 +43,21 @@ pub async fn list(
         }
     }
     Ok(items)
+}
+
+/// How many refused requests were counted and not kept (the days' caps were reached), every
+/// UTC day from `from` to `to`.
+pub async fn not_kept(table: &EventTable, from: Date, to: Date) -> Result<u64, RecoverError> {
+    let mut total = 0;
+    let mut day = from;
+    while day <= to {
+        total += table.quarantine_not_kept(&format_date(day)).await?;
+        match day.checked_add(Duration::DAY) {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    Ok(total)
 }
 
 pub fn list_table(items: &[QuarantineItem]) -> String {

@@ -124,3 +124,90 @@ async fn request_logs_carry_no_token_and_no_personal_data() {
         );
     }
 }
+
+/// Issue 24, item 3: a refusal before authentication wrote three lines (a warning, the request
+/// line and a metric line; about 700 bytes). Now it writes one at most, its metric line with the
+/// request line's fields, sampled under a flood (one line per code and window), and the
+/// `Notifications` it carries add up to every refusal, exactly.
+#[tokio::test]
+async fn a_refusal_writes_one_line_at_most_and_a_flood_is_counted_exactly() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(webhook_lambda::runtime::log_subscriber_at(
+        Some("info"),
+        capture.clone(),
+    ));
+    let local = Local::new().await;
+    let wrong = || {
+        post(
+            BODY,
+            "application/x-www-form-urlencoded",
+            Some("wrong-token-0000000000000"),
+        )
+    };
+    let refused = |lines: &[String]| -> u64 {
+        lines
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+            .filter(|l| l["Outcome"] == "refused")
+            .filter_map(|l| l["Notifications"].as_u64())
+            .sum()
+    };
+
+    // Each refusal alone: exactly one line, which is also its request line.
+    let (metrics, lines) = webhook_lambda::metrics::Metrics::captured("test");
+    let app = webhook_lambda::http::App {
+        metrics: metrics.with_refusal_window(std::time::Duration::ZERO),
+        ..local.app(Iugu::family(Family::Invoices))
+    };
+    for _ in 0..3 {
+        assert_eq!(app.handle(wrong()).await.status(), 401);
+    }
+    let no_token = post(BODY, "application/x-www-form-urlencoded", None);
+    assert_eq!(app.handle(no_token).await.status(), 401);
+    assert_eq!(capture.text(), "", "no log line besides the metric line");
+    let written = lines.lock().expect("lines").clone();
+    assert_eq!(written.len(), 4, "{written:?}");
+    let line: serde_json::Value = serde_json::from_str(&written[0]).expect("JSON");
+    assert_eq!(line["message"], "request");
+    assert_eq!(line["route"], "/iugu/invoices");
+    assert_eq!(line["Code"], "unauthorized");
+    assert_eq!(line["status"], 401);
+    assert_eq!(line["reason"], "wrong token");
+    assert_eq!(line["Notifications"], 1);
+    assert!(
+        written.iter().all(|l| !l.contains("wrong-token")),
+        "{written:?}"
+    );
+    assert_eq!(refused(&written), 4);
+
+    // A flood within one window: one line, then the count of the rest with the next request
+    // (here an authentic one, once the window has passed: a window of zero has).
+    let (metrics, lines) = webhook_lambda::metrics::Metrics::captured("test");
+    let app = webhook_lambda::http::App {
+        metrics: metrics.with_refusal_window(std::time::Duration::from_secs(3600)),
+        ..local.app(Iugu::family(Family::Invoices))
+    };
+    for _ in 0..500 {
+        assert_eq!(app.handle(wrong()).await.status(), 401);
+    }
+    assert_eq!(lines.lock().expect("lines").len(), 1, "one line for 500");
+    assert_eq!(capture.text(), "");
+    app.metrics.flush_refusals();
+    let written = lines.lock().expect("lines").clone();
+    assert_eq!(written.len(), 2, "{written:?}");
+    assert_eq!(refused(&written), 500, "every refusal counted once");
+
+    // With the window past, the next request of any kind writes what was folded.
+    let (metrics, lines) = webhook_lambda::metrics::Metrics::captured("test");
+    let app = webhook_lambda::http::App {
+        metrics: metrics.with_refusal_window(std::time::Duration::ZERO),
+        ..local.app(Iugu::family(Family::Invoices))
+    };
+    assert_eq!(app.handle(wrong()).await.status(), 401);
+    assert_eq!(app.handle(form_post(BODY)).await.status(), 200);
+    let written = lines.lock().expect("lines").clone();
+    assert_eq!(refused(&written), 1);
+    // An authentic request keeps its request line and its metric line.
+    assert_eq!(written.len(), 2, "{written:?}");
+    assert_eq!(capture.text().lines().count(), 1);
+}

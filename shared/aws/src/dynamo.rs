@@ -26,7 +26,7 @@ use super::table::{self, attr, n, s, Item};
 use webhook_core::delivery::{EntityHead, ResendEntry, ResendRequest, Snapshot};
 use webhook_core::envelope::{Envelope, Gap};
 use webhook_core::ingest::{Append, DownstreamError, EventStore, Mark, WriteError};
-use webhook_core::quarantine::{QuarantineStore, QuarantinedRequest};
+use webhook_core::quarantine::{Kept, QuarantineStore, QuarantinedRequest};
 use webhook_core::stored::StoredNotification;
 use webhook_core::sweep::{PendingEntity, PendingStore};
 
@@ -678,26 +678,101 @@ impl PendingStore for DynamoStore {
 }
 
 impl QuarantineStore for DynamoStore {
+    /// A body kept already: one `UpdateItem` (a delivery more). A new one: one `UpdateItem` of
+    /// the day's counter for its gateway (`items` up, unless at `max_items`), then one of the
+    /// item; over the cap, one more of the counter (`over_cap` up) and no item. Two deliveries
+    /// of one new body at once may both count an item: the counter errs high, never low.
     async fn quarantine(
         &self,
         request: &QuarantinedRequest,
         expires_at: OffsetDateTime,
-    ) -> Result<(), DownstreamError> {
+        max_items: u64,
+    ) -> Result<Kept, DownstreamError> {
+        let pk = table::quarantine_pk(&table::day_of(request.received_at));
         let now = s(table::format_time(request.received_at));
+        let expires = AttributeValue::N(expires_at.unix_timestamp().to_string());
+        let failed = |e: String| DownstreamError::new("DynamoDB UpdateItem (quarantine)", e);
+        let conditional = |e: &SdkError<_, _>| {
+            match e {
+            SdkError::ServiceError(e) => {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError::is_conditional_check_failed_exception(e.err())
+            }
+            _ => false,
+        }
+        };
+        // A body kept already today: count the delivery on its item.
+        let again = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&pk, &request.body_sha256)))
+            .update_expression(
+                "SET #error = :error, #message = :message, #last = :now ADD #deliveries :one",
+            )
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#error", attr::ERROR)
+            .expression_attribute_names("#message", attr::MESSAGE)
+            .expression_attribute_names("#last", attr::LAST_SEEN)
+            .expression_attribute_names("#deliveries", attr::DELIVERIES)
+            .expression_attribute_values(":error", s(request.error.as_str()))
+            .expression_attribute_values(":message", s(request.message.as_str()))
+            .expression_attribute_values(":now", now.clone())
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        match again {
+            Ok(_) => return Ok(Kept::Again),
+            Err(e) if conditional(&e) => {}
+            Err(e) => return Err(failed(error_text(&e))),
+        }
+        // A new one: a place under the day's cap, or only a count.
+        let counter = key(&pk, &table::quarantine_count_sk(&request.provider));
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(counter.clone()))
+            .update_expression("SET #kind = :kind, #expires = :expires ADD #items :one")
+            .condition_expression("attribute_not_exists(#items) OR #items < :max")
+            .expression_attribute_names("#kind", attr::KIND)
+            .expression_attribute_names("#expires", attr::EXPIRES_AT)
+            .expression_attribute_names("#items", attr::ITEMS)
+            .expression_attribute_values(":kind", s(table::kind::QUARANTINE))
+            .expression_attribute_values(":expires", expires.clone())
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max_items))
+            .send()
+            .await;
+        match counted {
+            Ok(_) => {}
+            Err(e) if conditional(&e) => {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(counter))
+                    .update_expression("ADD #over :one")
+                    .expression_attribute_names("#over", attr::OVER_CAP)
+                    .expression_attribute_values(":one", n(1))
+                    .send()
+                    .await
+                    .map_err(|e| failed(error_text(&e)))?;
+                return Ok(Kept::OverCap);
+            }
+            Err(e) => return Err(failed(error_text(&e))),
+        }
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                &table::quarantine_pk(&table::day_of(request.received_at)),
-                &request.body_sha256,
-            )))
+            .set_key(Some(key(&pk, &request.body_sha256)))
             .update_expression(
-                "SET #kind = :kind, #path = :path, #method = :method, #error = :error, \
-                 #message = :message, #headers = :headers, #body = :body, #size = :size, \
-                 #truncated = :truncated, #first = if_not_exists(#first, :now), #last = :now, \
-                 #expires = :expires ADD #deliveries :one",
+                "SET #kind = :kind, #provider = :provider, #path = :path, #method = :method, \
+                 #error = :error, #message = :message, #headers = :headers, #body = :body, \
+                 #size = :size, #truncated = :truncated, #first = if_not_exists(#first, :now), \
+                 #last = :now, #expires = :expires ADD #deliveries :one",
             )
             .expression_attribute_names("#kind", attr::KIND)
+            .expression_attribute_names("#provider", attr::PROVIDER)
             .expression_attribute_names("#path", attr::PATH)
             .expression_attribute_names("#method", attr::METHOD)
             .expression_attribute_names("#error", attr::ERROR)
@@ -711,6 +786,7 @@ impl QuarantineStore for DynamoStore {
             .expression_attribute_names("#expires", attr::EXPIRES_AT)
             .expression_attribute_names("#deliveries", attr::DELIVERIES)
             .expression_attribute_values(":kind", s(table::kind::QUARANTINE))
+            .expression_attribute_values(":provider", s(request.provider.as_str()))
             .expression_attribute_values(":path", s(request.path.as_str()))
             .expression_attribute_values(":method", s(request.method.as_str()))
             .expression_attribute_values(":error", s(request.error.as_str()))
@@ -725,16 +801,11 @@ impl QuarantineStore for DynamoStore {
             .expression_attribute_values(":size", n(request.body_size as u64))
             .expression_attribute_values(":truncated", AttributeValue::Bool(request.truncated()))
             .expression_attribute_values(":now", now)
-            .expression_attribute_values(
-                ":expires",
-                AttributeValue::N(expires_at.unix_timestamp().to_string()),
-            )
+            .expression_attribute_values(":expires", expires)
             .expression_attribute_values(":one", n(1))
             .send()
             .await
-            .map_err(|e| {
-                DownstreamError::new("DynamoDB UpdateItem (quarantine)", error_text(&e))
-            })?;
-        Ok(())
+            .map_err(|e| failed(error_text(&e)))?;
+        Ok(Kept::New)
     }
 }

@@ -13,7 +13,8 @@
 //! | `resend_entry` | `resend#<dedup_key>` | `<request id>#<entity_key>#<sequence, 20 digits>` | one stored notification a resend request names: `id` (the request), `entity_key`, `sequence`, `dedup_key`, `expires_at`; once a delivery is taken for it, `used_by` (that delivery's id) and `used_at` |
 //! | `aside` | `aside` | `<entity_key>#<sequence, 20 digits>` | a pointer to a notification set aside: `entity_key`, `sequence`, `aside_reason`, `aside_detail`, `expires_at` (what `recover aside` lists) |
 //! | `sweeper` | `sweeper` | `cursor` | where the sweeper's last run stopped: `after` |
-//! | `quarantine` | `quarantine#<YYYY-MM-DD>` | `<body SHA-256>` | a refused authenticated request (`quarantine`): `path`, `method`, `error`, `message`, `headers`, `body` (bytes), `body_size`, `truncated`, `first_seen`, `last_seen`, `deliveries`, `expires_at`; `resolved_at`, `resolution` once retried |
+//! | `quarantine` | `quarantine#<YYYY-MM-DD>` | `<body SHA-256>` | a refused authenticated request (`quarantine`): `provider`, `path`, `method`, `error`, `message`, `headers`, `body` (bytes, at most the gateway's body limit), `body_size`, `truncated`, `first_seen`, `last_seen`, `deliveries`, `expires_at`; `resolved_at`, `resolution` once retried |
+//! | `quarantine` | `quarantine#<YYYY-MM-DD>` | `count#<provider>` | the day's counter for one gateway: `items` (new items kept, at most `MAX_ITEMS_PER_DAY`), `over_cap` (requests counted and not kept past it), `expires_at` |
 //!
 //! A `Query` on an entity's `pk` returns its head and its notifications in `sequence` order.
 //! An entity's notifications are forwarded in order, so "forwarded" is a prefix: a
@@ -111,6 +112,9 @@ pub mod attr {
     pub const DELIVERIES: &str = "deliveries";
     pub const RESOLVED_AT: &str = "resolved_at";
     pub const RESOLUTION: &str = "resolution";
+    // a quarantine day's counter per gateway
+    pub const ITEMS: &str = "items";
+    pub const OVER_CAP: &str = "over_cap";
 }
 
 /// Values of `kind`.
@@ -161,6 +165,17 @@ pub fn sweep_shard(entity_key: &str) -> String {
 pub fn quarantine_pk(day: &str) -> String {
     format!("quarantine#{day}")
 }
+
+/// The `sk` of a gateway's counter in a quarantine day (`pk` [`quarantine_pk`]): `items`, the
+/// new items kept that day, and `over_cap`, the requests counted and not kept past
+/// `webhook_core::quarantine::MAX_ITEMS_PER_DAY`. Body items' keys are hex digests, so no body
+/// is ever at this key.
+pub fn quarantine_count_sk(provider: &str) -> String {
+    format!("{QUARANTINE_COUNT_PREFIX}{provider}")
+}
+
+/// What every quarantine counter's `sk` starts with.
+pub const QUARANTINE_COUNT_PREFIX: &str = "count#";
 
 /// The key of the sweeper's cursor item.
 pub const SWEEPER_PK: &str = "sweeper";
@@ -653,10 +668,18 @@ pub fn quarantine_item(item: &Item) -> Result<QuarantineItem, String> {
     };
     let first_seen = time(attr::FIRST_SEEN)?;
     let pk = required(item, attr::PK)?;
+    let path = required(item, attr::PATH)?;
+    // Items kept before the per-gateway cap have no `provider`: their route says it.
+    let provider = text(item, attr::PROVIDER).unwrap_or(if path.contains("/ipag/") {
+        "ipag"
+    } else {
+        "iugu"
+    });
     Ok(QuarantineItem {
         request: webhook_core::quarantine::QuarantinedRequest {
             received_at: first_seen,
-            path: required(item, attr::PATH)?.to_owned(),
+            provider: provider.to_owned(),
+            path: path.to_owned(),
             method: required(item, attr::METHOD)?.to_owned(),
             error: required(item, attr::ERROR)?.to_owned(),
             message: text(item, attr::MESSAGE).unwrap_or_default().to_owned(),

@@ -10,6 +10,22 @@
 
 use thiserror::Error;
 
+/// The most of a name an error echoes (into the answer, and the quarantine's message).
+pub const MAX_ECHOED_KEY_BYTES: usize = 64;
+
+/// `key` as an error echoes it: at most [`MAX_ECHOED_KEY_BYTES`] (cut at a character
+/// boundary, then `…`), whatever the body sent.
+pub fn clip_key(key: &str) -> String {
+    if key.len() <= MAX_ECHOED_KEY_BYTES {
+        return key.to_owned();
+    }
+    let mut end = MAX_ECHOED_KEY_BYTES;
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &key[..end])
+}
+
 /// A notification body we refuse. Refusing never loses data silently: the gateway is told
 /// (4xx) and the body is not stored.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -45,8 +45,10 @@ pub trait Gateway: Parsers + Send {
     fn signs(&self) -> bool;
 
     /// From now on, verify every request with `key` (a `signing_key` from its secret; only
-    /// called when [`Gateway::signs`]).
-    fn verify_with(&mut self, key: &str);
+    /// called when [`Gateway::signs`]). A key the gateway cannot sign with (blank, too short)
+    /// is an error that says why, never the key: the function does not start, rather than
+    /// run with the check silently off.
+    fn verify_with(&mut self, key: &str) -> Result<(), String>;
 
     /// The one media type it sends (parameters such as `charset` aside).
     fn media_type(&self) -> &'static str;
@@ -81,6 +83,10 @@ pub trait Gateway: Parsers + Send {
 
     /// The family a refusal is counted under when the body named none: the route's own.
     fn family_label(&self) -> &'static str;
+
+    /// The largest body it takes (a larger one is refused 413): also the most of a refused
+    /// body the quarantine keeps.
+    fn max_body_bytes(&self) -> usize;
 
     /// How long it waits for an answer before it takes a delivery for failed (and retries it):
     /// a 200 that comes later is a failure to the gateway, so the handler answers well within

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::delivery::{EntityHead, Previous, PreviousKind, ResendEntry, Snapshot};
 use crate::envelope::{Envelope, Gap};
 use crate::ingest::{Append, DownstreamError, EventStore, Forwarder, Mark, WriteError};
-use crate::quarantine::{QuarantineStore, QuarantinedRequest};
+use crate::quarantine::{Kept, QuarantineStore, QuarantinedRequest};
 use crate::stored::StoredNotification;
 use crate::sweep::{PendingEntity, PendingStore};
 
@@ -35,6 +35,8 @@ pub struct MemoryTables {
     pub sweep_cursor: Option<OffsetDateTime>,
     /// Body hash → (the request, deliveries).
     pub quarantine: HashMap<String, (QuarantinedRequest, u64)>,
+    /// `<day>#<provider>` → (new items kept that day, requests counted over the cap).
+    pub quarantine_days: HashMap<String, (u64, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -270,13 +272,23 @@ impl QuarantineStore for MemoryStore {
         &self,
         request: &QuarantinedRequest,
         _expires_at: OffsetDateTime,
-    ) -> Result<(), DownstreamError> {
+        max_items: u64,
+    ) -> Result<Kept, DownstreamError> {
         let mut t = self.lock("quarantine")?;
+        if let Some((_, deliveries)) = t.quarantine.get_mut(&request.body_sha256) {
+            *deliveries += 1;
+            return Ok(Kept::Again);
+        }
+        let day = format!("{}#{}", request.received_at.date(), request.provider);
+        let (items, over) = t.quarantine_days.entry(day).or_default();
+        if *items >= max_items {
+            *over += 1;
+            return Ok(Kept::OverCap);
+        }
+        *items += 1;
         t.quarantine
-            .entry(request.body_sha256.clone())
-            .or_insert_with(|| (request.clone(), 0))
-            .1 += 1;
-        Ok(())
+            .insert(request.body_sha256.clone(), (request.clone(), 1));
+        Ok(Kept::New)
     }
 }
 

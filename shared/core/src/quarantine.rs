@@ -4,12 +4,20 @@
 //! shows what was kept; `recover quarantine retry` runs it through the parser of the day (once
 //! a fix is deployed) and stores and forwards what now parses, as the request path would.
 //!
-//! Kept: the raw body (at most [`MAX_BODY_BYTES`]; longer ones are cut and marked so), the
-//! headers in [`KEPT_HEADERS`] (never `Authorization`; the token travels in the query string,
-//! which is not kept either), the route, the method, the error code and message, when it first
-//! and last arrived, and how often. One item per body and day (the body's SHA-256), so the
-//! gateway's retries add a count, not items. It holds personal data: it expires with the
-//! notifications (`RETENTION_DAYS`). Unauthenticated requests (401, 403) are never kept.
+//! Kept: the raw body (at most the gateway's own body limit, `Gateway::max_body_bytes`: iugu
+//! 16 KiB, iPag 64 KiB; longer ones are cut and marked so), the headers in [`KEPT_HEADERS`]
+//! (never `Authorization`; the token travels in the query string, which is not kept either),
+//! the route, the method, the error code and message, when it first and last arrived, and how
+//! often. One item per body and day (the body's SHA-256), so the gateway's retries add a count,
+//! not items. It holds personal data: it expires with the notifications (`RETENTION_DAYS`).
+//! Unauthenticated requests (401, 403) are never kept.
+//!
+//! **Bounded**: at most [`MAX_ITEMS_PER_DAY`] new items a UTC day per gateway. Past that, a
+//! refused request that is not already kept is counted ([`Kept::OverCap`]: the day's counter
+//! says how many), not stored, and the answer is the same refusal: whoever holds a token (iPag's
+//! is the only gate when its secret has no signing key) cannot fill the table. A retry of a body
+//! already kept is still counted on its item. The metrics line of each (`QuarantinedBytes`,
+//! `QuarantinedItems`, `QuarantineOverCap`) feeds the volume alarms (`template.yaml`).
 
 use std::future::Future;
 
@@ -18,8 +26,29 @@ use time::OffsetDateTime;
 
 use crate::ingest::DownstreamError;
 
-/// The most of a body kept (iugu's bodies are refused above 16 KiB, iPag's above 64 KiB).
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// New items a UTC day, per gateway, past which refused requests are counted, not kept. An
+/// honest parser fault refuses every delivery of its kind: a thousand is a busy day's worth
+/// for one event, and at most 16 MB (iugu) or 64 MB (iPag) a day, expired with the
+/// notifications.
+pub const MAX_ITEMS_PER_DAY: u64 = 1_000;
+
+/// What became of a refused request offered to the quarantine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// A new item: the first delivery of this body today.
+    New,
+    /// One more delivery counted on the item kept for this body today.
+    Again,
+    /// Not kept: the day's [`MAX_ITEMS_PER_DAY`] for the gateway were reached; counted.
+    OverCap,
+}
+
+impl Kept {
+    /// Whether the request is in the quarantine (to be retried from there).
+    pub fn kept(self) -> bool {
+        matches!(self, Kept::New | Kept::Again)
+    }
+}
 
 /// The headers kept, lower case: what says how to read the body, nothing that authenticates.
 pub const KEPT_HEADERS: [&str; 6] = [
@@ -40,6 +69,8 @@ pub fn is_quarantined(status: u16) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarantinedRequest {
     pub received_at: OffsetDateTime,
+    /// The gateway (`iugu`, `ipag`): whose day's cap it counts against.
+    pub provider: String,
     /// The request's path (`/iugu/invoices`), which names its route.
     pub path: String,
     pub method: String,
@@ -47,7 +78,7 @@ pub struct QuarantinedRequest {
     pub message: String,
     /// The kept headers, lower-case names, in request order.
     pub headers: Vec<(String, String)>,
-    /// The body, cut at [`MAX_BODY_BYTES`].
+    /// The body, cut at the gateway's body limit.
     pub body: Vec<u8>,
     /// The body's whole size.
     pub body_size: usize,
@@ -56,13 +87,20 @@ pub struct QuarantinedRequest {
 }
 
 impl QuarantinedRequest {
+    /// `max_body`: the most of the body kept (the gateway's own body limit).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each is one field of what is kept"
+    )]
     pub fn new<'h>(
         received_at: OffsetDateTime,
+        provider: &str,
         path: &str,
         method: &str,
         (error, message): (&str, &str),
         headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
         body: &[u8],
+        max_body: usize,
     ) -> QuarantinedRequest {
         let headers = headers
             .into_iter()
@@ -77,12 +115,13 @@ impl QuarantinedRequest {
         let digest = Sha256::digest(body);
         QuarantinedRequest {
             received_at,
+            provider: provider.to_owned(),
             path: path.to_owned(),
             method: method.to_owned(),
             error: error.to_owned(),
             message: message.to_owned(),
             headers,
-            body: body[..body.len().min(MAX_BODY_BYTES)].to_vec(),
+            body: body[..body.len().min(max_body)].to_vec(),
             body_size: body.len(),
             body_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
         }
@@ -96,12 +135,15 @@ impl QuarantinedRequest {
 
 /// Keeps refused requests.
 pub trait QuarantineStore: Send + Sync {
-    /// Keeps `request` until `expires_at`, or counts one more delivery of it.
+    /// Keeps `request` until `expires_at` if its gateway kept fewer than `max_items` new ones
+    /// on its day, or counts one more delivery of it if it is kept already; otherwise counts
+    /// it on the day's counter ([`Kept::OverCap`]).
     fn quarantine(
         &self,
         request: &QuarantinedRequest,
         expires_at: OffsetDateTime,
-    ) -> impl Future<Output = Result<(), DownstreamError>> + Send;
+        max_items: u64,
+    ) -> impl Future<Output = Result<Kept, DownstreamError>> + Send;
 }
 
 #[cfg(test)]
@@ -117,14 +159,17 @@ mod tests {
             ("X-Ipag-Event", b"TransactionCaptured"),
             ("X-Ipag-Signature", b"abcdef"),
         ];
-        let body = vec![b'x'; MAX_BODY_BYTES + 10];
+        const MAX: usize = 64 * 1024;
+        let body = vec![b'x'; MAX + 10];
         let q = QuarantinedRequest::new(
             datetime!(2026-11-23 10:00 UTC),
+            "ipag",
             "/ipag/events",
             "POST",
             ("invalid_json", "the body is not JSON"),
             headers,
             &body,
+            MAX,
         );
         assert_eq!(
             q.headers,
@@ -134,10 +179,7 @@ mod tests {
             ]
         );
         assert!(q.truncated());
-        assert_eq!(
-            (q.body.len(), q.body_size),
-            (MAX_BODY_BYTES, MAX_BODY_BYTES + 10)
-        );
+        assert_eq!((q.body.len(), q.body_size), (MAX, MAX + 10));
         assert_eq!(q.body_sha256.len(), 64);
         assert!(is_quarantined(422) && is_quarantined(413) && is_quarantined(400));
         assert!(!is_quarantined(401) && !is_quarantined(415) && !is_quarantined(503));

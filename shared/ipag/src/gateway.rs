@@ -30,12 +30,17 @@ impl Gateway for Ipag {
         true
     }
 
-    fn verify_with(&mut self, key: &str) {
-        self.signing_key = SignatureKey::new(Some(key));
+    fn verify_with(&mut self, key: &str) -> Result<(), String> {
+        self.signing_key = Some(SignatureKey::from_secret(key).map_err(str::to_owned)?);
+        Ok(())
     }
 
     fn media_type(&self) -> &'static str {
         "application/json"
+    }
+
+    fn max_body_bytes(&self) -> usize {
+        crate::MAX_BODY_BYTES
     }
 
     /// iPag's webhook registration lets the merchant choose `POST` or `PUT` (`http_method`).

@@ -27,7 +27,10 @@ pub fn parse_strict(body: &[u8]) -> Result<Value, ParseError> {
         .and_then(|value| de.end().map(|()| value));
     match (parsed, fault.into_inner()) {
         (Ok(value), _) => Ok(value),
-        (Err(_), Some(Fault::DuplicateKey(key))) => Err(ParseError::DuplicateKey { key }),
+        // The key is echoed into the answer and the quarantine's message: clipped, as iugu's.
+        (Err(_), Some(Fault::DuplicateKey(key))) => Err(ParseError::DuplicateKey {
+            key: webhook_core::error::clip_key(&key),
+        }),
         (Err(_), Some(Fault::EmptyKey)) => Err(ParseError::MalformedKey {
             key: String::new(),
             why: "a JSON object has an empty key",
@@ -127,6 +130,13 @@ mod tests {
             parse_strict(br#"{"a": {"b": 1, "b": 1}}"#),
             Err(ParseError::DuplicateKey { key: "b".into() })
         );
+        // Issue 24, item 5: a long key was echoed whole.
+        let long = "k".repeat(10_000);
+        let twice = format!(r#"{{"{long}": 1, "{long}": 2}}"#);
+        let Err(ParseError::DuplicateKey { key }) = parse_strict(twice.as_bytes()) else {
+            panic!("a duplicate key");
+        };
+        assert_eq!(key, format!("{}…", &long[..64]));
         assert!(matches!(
             parse_strict(br#"{"": 1}"#),
             Err(ParseError::MalformedKey { .. })

@@ -51,8 +51,29 @@ impl SignatureError {
     }
 }
 
+/// The shortest key [`SignatureKey::from_secret`] takes: an HMAC key any shorter is a
+/// mistake (a placeholder, a truncated paste), not iPag's API key.
+pub const MIN_KEY_LEN: usize = 16;
+
 impl SignatureKey {
-    /// `None` or a blank value: no key, no check.
+    /// The key from iPag's secret (`signing_key`), which turns the check on: a blank key, or
+    /// one shorter than [`MIN_KEY_LEN`] once trimmed, is refused (the message never shows it).
+    /// Before, a key of blanks turned the check off without a word.
+    pub fn from_secret(key: &str) -> Result<SignatureKey, &'static str> {
+        let key = key.trim();
+        if key.is_empty() {
+            return Err("\"signing_key\" is blank: remove the field (no signature check) or put iPag's API key in it");
+        }
+        if key.chars().count() < MIN_KEY_LEN {
+            return Err("\"signing_key\" is shorter than 16 characters: it is not an iPag API key");
+        }
+        Ok(SignatureKey {
+            key: key.as_bytes().to_vec(),
+        })
+    }
+
+    /// `None` or a blank value: no key, no check (tests and tools; a function's key comes
+    /// from its secret through [`SignatureKey::from_secret`]).
     pub fn new(secret: Option<&str>) -> Option<SignatureKey> {
         secret
             .map(str::trim)
@@ -164,6 +185,12 @@ mod tests {
     fn blank_means_off_and_debug_hides_the_key() {
         assert!(SignatureKey::new(None).is_none());
         assert!(SignatureKey::new(Some("  ")).is_none());
+        // From a secret, a blank or short key is an error, never "no check".
+        assert!(SignatureKey::from_secret("  \t").is_err_and(|e| e.contains("blank")));
+        assert!(SignatureKey::from_secret("abc").is_err_and(|e| e.contains("shorter")));
+        let from_secret = SignatureKey::from_secret(" 0123456789abcdef ").expect("a key");
+        let plain = SignatureKey::new(Some("0123456789abcdef")).expect("a key");
+        assert_eq!(from_secret.sign(b"{}"), plain.sign(b"{}"));
         let key = SignatureKey::new(Some(KEY)).expect("configured");
         assert!(!format!("{key:?}").contains(KEY));
     }

@@ -60,8 +60,13 @@ pub fn parse_form(body: &[u8]) -> Result<Fields, ParseError> {
     let mut fields = Fields::new();
     let mut count = 0usize;
     // A group (`data[...]`) holds most of the pairs that follow its first one: made that
-    // large, it never grows. Counting costs one vector search over the body.
-    let pairs = memchr::memchr_iter(b'&', body).count() + 1;
+    // large, it never grows. Room is reserved from what is there, once: the pairs that carry
+    // something (empty `&&` pairs do not), shared out among all the groups (`budget`), so
+    // that the capacity reserved in all is at most one entry per pair. Before, each new group
+    // got room for every `&` left: 250 groups padded with empty pairs to 16 KB reserved
+    // 700 MB. Counting costs one vector search over the body.
+    let pairs = non_empty_pairs(body);
+    let mut budget = Budget(pairs);
     // Decoding buffer for names, reused across pairs.
     let mut name_buf = Vec::new();
     let mut at = 0usize;
@@ -93,10 +98,14 @@ pub fn parse_form(body: &[u8]) -> Result<Fields, ParseError> {
                 });
             }
             let value = decode_owned(raw_value, offset)?;
-            let room = pairs - count + 1;
-            insert(&mut fields, path.as_slice(), value, room, || {
-                decoded_name(raw_name)
-            })?;
+            let room = pairs.saturating_sub(count) + 1;
+            insert(
+                &mut fields,
+                path.as_slice(),
+                value,
+                (room, &mut budget),
+                || decoded_name(raw_name),
+            )?;
             continue;
         }
         let name = decode(raw_name, &mut name_buf, offset)?;
@@ -114,15 +123,42 @@ pub fn parse_form(body: &[u8]) -> Result<Fields, ParseError> {
             return Err(ParseError::NulByte { key: clip(name) });
         }
         let path = split_key(name)?;
-        let room = pairs - count + 1;
-        insert(&mut fields, path.as_slice(), value, room, || {
-            name.to_owned()
-        })?;
+        let room = pairs.saturating_sub(count) + 1;
+        insert(
+            &mut fields,
+            path.as_slice(),
+            value,
+            (room, &mut budget),
+            || name.to_owned(),
+        )?;
     }
     if fields.is_empty() {
         return Err(ParseError::EmptyBody);
     }
     Ok(fields)
+}
+
+/// How many `&`-separated pairs of `body` are not empty.
+fn non_empty_pairs(body: &[u8]) -> usize {
+    let mut count = 0;
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'&', body).chain(std::iter::once(body.len())) {
+        count += usize::from(end > start);
+        start = end + 1;
+    }
+    count
+}
+
+/// The entries still to be reserved for groups, over the whole body (see [`parse_form`]).
+struct Budget(usize);
+
+impl Budget {
+    /// Room for a new group: what is wanted, as far as the budget goes.
+    fn take(&mut self, wanted: usize) -> usize {
+        let room = wanted.min(self.0);
+        self.0 -= room;
+        room
+    }
 }
 
 /// The decoded form of a name `split_raw` took, for an error message.
@@ -131,13 +167,13 @@ fn decoded_name(raw: &str) -> String {
     decode(raw, &mut buf, 0).map_or_else(|_| raw.to_owned(), str::to_owned)
 }
 
-/// Stores `value` at `path`, making the groups it needs with `room` for fields. `key` gives
-/// the whole name, for an error.
+/// Stores `value` at `path`, making the groups it needs with room for up to `room` fields
+/// each, taken from `budget`. `key` gives the whole name, for an error.
 fn insert(
     fields: &mut Fields,
     path: &[Segment<'_>],
     value: String,
-    room: usize,
+    room: (usize, &mut Budget),
     key: impl Fn() -> String,
 ) -> Result<(), ParseError> {
     let conflict = || ParseError::ConflictingKey { key: clip(&key()) };
@@ -171,14 +207,15 @@ fn insert(
 fn descend<'f>(
     fields: &'f mut Fields,
     path: &[Segment<'_>],
-    room: usize,
+    (room, budget): (usize, &mut Budget),
 ) -> Option<&'f mut Fields> {
     let mut map = fields;
     for seg in path {
         let Segment::Name(name) = seg else {
             return None;
         };
-        map = match map.get_or_insert_with(name, || Node::Map(Fields::with_capacity(room))) {
+        let make = || Node::Map(Fields::with_capacity(budget.take(room)));
+        map = match map.get_or_insert_with(name, make) {
             Node::Map(m) => m,
             _ => return None,
         };
@@ -188,13 +225,5 @@ fn descend<'f>(
 
 /// Names are echoed in error messages; keep those short whatever the input.
 fn clip(s: &str) -> String {
-    const MAX: usize = 64;
-    if s.len() <= MAX {
-        return s.to_owned();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
+    webhook_core::error::clip_key(s)
 }

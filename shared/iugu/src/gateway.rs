@@ -26,10 +26,16 @@ impl Gateway for Iugu {
         false
     }
 
-    fn verify_with(&mut self, _: &str) {}
+    fn verify_with(&mut self, _: &str) -> Result<(), String> {
+        Err("iugu does not sign its deliveries".to_owned())
+    }
 
     fn media_type(&self) -> &'static str {
         "application/x-www-form-urlencoded"
+    }
+
+    fn max_body_bytes(&self) -> usize {
+        crate::form::MAX_BODY_BYTES
     }
 
     fn allows(&self, method: &Method) -> bool {

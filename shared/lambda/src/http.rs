@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | 200 | — | stored (`"status":"stored"`), stored as a new occurrence of earlier content (`"status":"repeat"`), or already stored (`"status":"duplicate"`); with `dedup_key` and `sequence` |
 //! | 400 | the parse error's code, `invalid_base64` | the body is not a well-formed notification (iPag: `invalid_json`, `not_an_object`, ...) |
+//! | 400 | `invalid_uri` | the URL cannot be made one `http` reads, even percent-encoded (`screen`): over 65,534 bytes, say; before any other check |
 //! | 401 | `unauthorized` | no token, a wrong token (another gateway's included), or no token configured |
 //! | 401 | `invalid_signature` | iPag only, with a `signing_key` in iPag's secret: no or a wrong `X-Ipag-Signature` |
 //! | 403 | `forbidden` | `ALLOWED_SOURCE_IPS` is set and the source address is not in it |
@@ -29,16 +30,18 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
-use crate::auth::Token;
-use crate::metrics::{Metrics, RequestMetric};
-use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64};
+use crate::auth::{AuthError, Token};
+use crate::metrics::{Metrics, Refusal, RequestMetric};
+use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64, INVALID_URI};
 use crate::source_ip::SourceAllowList;
 use webhook_core::clock::{Clock, SystemClock};
 use webhook_core::delivery::DeliverySettings;
 use webhook_core::envelope::EventFamily;
 use webhook_core::gateway::Gateway;
 use webhook_core::ingest::{mark, store_and_forward, EventStore, Forwarder, IngestError};
-use webhook_core::quarantine::{is_quarantined, QuarantineStore, QuarantinedRequest};
+use webhook_core::quarantine::{
+    is_quarantined, Kept, QuarantineStore, QuarantinedRequest, MAX_ITEMS_PER_DAY,
+};
 
 /// What is kept, at the least, between our answer and the gateway's own timeout
 /// ([`Gateway::waits`]): API Gateway's time, the network's, and a cold start's. A request is
@@ -146,6 +149,10 @@ struct LogFields {
     authenticated: bool,
     /// The refused request was kept in the quarantine.
     quarantined: bool,
+    /// What the quarantine made of it, and its body's bytes as kept (for the metrics).
+    kept: Option<(Kept, usize)>,
+    /// Why a request was refused before authentication (never what it sent).
+    reason: Option<&'static str>,
 }
 
 impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
@@ -158,9 +165,45 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         let status = answer.status.as_u16();
         // A stale timestamp is a replay's refusal, not a notification we failed to read.
         if log.authenticated && is_quarantined(status) && answer.outcome != "stale_timestamp" {
-            log.quarantined = self.quarantine(&request, &answer).await;
+            log.kept = self.quarantine(&request, &answer).await;
+            log.quarantined = log.kept.is_some_and(|(kept, _)| kept.kept());
         }
         let latency = started.elapsed();
+        // Refused before authentication (what a flood is): one line at most, sampled under a
+        // flood, its count exact (`metrics`). Everything else: its metric line and its request
+        // line, as below.
+        let unauthenticated = log.token.is_none() && (400..500).contains(&status);
+        let refusal = Refusal {
+            provider: gateway.provider(),
+            family: gateway.family_label(),
+            code: answer.outcome,
+            route: gateway.path(),
+            status,
+            reason: log.reason,
+        };
+        if !(unauthenticated && self.metrics.refusal(refusal)) {
+            self.log_and_count(gateway, &log, &answer, status, latency);
+        }
+        let mut response = Response::new(Body::Text(answer.body.to_string()));
+        *response.status_mut() = answer.status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+
+    /// A request's metric line and its request log line; and the counts of refusals folded
+    /// earlier, when due.
+    fn log_and_count(
+        &self,
+        gateway: &dyn Gateway,
+        log: &LogFields,
+        answer: &Answer,
+        status: u16,
+        latency: Duration,
+    ) {
+        self.metrics.flush_due_refusals();
         self.metrics.request(RequestMetric {
             provider: gateway.provider(),
             family: log
@@ -175,6 +218,7 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
             },
             code: answer.outcome,
             latency,
+            quarantine: log.kept,
         });
         tracing::info!(
             route = gateway.path(),
@@ -188,24 +232,21 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
             ipag_timestamp = log.ipag_timestamp,
             outcome = answer.outcome,
             quarantined = log.quarantined,
+            reason = log.reason,
             status,
             latency_us = latency.as_micros() as u64,
             "request"
         );
-        let mut response = Response::new(Body::Text(answer.body.to_string()));
-        *response.status_mut() = answer.status;
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/json"),
-        );
-        response
     }
 
-    /// Keeps a refused request (see `quarantine`); whether it was kept. Its failure is a log
-    /// line: the answer to the gateway stays the refusal.
-    async fn quarantine(&self, request: &Request, answer: &Answer) -> bool {
+    /// Keeps a refused request (see `quarantine`), at most the gateway's body limit of its
+    /// body and [`MAX_ITEMS_PER_DAY`] new ones a day; what became of it and its body's bytes as
+    /// kept (`None`: the write failed). Its failure is a log line: the answer to the gateway
+    /// stays the refusal.
+    async fn quarantine(&self, request: &Request, answer: &Answer) -> Option<(Kept, usize)> {
         let kept = QuarantinedRequest::new(
             self.delivery.clock.now(),
+            self.gateway.provider(),
             self.gateway.path(),
             request.method().as_str(),
             (
@@ -217,18 +258,27 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                 .iter()
                 .map(|(name, value)| (name.as_str(), value.as_bytes())),
             request.body().as_ref(),
+            self.gateway.max_body_bytes(),
         );
         let expires_at = kept.received_at + self.delivery.settings.retention;
-        let write = self.store.quarantine(&kept, expires_at);
+        let write = self.store.quarantine(&kept, expires_at, MAX_ITEMS_PER_DAY);
         match tokio::time::timeout(QUARANTINE_BUDGET, write).await {
-            Ok(Ok(())) => true,
+            Ok(Ok(outcome)) => {
+                if outcome == Kept::OverCap {
+                    tracing::error!(
+                        max = MAX_ITEMS_PER_DAY,
+                        "a refused request was not quarantined: the day's cap is reached"
+                    );
+                }
+                Some((outcome, kept.body.len()))
+            }
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "a refused request could not be quarantined");
-                false
+                None
             }
             Err(_) => {
                 tracing::error!("quarantining a refused request exceeded its budget");
-                false
+                None
             }
         }
     }
@@ -240,6 +290,13 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         log: &mut LogFields,
         started: Instant,
     ) -> Answer {
+        if screened_as(request, INVALID_URI) {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_uri",
+                "the request's URL cannot be read (too long, or characters a URL may not hold)",
+            );
+        }
         if !gateway.allows(request.method()) {
             return refuse(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -255,7 +312,7 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
             );
         }
         if !self.allowed_sources.allows(source_ip(request)) {
-            tracing::warn!("refused: source address not in ALLOWED_SOURCE_IPS");
+            log.reason = Some("source not allowed");
             return refuse(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -274,7 +331,11 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                 log.authenticated = gateway.token_suffices();
             }
             Err(why) => {
-                tracing::warn!(reason = why.message(), "refused: not authentic");
+                log.reason = Some(match why {
+                    AuthError::NotConfigured => "no token configured",
+                    AuthError::Missing => "no token",
+                    AuthError::Wrong => "wrong token",
+                });
                 return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why.message());
             }
         }
@@ -285,12 +346,7 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                 message,
             );
         }
-        if request
-            .headers()
-            .get(BODY_ERROR_HEADER)
-            .map(|v| v.as_bytes())
-            == Some(INVALID_BASE64.as_bytes())
-        {
+        if screened_as(request, INVALID_BASE64) {
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "invalid_base64",
@@ -468,6 +524,14 @@ pub fn mark_budget(deadline_ms: u64, now_ms: u64, budget: Duration) -> Duration 
 
 /// The least the mark is given, whatever the deadline says.
 pub const MIN_MARK_BUDGET: Duration = Duration::from_millis(250);
+
+/// Whether the screen (`crate::screen`) marked `request` with `what`.
+fn screened_as(request: &Request, what: &str) -> bool {
+    request
+        .headers()
+        .get(BODY_ERROR_HEADER)
+        .is_some_and(|v| v.as_bytes() == what.as_bytes())
+}
 
 /// Whether `path` ends in one of `routes` (the gateway's paths), after any stage or base-path
 /// prefix. API Gateway only routes those exact paths, so anything else reached the function

@@ -19,14 +19,26 @@
 //! | `Latency` | Milliseconds | the same | request (the handler's own time) |
 //! | `SweepForwarded`, `SweepEntities`, `SweepFailures` | Count | `[]` (none) | sweeper run |
 //! | `OldestUnforwardedAge` | Seconds | `[]` | sweeper run (0 when nothing waits) |
+//! | `QuarantinedItems`, `QuarantinedBytes`, `QuarantineOverCap` | Count, Bytes, Count | `[]` (a second directive of the request's line) | request offered to the quarantine: a new item and its body's bytes, or one not kept (the day's cap) |
 //!
 //! `Outcome` is `stored`, `repeat`, `retry`, `resend`, `quarantined` (refused, and kept:
 //! `recover quarantine`), `refused` or `failed`; `Code` is the answer's error code (`unauthorized`,
 //! `missing_entity_id`, `store_failed`, ...) or the outcome again.
+//!
+//! **A refusal before authentication** (405, 404, 403, 401, 400 `invalid_uri`: what a flood
+//! is made of) writes one line at most ([`Metrics::refusal`]): its metric line, which also
+//! carries what its request line would (`message` `request`, `route`, `outcome`, `status`,
+//! `reason`), and no other. Under a flood the lines are sampled: per code, at most one line
+//! per [`REFUSAL_WINDOW`]; the refusals in between are counted and their count rides on the
+//! code's next line (`Notifications` = the refusals that line stands for, `refusals` the same
+//! in the log's words), or on a count-only line when the window has passed and any request
+//! comes. Every refusal is counted once. What an instance counted after its last line is
+//! written by its next request; an instance that gets none (Lambda retires it) takes those
+//! counts with it: at most one window's refusals per code, at the end of a flood.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
@@ -35,11 +47,26 @@ pub const DEFAULT_NAMESPACE: &str = "WebhookFrontDoor";
 
 type Sink = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// How often, at most, each refusal code writes a line (see the module documentation).
+pub const REFUSAL_WINDOW: Duration = Duration::from_secs(1);
+
+/// The refusals of one code since its last line.
+#[derive(Debug)]
+struct Folded {
+    code: &'static str,
+    provider: &'static str,
+    family: &'static str,
+    last_line: Instant,
+    pending: u64,
+}
+
 /// Where EMF lines go.
 #[derive(Clone)]
 pub struct Metrics {
     namespace: String,
     sink: Option<Sink>,
+    window: Duration,
+    folded: Arc<Mutex<Vec<Folded>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -57,8 +84,23 @@ impl Default for Metrics {
         Metrics {
             namespace: DEFAULT_NAMESPACE.to_owned(),
             sink: None,
+            window: REFUSAL_WINDOW,
+            folded: Arc::default(),
         }
     }
+}
+
+/// A request refused before authentication, for its one line ([`Metrics::refusal`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal<'a> {
+    pub provider: &'static str,
+    pub family: &'static str,
+    /// The answer's error code (`unauthorized`, `forbidden`, ...).
+    pub code: &'static str,
+    pub route: &'a str,
+    pub status: u16,
+    /// Why, in a few words that never hold what was sent (`AuthError::message`).
+    pub reason: Option<&'static str>,
 }
 
 /// What one request was, for its metric line.
@@ -69,6 +111,10 @@ pub struct RequestMetric<'a> {
     pub outcome: &'a str,
     pub code: &'a str,
     pub latency: Duration,
+    /// What the quarantine made of it, if it was offered there, and the bytes of its body as
+    /// kept: the line then carries `QuarantinedItems`, `QuarantinedBytes` and
+    /// `QuarantineOverCap` too, without dimensions (a second directive of the same document).
+    pub quarantine: Option<(webhook_core::quarantine::Kept, usize)>,
 }
 
 impl Metrics {
@@ -88,7 +134,16 @@ impl Metrics {
         Metrics {
             namespace: namespace.into(),
             sink: Some(Arc::new(sink)),
+            window: REFUSAL_WINDOW,
+            folded: Arc::default(),
         }
+    }
+
+    /// The same, with `window` in place of [`REFUSAL_WINDOW`] (tests: `Duration::ZERO` writes
+    /// every refusal's line, a long one folds them all until [`Metrics::flush_refusals`]).
+    pub fn with_refusal_window(mut self, window: Duration) -> Metrics {
+        self.window = window;
+        self
     }
 
     /// Lines kept in memory, for tests: the metrics and the lines written.
@@ -139,7 +194,7 @@ impl Metrics {
                 {"Name": "Latency", "Unit": "Milliseconds"}
             ]),
         );
-        self.emit(json!({
+        let mut doc = json!({
             "_aws": aws,
             "Provider": m.provider,
             "Family": m.family,
@@ -147,7 +202,171 @@ impl Metrics {
             "Code": m.code,
             "Notifications": 1,
             "Latency": m.latency.as_secs_f64() * 1000.0,
-        }));
+        });
+        if let Some((kept, bytes)) = m.quarantine {
+            use webhook_core::quarantine::Kept;
+            let (items, bytes, over) = match kept {
+                Kept::New => (1, bytes, 0),
+                Kept::Again => (0, 0, 0),
+                Kept::OverCap => (0, 0, 1),
+            };
+            if let Some(directives) = doc["_aws"]["CloudWatchMetrics"].as_array_mut() {
+                directives.push(json!({
+                    "Namespace": self.namespace,
+                    "Dimensions": [[]],
+                    "Metrics": [
+                        {"Name": "QuarantinedItems", "Unit": "Count"},
+                        {"Name": "QuarantinedBytes", "Unit": "Bytes"},
+                        {"Name": "QuarantineOverCap", "Unit": "Count"}
+                    ],
+                }));
+            }
+            doc["QuarantinedItems"] = json!(items);
+            doc["QuarantinedBytes"] = json!(bytes);
+            doc["QuarantineOverCap"] = json!(over);
+        }
+        self.emit(doc);
+    }
+
+    /// A refusal before authentication: its line, or its count folded into a later one (see
+    /// the module documentation). `false` when metrics are off: the caller logs it as any
+    /// request.
+    pub fn refusal(&self, r: Refusal<'_>) -> bool {
+        if self.sink.is_none() {
+            return false;
+        }
+        let now = Instant::now();
+        let stands_for = {
+            let Ok(mut folded) = self.folded.lock() else {
+                // Never lose a count: without the state, every refusal writes its line.
+                self.refusal_line(&r, 1);
+                return true;
+            };
+            let due = self.take_due(&mut folded, now, Some(r.code));
+            let line = match folded.iter_mut().find(|f| f.code == r.code) {
+                Some(f) if now.duration_since(f.last_line) < self.window => {
+                    f.pending += 1;
+                    None
+                }
+                Some(f) => {
+                    let stands_for = f.pending + 1;
+                    f.pending = 0;
+                    f.last_line = now;
+                    Some(stands_for)
+                }
+                None => {
+                    folded.push(Folded {
+                        code: r.code,
+                        provider: r.provider,
+                        family: r.family,
+                        last_line: now,
+                        pending: 0,
+                    });
+                    Some(1)
+                }
+            };
+            drop(folded);
+            self.count_lines(due);
+            line
+        };
+        if let Some(n) = stands_for {
+            self.refusal_line(&r, n);
+        }
+        true
+    }
+
+    /// Writes the counts of every code folded for longer than the window (any request calls
+    /// it: the counts of a flood that ended are written by the next request).
+    pub fn flush_due_refusals(&self) {
+        if self.sink.is_none() {
+            return;
+        }
+        let due = match self.folded.lock() {
+            Ok(mut folded) => self.take_due(&mut folded, Instant::now(), None),
+            Err(_) => Vec::new(),
+        };
+        self.count_lines(due);
+    }
+
+    /// Writes every count folded so far, due or not.
+    pub fn flush_refusals(&self) {
+        let due = match self.folded.lock() {
+            Ok(mut folded) => folded
+                .iter_mut()
+                .filter(|f| f.pending > 0)
+                .map(|f| {
+                    let n = std::mem::take(&mut f.pending);
+                    (f.code, f.provider, f.family, n)
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        self.count_lines(due);
+    }
+
+    /// The counts folded for longer than the window, but `except`'s; taken out of `folded`.
+    fn take_due(
+        &self,
+        folded: &mut [Folded],
+        now: Instant,
+        except: Option<&str>,
+    ) -> Vec<(&'static str, &'static str, &'static str, u64)> {
+        folded
+            .iter_mut()
+            .filter(|f| f.pending > 0 && Some(f.code) != except)
+            .filter(|f| now.duration_since(f.last_line) >= self.window)
+            .map(|f| {
+                f.last_line = now;
+                let n = std::mem::take(&mut f.pending);
+                (f.code, f.provider, f.family, n)
+            })
+            .collect()
+    }
+
+    fn count_lines(&self, due: Vec<(&'static str, &'static str, &'static str, u64)>) {
+        for (code, provider, family, n) in due {
+            self.emit(json!({
+                "_aws": self.refusal_envelope(),
+                "Provider": provider,
+                "Family": family,
+                "Outcome": "refused",
+                "Code": code,
+                "Notifications": n,
+                "message": "refused requests counted since the last line",
+                "refusals": n,
+            }));
+        }
+    }
+
+    fn refusal_envelope(&self) -> Value {
+        self.envelope(
+            json!([
+                ["Outcome"],
+                ["Outcome", "Code"],
+                ["Provider", "Family", "Outcome"]
+            ]),
+            json!([{"Name": "Notifications", "Unit": "Count"}]),
+        )
+    }
+
+    /// One refusal's line, standing for `n` (itself and those folded since the last line).
+    fn refusal_line(&self, r: &Refusal<'_>, n: u64) {
+        let mut line = json!({
+            "_aws": self.refusal_envelope(),
+            "Provider": r.provider,
+            "Family": r.family,
+            "Outcome": "refused",
+            "Code": r.code,
+            "Notifications": n,
+            "message": "request",
+            "route": r.route,
+            "status": r.status,
+            "refusals": n,
+        });
+        if let Some(reason) = r.reason {
+            line["reason"] = json!(reason);
+        }
+        self.emit(line);
     }
 
     /// One sweeper run's line.
@@ -205,6 +424,7 @@ mod tests {
             outcome: "stored",
             code: "stored",
             latency: Duration::from_micros(1500),
+            quarantine: None,
         });
         let lines = lines.lock().expect("lock");
         let doc: Value = serde_json::from_str(&lines[0]).expect("JSON");
@@ -236,6 +456,7 @@ mod tests {
             outcome: "stored",
             code: "stored",
             latency: Duration::ZERO,
+            quarantine: None,
         });
         assert!(format!("{metrics:?}").contains("on: false"));
     }

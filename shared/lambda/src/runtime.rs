@@ -98,7 +98,7 @@ pub async fn app(
             .await)
         },)?;
     crate::warm::log(&warm_up);
-    credentials.sign(&mut gateway);
+    credentials.sign(&mut gateway)?;
     Ok(App {
         gateway: Arc::new(gateway),
         token: credentials.token,

@@ -58,10 +58,14 @@ pub struct Credentials {
 
 impl Credentials {
     /// Makes `gateway` verify every request with the signing key, when the secret has one
-    /// ([`parse`] refuses a key for a gateway that does not sign).
-    pub fn sign(&self, gateway: &mut dyn Gateway) {
-        if let Some(key) = &self.signing_key {
-            gateway.verify_with(key.expose());
+    /// ([`parse`] refuses a key for a gateway that does not sign). A key the gateway refuses
+    /// (too short for it) is [`SecretError::Key`]: the function does not start.
+    pub fn sign(&self, gateway: &mut dyn Gateway) -> Result<(), SecretError> {
+        match &self.signing_key {
+            Some(key) => gateway
+                .verify_with(key.expose())
+                .map_err(|why| SecretError::Key { why }),
+            None => Ok(()),
         }
     }
 }
@@ -91,6 +95,8 @@ pub enum SecretError {
     Unreadable { id: String, reason: String },
     #[error("the webhook secret {id} is not usable: {why}")]
     Invalid { id: String, why: String },
+    #[error("the webhook secret's signing key is not usable: {why}")]
+    Key { why: String },
 }
 
 /// The fields a secret may have.
@@ -185,6 +191,13 @@ pub fn parse(gateway: &dyn Gateway, text: &str) -> Result<Credentials, String> {
         return Err(format!(
             "\"signing_key\" is for a gateway that signs its deliveries: {serves} does not"
         ));
+    }
+    // A key of blanks used to turn the signature check off without a word.
+    if signing_key.is_some_and(|k| k.trim().is_empty()) {
+        return Err(
+            "\"signing_key\" is blank: remove the field (no signature check) or put the key in it"
+                .to_owned(),
+        );
     }
     if signing_key.is_some_and(|k| k.len() > MAX_TOKEN_LEN) {
         return Err(format!(

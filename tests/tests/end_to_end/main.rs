@@ -26,5 +26,6 @@ mod sam_local;
 mod secrets;
 mod stuck;
 mod sweeper;
+mod sweeper_iam;
 mod template;
 mod warm_up;

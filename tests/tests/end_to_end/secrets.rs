@@ -48,7 +48,9 @@ async fn start(
     let credentials = read(client, &gateway, secret)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    credentials.sign(&mut gateway);
+    credentials
+        .sign(&mut gateway)
+        .unwrap_or_else(|e| panic!("{e}"));
     local.app_with(gateway, credentials.token, &local.queue_url)
 }
 
@@ -185,4 +187,165 @@ async fn a_rotation_refuses_no_delivery() {
     let (status, _) = answer(&after.handle(iugu_delivery(1000, OLD)).await);
     assert_eq!(status, 401);
     assert_eq!(local.events().await.len(), answers.len());
+}
+
+/// Issue 24, item 5: iPag's secret with a `signing_key` of blanks read as no key, and the
+/// function took unsigned deliveries without a word; a short one was taken as a key. Both are
+/// refused now (the function does not start: the door fails closed), and a real key turns the
+/// check on.
+#[tokio::test]
+async fn a_blank_or_short_signing_key_stops_the_function() {
+    let local = Local::new().await;
+    let client = secrets::client().await;
+    for (key, expected) in [
+        ("   ", "is blank"),
+        ("\t\n", "is blank"),
+        ("short-key", "shorter than 16 characters"),
+    ] {
+        let secret = secrets::create(&client, &secrets::ipag(IPAG_TOKEN, None, Some(key))).await;
+        let mut gateway = Ipag::UNSIGNED;
+        let refused = match read(&client, &gateway, &secret).await {
+            Err(e) => e,
+            Ok(credentials) => match credentials.sign(&mut gateway) {
+                Err(e) => e,
+                Ok(()) => panic!(
+                    "{key:?}: the function would start, signature check {:?}",
+                    gateway.signing_key.map(|_| "on")
+                ),
+            },
+        };
+        let message = refused.to_string();
+        assert!(message.contains(expected), "{key:?}: {message}");
+        assert!(
+            !message.contains("short-key"),
+            "the key is never shown: {message}"
+        );
+    }
+    // A real key: the check is on, an unsigned delivery is refused.
+    let key = "ipag-api-key-0123456789";
+    let secret = secrets::create(&client, &secrets::ipag(IPAG_TOKEN, None, Some(key))).await;
+    let ipag = start(&local, &client, Ipag::UNSIGNED, &secret).await;
+    let (status, body) = answer(&ipag.handle(ipag_delivery(1, IPAG_TOKEN)).await);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_signature"))
+    );
+}
+
+/// The `jq` programs of docs/operations.md, "Rotating a token", in order (step 1's, step 4's).
+fn documented_rotation() -> Vec<String> {
+    let doc = std::fs::read_to_string(pipeline_tests::workspace().join("docs/operations.md"))
+        .expect("docs/operations.md");
+    let section = doc
+        .split("## Rotating a token")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the section");
+    section
+        .split("jq -c ")
+        .skip(1)
+        .filter_map(|rest| rest.split('\'').nth(1).map(str::to_owned))
+        .collect()
+}
+
+/// Runs the `jq` program `program` on `json`, with `$new` = `new` (with the jq library of the
+/// tests' Python, `scripts/requirements-dev.txt`: the operator's `jq` command reads the same
+/// language).
+fn jq(program: &str, json: &str, new: &str) -> String {
+    let script = "import jq, sys; print(jq.compile(sys.argv[1], args={'new': sys.argv[2]}).input_text(sys.stdin.read()).text())";
+    let mut child = std::process::Command::new(pipeline_tests::moto_python())
+        .args(["-c", script, program, new])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(json.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("jq");
+    assert!(out.status.success(), "jq {program}: {out:?}");
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .trim()
+        .to_owned()
+}
+
+/// Issue 24, item 5: the rotation as written typed the secret out with `gateway`, `token` and
+/// `previous_token`: applied to iPag's secret it dropped `signing_key`, and the signature check
+/// went off without a word. The documented commands, applied to iPag's signed secret in Secrets
+/// Manager, keep the key through both steps, and the check stays on.
+#[tokio::test]
+async fn the_documented_rotation_keeps_ipags_signing_key() {
+    const OLD: &str = "old-ipag-token-0123456789";
+    const NEW: &str = "new-ipag-token-9876543210";
+    const KEY: &str = "ipag-api-key-0123456789abcdef";
+    let programs = documented_rotation();
+    assert_eq!(
+        programs.len(),
+        2,
+        "step 1 and step 4 edit the secret: {programs:?}"
+    );
+    let local = Local::new().await;
+    let client = secrets::client().await;
+    let secret = secrets::create(&client, &secrets::ipag(OLD, None, Some(KEY))).await;
+    let value = |client: aws_sdk_secretsmanager::Client, id: String| async move {
+        client
+            .get_secret_value()
+            .secret_id(id)
+            .send()
+            .await
+            .expect("get")
+            .secret_string
+            .expect("text")
+    };
+
+    // Step 1.
+    let rotated = jq(
+        &programs[0],
+        &value(client.clone(), secret.clone()).await,
+        NEW,
+    );
+    secrets::put(&client, &secret, &rotated).await;
+    let fields: serde_json::Value = serde_json::from_str(&rotated).expect("JSON");
+    assert_eq!(
+        fields,
+        json!({"gateway": "ipag", "token": NEW, "previous_token": OLD, "signing_key": KEY})
+    );
+    let during = start(&local, &client, Ipag::UNSIGNED, &secret).await;
+    // Both tokens open the route; the signature is still checked.
+    for token in [OLD, NEW] {
+        let (status, body) = answer(&during.handle(ipag_delivery(1, token)).await);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_signature"))
+        );
+    }
+
+    // Step 4.
+    let dropped = jq(
+        &programs[1],
+        &value(client.clone(), secret.clone()).await,
+        NEW,
+    );
+    secrets::put(&client, &secret, &dropped).await;
+    let fields: serde_json::Value = serde_json::from_str(&dropped).expect("JSON");
+    assert_eq!(
+        fields,
+        json!({"gateway": "ipag", "token": NEW, "signing_key": KEY})
+    );
+    let after = start(&local, &client, Ipag::UNSIGNED, &secret).await;
+    let (status, body) = answer(&after.handle(ipag_delivery(2, NEW)).await);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_signature"))
+    );
+    let (status, body) = answer(&after.handle(ipag_delivery(3, OLD)).await);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized"))
+    );
 }

@@ -129,3 +129,83 @@ async fn the_templates_table_is_the_layouts() {
         theirs_ttl
     );
 }
+
+/// Issue 24, item 5: no alarm saw a 5xx that no function wrote (a crash's 502, a timeout, a
+/// throttle, a function that did not start): only the functions' own 503s and API Gateway's
+/// 429s were watched. The template's alarms, as cfn-lint reads them: one reads API Gateway's
+/// `5xx` for the API less the functions' own `failed` answers; every function's Lambda
+/// `Errors` is read by an alarm; and no metric math alarm reads more than the 10 metrics
+/// CloudWatch takes (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-limits.html).
+#[test]
+fn every_kind_of_5xx_has_an_alarm() {
+    let script = r#"
+import json, sys
+from cfnlint.decode import decode
+t, errors = decode(sys.argv[1])
+assert not errors, errors
+out = {}
+for name, r in t["Resources"].items():
+    p = r.get("Properties", {})
+    if r["Type"] == "AWS::Serverless::Function":
+        out.setdefault("functions", []).append(name)
+    if r["Type"] != "AWS::CloudWatch::Alarm":
+        continue
+    reads = []
+    if "MetricName" in p:
+        reads.append([p.get("Namespace"), p["MetricName"], p.get("Dimensions", [])])
+    for m in p.get("Metrics", []):
+        s = m.get("MetricStat")
+        if s:
+            reads.append([s["Metric"]["Namespace"], s["Metric"]["MetricName"], s["Metric"].get("Dimensions", [])])
+    out[name] = {"reads": reads, "expressions": [m["Expression"] for m in p.get("Metrics", []) if "Expression" in m]}
+print(json.dumps(out, default=str))
+"#;
+    let output = std::process::Command::new(pipeline_tests::moto_python())
+        .args(["-c", script])
+        .arg(workspace().join("template.yaml"))
+        .output()
+        .expect("python");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let alarms: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let functions = alarms["functions"].as_array().expect("functions").clone();
+    let all = alarms.as_object().expect("alarms");
+    // The dimensions of every metric `alarm` reads as `namespace`/`metric`.
+    let reads = |alarm: &serde_json::Value, namespace: serde_json::Value, metric: &str| {
+        alarm["reads"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r[0] == namespace && r[1] == metric)
+            .map(|r| r[2].clone())
+            .collect::<Vec<_>>()
+    };
+    let api_id = serde_json::json!([{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}]);
+    let failed = serde_json::json!([{"Name": "Outcome", "Value": "failed"}]);
+    let namespace = serde_json::json!({"Ref": "MetricsNamespace"});
+    let unwritten = all.values().find(|a| {
+        reads(a, serde_json::json!("AWS/ApiGateway"), "5xx").contains(&api_id)
+            && reads(a, namespace.clone(), "Notifications").contains(&failed)
+            && a["expressions"].to_string().contains('-')
+    });
+    assert!(
+        unwritten.is_some(),
+        "no alarm on 5xx no function wrote: {alarms}"
+    );
+    for function in &functions {
+        let watched = all.values().any(|a| {
+            reads(a, serde_json::json!("AWS/Lambda"), "Errors")
+                .iter()
+                .any(|d| d[0]["Value"] == serde_json::json!({"Ref": function}))
+        });
+        assert!(watched, "no alarm reads {function}'s Errors");
+    }
+    for (name, alarm) in all {
+        if let Some(reads) = alarm["reads"].as_array() {
+            assert!(reads.len() <= 10, "{name} reads {} metrics", reads.len());
+        }
+    }
+}

@@ -2,10 +2,14 @@
 //! request path of a function but the AWS calls. Shared by the `handle_request` fuzz target and
 //! by `tests/tests/end_to_end/request_fuzz_seeds.rs`, which runs the seeds on stable in `cargo test`.
 //!
-//! Input layout: byte 0 picks the method, base64 flag and path; byte 1 the token and content
-//! type; byte 2 whether the store or the queue fails, and whether the request goes to the iPag
-//! function (JSON, an `X-Ipag-Event` header, a signature) instead of `all-events`; the rest is
-//! the body.
+//! Input layout: byte 0 picks the method, base64 flag and path (bits 0-4), the event's shape
+//! (bit 5: an HTTP API, payload 2.0, event; else REST, 1.0) and a hostile URL part (bits 6-7:
+//! a `Host` and `X-Forwarded-Proto` that do not parse, a quote and a space in the path, a
+//! 70 KB query); byte 1 the token and content type (bits 0-3), a query parameter `http`
+//! refuses (bits 4-6: a quote, angle brackets, a space, a control byte, ...) and whether the
+//! input's own bytes up to its first newline are appended to the query (bit 7); byte 2
+//! whether the store or the queue fails, and whether the request goes to the iPag function
+//! (JSON, an `X-Ipag-Event` header, a signature) instead of `all-events`; the rest is the body.
 
 use std::sync::{Arc, OnceLock};
 
@@ -21,10 +25,40 @@ pub const TOKEN: &str = "fuzz-token-0123456789abcdef";
 /// The iPag signature secret (the fuzzed iPag function checks it when byte 2 asks).
 pub const SIGNATURE_SECRET: &str = "fuzz-ipag-secret";
 
-/// The API Gateway (REST v1) event the input describes.
+/// Query parameters `http::Uri` refuses as they are (byte 1, bits 4-6; 0 adds none).
+const HOSTILE_QUERIES: [&str; 8] = [
+    "", "a=\"x\"", "a=<b>", "a=b c", "a=\u{1}", "a=`{|}^`", "a=[]\\#", "a=%zz%",
+];
+
+/// The API Gateway event (REST v1 or HTTP API v2) the input describes.
 pub fn event_json(input: &[u8]) -> String {
     let (head, body) = input.split_at(input.len().min(3));
     let [a, b, c] = [0, 1, 2].map(|i| head.get(i).copied().unwrap_or(0));
+    let v2 = a & 0x20 != 0;
+    let hostile_url = a >> 6;
+    // Bit 7 of byte 1: the input's own bytes, up to its first newline, go into the query.
+    let (own_query, body) = match (b & 0x80 != 0, body.iter().position(|&x| x == b'\n')) {
+        (true, Some(cut)) => (
+            String::from_utf8_lossy(&body[..cut]).into_owned(),
+            &body[cut + 1..],
+        ),
+        (true, None) => (
+            String::from_utf8_lossy(body).into_owned(),
+            &body[body.len()..],
+        ),
+        (false, _) => (String::new(), body),
+    };
+    let mut extra: Vec<String> = Vec::new();
+    let hostile = HOSTILE_QUERIES[usize::from((b >> 4) & 7)];
+    if !hostile.is_empty() {
+        extra.push(hostile.to_owned());
+    }
+    if !own_query.is_empty() {
+        extra.push(own_query);
+    }
+    if hostile_url == 3 {
+        extra.push(format!("long={}", "x".repeat(70_000)));
+    }
     let ipag = c & 4 != 0;
     let method = ["POST", "POST", "GET", "PUT"][usize::from(a & 3)];
     let base64 = a & 4 != 0;
@@ -33,6 +67,11 @@ pub fn event_json(input: &[u8]) -> String {
     let path = match path {
         "/iugu/invoices" | "/iugu/events" if ipag => "/ipag/events",
         other => other,
+    };
+    let path = if hostile_url == 2 {
+        format!("{path}/\"x y\"")
+    } else {
+        path.to_owned()
     };
     let (form, json) = (
         "application/x-www-form-urlencoded",
@@ -69,13 +108,55 @@ pub fn event_json(input: &[u8]) -> String {
             headers.insert("X-Ipag-Signature".into(), key.sign(body.as_bytes()).into());
         }
     }
+    if hostile_url == 1 {
+        headers.insert("Host".into(), "a b:99999".into());
+        headers.insert("X-Forwarded-Proto".into(), "1<".into());
+    }
+    if v2 {
+        let mut raw_query: Vec<String> = query.map(|t| format!("token={t}")).into_iter().collect();
+        raw_query.extend(extra);
+        let headers: serde_json::Map<String, serde_json::Value> = headers
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect();
+        return serde_json::json!({
+            "version": "2.0",
+            "routeKey": format!("{method} {path}"),
+            "rawPath": path,
+            "rawQueryString": raw_query.join("&"),
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "fuzz", "domainName": "fuzz.local",
+                "http": { "method": method, "path": path, "protocol": "HTTP/1.1",
+                          "sourceIp": "54.207.210.151" },
+                "requestId": "fuzz", "routeKey": format!("{method} {path}"), "stage": "$default",
+                "time": "17/Jun/2024:12:00:00 +0000", "timeEpoch": 1718625600000u64
+            },
+            "body": body,
+            "isBase64Encoded": base64
+        })
+        .to_string();
+    }
+    // REST (v1): the query as API Gateway decodes it into parameters.
+    let mut parameters = serde_json::Map::new();
+    if let Some(t) = query {
+        parameters.insert("token".into(), t.into());
+    }
+    for (i, pair) in extra.iter().enumerate() {
+        let (name, value) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
+        parameters.insert(format!("{name}{i}"), value.into());
+    }
+    let multi: serde_json::Map<String, serde_json::Value> = parameters
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::json!([v])))
+        .collect();
     serde_json::json!({
         "resource": path,
         "path": path,
         "httpMethod": method,
         "headers": headers,
-        "queryStringParameters": query.map(|t| serde_json::json!({ "token": t })),
-        "multiValueQueryStringParameters": query.map(|t| serde_json::json!({ "token": [t] })),
+        "queryStringParameters": parameters,
+        "multiValueQueryStringParameters": multi,
         "requestContext": { "identity": { "sourceIp": "54.207.210.151" }, "httpMethod": method },
         "body": body,
         "isBase64Encoded": base64
