@@ -12,9 +12,13 @@
 # 4. serves every function with `cargo lambda watch` on 127.0.0.1 (default port 9000), as
 #    function URLs: http://127.0.0.1:9000/lambda-url/<binary>/<route>?token=<token>
 #    (cargo lambda passes the part after /lambda-url/<binary> on as the request path);
-# 5. prints the URLs, the token and the moto endpoint, and writes them to .local/urls.json,
+# 5. starts the consumer kit (docs/consumers.md) on the same queue, as Lambda's SQS event
+#    source would run it (shared/consumer/examples/local.rs: a poller, the consumer, its
+#    ledger and bookings tables, and a stand-in for iugu's and iPag's APIs that answers from
+#    the samples);
+# 6. prints the URLs, the token and the moto endpoint, and writes them to .local/urls.json,
 #    which `.venv/bin/python scripts/post_samples.py` reads;
-# 6. writes .local/sam-env.json, the --env-vars file for `sam local invoke` and `sam local
+# 7. writes .local/sam-env.json, the --env-vars file for `sam local invoke` and `sam local
 #    start-api` against the same local server (scripts/sam_env.py; samconfig.toml points
 #    both commands at it), and prints the command (docs/deploy.md, "Run one function with
 #    sam local"). Docker is needed for those commands only.
@@ -37,7 +41,7 @@ state="$root/.local"
 
 bash "$root/scripts/dev-env.sh"
 mkdir -p "$state"
-rm -f "$state/urls.json"
+rm -f "$state/urls.json" "$state/consumer.json"
 
 token="${WEBHOOK_TOKEN:-local-dev-token-0123456789}"
 rust_log="${RUST_LOG:-info}"
@@ -97,6 +101,9 @@ echo "local.sh: building ${binaries[*]}" >&2
 build_args=()
 for b in "${binaries[@]}"; do build_args+=(--bin "$b"); done
 cargo build "${build_args[@]}"
+echo "local.sh: building the consumer kit (webhook-consumer, example local)" >&2
+cargo build -p webhook-consumer --features lambda,stand-in --example local
+target_dir="$(cargo metadata --format-version 1 --no-deps | "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 
 # --- everything started from here runs in its own process group, stopped on exit -------
 groups=()
@@ -116,7 +123,7 @@ cleanup() {
     trap - EXIT INT TERM HUP
     if ((${#groups[@]})); then
         echo >&2
-        echo "local.sh: stopping moto_server and cargo lambda watch..." >&2
+        echo "local.sh: stopping moto_server, cargo lambda watch and the consumer..." >&2
         # cargo lambda runs each function instance in a process group of its own and stops
         # them itself on SIGTERM; whatever it leaves behind is stopped next.
         for g in "${groups[@]}"; do
@@ -124,7 +131,7 @@ cleanup() {
         done
         stop_groups "${groups[@]}"
         ((${#children[@]} == 0)) || stop_groups "${children[@]}"
-        rm -f "$state/urls.json" "$state/sam-env.json"
+        rm -f "$state/urls.json" "$state/sam-env.json" "$state/consumer.json"
     fi
     exit "$status"
 }
@@ -195,10 +202,33 @@ set +m
 groups+=("$watch_pid")
 wait_for_port "cargo lambda watch" "$watch_pid" "$invoke_port"
 
+# --- the consumer kit: polls the queue as Lambda's SQS event source would ------------------
+read -r queue_url queue_arn < <("$venv/bin/python" - "$resources" <<'EOF'
+import json, sys
+queue = json.load(open(sys.argv[1]))["resources"]["EventsQueue"]
+print(queue["url"], queue["arn"])
+EOF
+)
+set -m
+EVENTS_QUEUE_URL="$queue_url" EVENTS_QUEUE_ARN="$queue_arn" RUST_LOG="$rust_log" \
+    CONSUMER_STATE="$state/consumer.json" "$target_dir/debug/examples/local" </dev/null &
+consumer_pid=$!
+set +m
+groups+=("$consumer_pid")
+for ((i = 0; i < 300; i++)); do
+    [[ -s "$state/consumer.json" ]] && break
+    if ! kill -0 "$consumer_pid" 2>/dev/null; then
+        echo "local.sh: the consumer exited before it started" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+
 # --- tell the user ------------------------------------------------------------------------
-"$venv/bin/python" - "$resources" "$state/urls.json" "$token" "$invoke_port" "${sam_network[*]:-}" <<'EOF'
+"$venv/bin/python" - "$resources" "$state/urls.json" "$token" "$invoke_port" "${sam_network[*]:-}" "$state/consumer.json" <<'EOF'
 import json, sys, urllib.parse
-res_path, out_path, token, port, sam_network = sys.argv[1:6]
+res_path, out_path, token, port, sam_network, consumer_path = sys.argv[1:7]
+consumer = json.load(open(consumer_path))
 res = json.load(open(res_path))
 base = f"http://127.0.0.1:{port}"
 query = urllib.parse.urlencode({"token": token})
@@ -216,6 +246,7 @@ out = {
     "queue_url": res["env"]["EVENTS_QUEUE_URL"],
     "queues": queues,
     "functions": functions,
+    "consumer": consumer,
 }
 with open(out_path, "w") as f:
     json.dump(out, f, indent=2)
@@ -228,6 +259,8 @@ for binary, fn in functions.items():
 print(f"token:          {token}  (iugu's and iPag's local secrets; ?token=... or Authorization: Bearer ...)")
 print(f"moto (DynamoDB + SQS + Secrets Manager): {res['endpoint']}  table {out['table']}")
 print(f"queue:          {out['queue_url']}")
+print(f"consumer:       ledger {consumer['ledger_table']}, bookings {consumer['bookings_table']}, "
+      f"API stand-in {consumer['api_stand_in']} (answers from the samples)")
 print(f"written to:     {out_path}")
 print("post every sample: .venv/bin/python scripts/post_samples.py   (in another terminal)")
 network = f" {sam_network}" if sam_network else ""

@@ -15,9 +15,14 @@ iugu event goes there; iPag's always go to ipag), and prints:
   - the file, the HTTP status and the answer;
   - the DynamoDB items stored under the notification's pk (found through the answer's
     dedup_key);
-  - the messages the SQS queue delivered since the previous event (their event and
-    entity_key) and the count so far. It consumes them (receives and deletes them), so that
-    later messages of the same FIFO group are not held back behind them.
+  - with the consumer kit running (scripts/local.sh starts it): what the consumer made of the
+    notification's message, read from its ledger (booked, a copy, contradicted, ...; whether
+    the gateway's API stand-in was asked) and the example bookings table, waiting up to 20 s
+    for it;
+  - without it (an older .local/urls.json): the messages the SQS queue delivered since the
+    previous event (their event and entity_key) and the count so far. It consumes them
+    (receives and deletes them), so that later messages of the same FIFO group are not held
+    back behind them.
 
 Run it twice to see the de-duplication rule (docs/delivery-semantics.md): a sample whose
 entity received nothing else since its first delivery answers "duplicate" (a retry: nothing
@@ -32,6 +37,7 @@ import glob
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -162,6 +168,23 @@ def drain(sqs, queue_url):
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
 
 
+def ledger_row(ddb, consumer, pk, sequence, wait_s=20.0):
+    """The consumer's ledger row for (pk, sequence) once settled, and its booking; None when it
+    did not settle within wait_s (the consumer polls the queue every second)."""
+    key = {"pk": {"S": pk}, "sk": {"S": f"seq#{sequence:020d}"}}
+    deadline = time.monotonic() + wait_s
+    while True:
+        row = ddb.get_item(TableName=consumer["ledger_table"], Key=key, ConsistentRead=True).get("Item")
+        if row and row.get("status", {}).get("S") != "in_progress":
+            booking = ddb.get_item(
+                TableName=consumer["bookings_table"], Key={"pk": {"S": f"{pk}#{sequence}"}}
+            ).get("Item")
+            return plain(row), plain(booking) if booking else None
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)
+
+
 def short(item, full):
     if full:
         return json.dumps(item, ensure_ascii=False, sort_keys=True)
@@ -204,6 +227,7 @@ def main():
     by_route = {fn["route"]: name for name, fn in urls["functions"].items()}
 
     received = 0
+    outcomes_seen = {}
     statuses = {}
     outcomes = {}
     for path in files:
@@ -232,6 +256,7 @@ def main():
             dedup_key = outcome = None
         if outcome:
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        pk = None
         if dedup_key:
             pk = event_pk(ddb, urls["table"], dedup_key)
             if pk is None:
@@ -241,6 +266,25 @@ def main():
                 print(f"   DynamoDB pk={pk}: {len(items)} item(s)")
                 for item in items:
                     print(f"     {short(item, args.full)}")
+        consumer = urls.get("consumer")
+        if consumer:
+            sequence = answer_json.get("sequence") if dedup_key else None
+            if pk and isinstance(sequence, int):
+                settled = ledger_row(ddb, consumer, pk, sequence)
+                if settled is None:
+                    print(f"   consumer: seq {sequence} not settled within 20 s (see local.sh's log)")
+                else:
+                    row, booking = settled
+                    outcomes_seen[row["status"]] = outcomes_seen.get(row["status"], 0) + 1
+                    api = f", API {row['api_status']}" if "api_status" in row else ""
+                    late = ", late" if row.get("late") else ""
+                    print(f"   consumer ledger seq#{sequence}: {row['status']} "
+                          f"(confirmation {row.get('confirmation')}{api}{late})")
+                    if booking:
+                        keep = ["kind", "status", "amount_cents", "confirmation", "late"]
+                        print("   booking: " + "  ".join(f"{k}={booking[k]}" for k in keep if k in booking))
+            print()
+            continue
         messages = drain(sqs, urls["queue_url"])
         received += len(messages)
         print(f"   SQS: {len(messages)} new message(s), {received} received so far")
@@ -262,7 +306,11 @@ def main():
 
     summary = ", ".join(f"{n} x HTTP {s}" for s, n in sorted(statuses.items()))
     detail = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
-    print(f"{len(files)} events posted: {summary} ({detail}); {received} SQS message(s) received.")
+    if urls.get("consumer"):
+        ledger = ", ".join(f"{n} {o}" for o, n in sorted(outcomes_seen.items()))
+        print(f"{len(files)} events posted: {summary} ({detail}); the consumer's ledger: {ledger or 'nothing'}.")
+    else:
+        print(f"{len(files)} events posted: {summary} ({detail}); {received} SQS message(s) received.")
 
 
 if __name__ == "__main__":

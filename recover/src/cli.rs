@@ -314,7 +314,7 @@ pub struct ResendArgs {
         By default only those stored and never forwarded (the queue was down longer than the \
         gateway retried). With --all, also those already forwarded, for a consumer that lost \
         messages: WARNING, a consumer that did not lose them receives them twice (same \
-        sequence; it should skip a sequence it has seen).\n\n\
+        sequence; its ledger should book each (entity_key, sequence) once: docs/consumers.md).\n\n\
         Each message is rebuilt from the stored raw body and is the one the first forward sent: \
         same JSON body, same attributes, FIFO group = the entity key, de-duplication id = the \
         notification's key and sequence. SQS itself drops a message whose de-duplication id it \

@@ -22,6 +22,7 @@ use webhook_lambda::http::{App, Delivery};
 use webhook_lambda::source_ip::SourceAllowList;
 
 pub mod capacity;
+pub mod consumer;
 pub mod keep_alive;
 pub mod load;
 pub mod metering;

@@ -23,6 +23,7 @@ macro_rules! gateway_name {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[serde(transparent)]
         pub struct $name(Cow<'static, str>);
 
@@ -186,6 +187,7 @@ impl Data {
 /// A parsed, validated notification. Serialised, it is the message forwarded to the queue;
 /// it reads back from that JSON (consumers' tests, say) without knowing the gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Envelope {
     /// The version of this shape: [`SCHEMA_VERSION`] for every message this version sends; a
     /// message without it is of version 1 (before `repeat_of.reason`, `gap` and this field).
@@ -215,6 +217,10 @@ pub struct Envelope {
     pub repeat_of: Option<RepeatOf>,
     /// When its first delivery arrived.
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "String", extend("format" = "date-time"))
+    )]
     pub received_at: OffsetDateTime,
     /// iugu: everything under `data[...]`, nested. iPag: the JSON body as received.
     pub data: Data,
@@ -239,12 +245,17 @@ fn version_one() -> u32 {
 
 /// The earlier notification a new occurrence repeats (see [`Envelope::repeat_of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RepeatOf {
     /// Its sequence; `None` if it was stored by a version before sequences.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence: Option<u64>,
     /// When it first arrived.
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "String", extend("format" = "date-time"))
+    )]
     pub received_at: OffsetDateTime,
     /// Why this delivery was taken for a new occurrence rather than a copy (`None` only in
     /// messages of schema version 1).
@@ -256,6 +267,7 @@ pub struct RepeatOf {
 /// a new one. Each is a doubt the front door cannot settle without a delivery id; the gateway's
 /// API can (docs/delivery-semantics.md says what a consumer does with each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RepeatReason {
     /// Nothing else of the entity came since the earlier one, which arrived longer ago than
@@ -297,6 +309,7 @@ impl RepeatReason {
 
 /// A gap record's cause (see [`Envelope::gap`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Gap {
     pub reason: GapReason,
     /// What happened, for a person (never the body).
@@ -304,6 +317,7 @@ pub struct Gap {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GapReason {
     /// Its stored body no longer parses to the notification it was stored as (a parser or

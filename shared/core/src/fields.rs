@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// One value of a form: a string, a list of strings (`name[]=a&name[]=b`) or a nested map.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum Node {
     Text(String),

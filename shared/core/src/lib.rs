@@ -13,6 +13,7 @@
 //! - `gateway` (feature `http`): the seam each gateway implements for the HTTP handler;
 //!   `admission` (feature `http`): a body through it to an envelope, or the refusal.
 //! - [`memory`]: every port in memory, for tests and benchmarks; [`clock`]: what time it is.
+//! - `schema` (feature `schema`): the envelope as a JSON Schema, derived from these types.
 
 #[cfg(feature = "http")]
 pub mod admission;
@@ -27,6 +28,8 @@ pub mod gateway;
 pub mod ingest;
 pub mod memory;
 pub mod quarantine;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod stored;
 pub mod sweep;
 

@@ -6,6 +6,9 @@
 #![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 mod conflicts;
+mod consumer;
+mod consumer_cases;
+mod consumer_template;
 mod delivery_semantics;
 mod faults;
 mod flood;
