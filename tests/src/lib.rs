@@ -25,6 +25,7 @@ pub mod capacity;
 pub mod consumer;
 pub mod keep_alive;
 pub mod load;
+pub mod log_capture;
 pub mod metering;
 pub mod pricing;
 pub mod proxy;
@@ -312,6 +313,24 @@ impl Local {
             .filter(|i| text(i, "kind") == "quarantine")
             .map(|i| webhook_aws::table::number(i, "deliveries").unwrap_or(0))
             .sum()
+    }
+
+    /// Rewrites the stored body of notification `sequence` of `pk`: what a parser or key-rule
+    /// change does to a stored notification (it no longer reads as what it was stored as).
+    pub async fn rewrite_raw_body(&self, pk: &str, sequence: u64, body: &str) {
+        self.dynamo
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key(
+                "sk",
+                AttributeValue::S(webhook_aws::table::event_sk(sequence)),
+            )
+            .update_expression("SET raw_body = :b")
+            .expression_attribute_values(":b", AttributeValue::S(body.to_owned()))
+            .send()
+            .await
+            .expect("rewritten");
     }
 
     /// The head item (the counters) of entity `pk`.

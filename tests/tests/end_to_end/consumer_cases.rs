@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use pipeline_tests::consumer::Kit;
 use pipeline_tests::wire::HttpFault;
 use pipeline_tests::{answer, form_post, Local};
@@ -244,25 +243,11 @@ async fn an_unreadable_notifications_gap_record_is_booked_as_not_received() {
     let (local, clock, kit) = setup().await;
     kit.stand_in.subscription("S1", true, false);
     deliver_while_the_queue_is_down(&local, &clock, SUSPENDED).await;
-    local
-        .dynamo
-        .update_item()
-        .table_name(&local.table)
-        .key("pk", AttributeValue::S(PK.to_owned()))
-        .key("sk", AttributeValue::S(webhook_aws::table::event_sk(1)))
-        .update_expression("SET raw_body = :b")
-        .expression_attribute_values(
-            ":b",
-            AttributeValue::S(
-                SUSPENDED
-                    .replace("S1", "S9")
-                    .replace("%5B", "[")
-                    .replace("%5D", "]"),
-            ),
-        )
-        .send()
-        .await
-        .expect("rewritten");
+    let elsewhere = SUSPENDED
+        .replace("S1", "S9")
+        .replace("%5B", "[")
+        .replace("%5D", "]");
+    local.rewrite_raw_body(PK, 1, &elsewhere).await;
     clock.set(T0 + Duration::minutes(1));
     let (status, _) = answer(
         &local

@@ -65,6 +65,20 @@ pub fn row(event: &str, n: u64, of: Option<u64>, reason: Option<RepeatReason>) -
     (event.to_owned(), n, of, reason)
 }
 
+/// Suspended (owed), activated, suspended again: the last flagged as a possible retry.
+fn suspended_activated_suspended_again() -> [Row; 3] {
+    [
+        row("subscription.suspended", 1, None, None),
+        row("subscription.activated", 2, None, None),
+        row(
+            "subscription.suspended",
+            3,
+            Some(1),
+            Some(RepeatReason::PossibleRetry),
+        ),
+    ]
+}
+
 /// Row: X, then X again 1 s, 10 min and 20 h later, nothing else in between: a gateway
 /// retry. One message.
 #[tokio::test]
@@ -250,19 +264,7 @@ async fn a_retry_owed_after_other_notifications_is_forwarded_flagged() {
         ),
         (200, Some("repeat"), Some(3))
     );
-    assert_eq!(
-        rows(&local.sends()),
-        [
-            row("subscription.suspended", 1, None, None),
-            row("subscription.activated", 2, None, None),
-            row(
-                "subscription.suspended",
-                3,
-                Some(1),
-                Some(RepeatReason::PossibleRetry)
-            ),
-        ]
-    );
+    assert_eq!(rows(&local.sends()), suspended_activated_suspended_again());
     let head = local.head("subscription#S1").await;
     assert_eq!((head.last_sequence, head.forwarded_sequence), (3, 3));
     assert_eq!(
@@ -301,17 +303,5 @@ async fn a_real_suspension_after_a_swept_owed_one_is_forwarded() {
         (200, Some("repeat"), Some(3)),
         "{again}"
     );
-    assert_eq!(
-        rows(&local.sends()),
-        [
-            row("subscription.suspended", 1, None, None),
-            row("subscription.activated", 2, None, None),
-            row(
-                "subscription.suspended",
-                3,
-                Some(1),
-                Some(RepeatReason::PossibleRetry)
-            ),
-        ]
-    );
+    assert_eq!(rows(&local.sends()), suspended_activated_suspended_again());
 }
