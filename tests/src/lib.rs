@@ -243,6 +243,20 @@ impl Local {
         }
     }
 
+    /// A function's app at `clock` whose queue does not exist: every send fails, so what it
+    /// stores is answered 503 `forward_failed` and stays owed.
+    pub fn app_with_the_queue_down(
+        &self,
+        gateway: impl Gateway + 'static,
+        clock: &ManualClock,
+    ) -> App<DynamoStore, SqsForwarder> {
+        let missing = format!("{}-missing.fifo", self.queue_url.trim_end_matches(".fifo"));
+        App {
+            forwarder: SqsForwarder::new(self.sqs.clone(), &missing),
+            ..self.app_at(gateway, clock)
+        }
+    }
+
     /// A function's app whose DynamoDB and SQS clients go to the given endpoints (a
     /// [`proxy::FaultyProxy`], say), with the production SDK settings (timeouts, retries),
     /// through this test's wire.

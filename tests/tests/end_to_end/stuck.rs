@@ -175,16 +175,8 @@ async fn a_long_backlog_is_forwarded_in_bounded_steps_in_order() {
              &data%5Baccount_id%5D=A"
         )
     };
-    let missing = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
     let invoices = webhook_iugu::Iugu::family(webhook_iugu::Family::Invoices);
-    let down = webhook_lambda::http::App {
-        delivery: local.app_at(invoices, &clock).delivery,
-        ..local.app_with(
-            invoices,
-            webhook_lambda::auth::Token::new(Some(pipeline_tests::TOKEN)),
-            &missing,
-        )
-    };
+    let down = local.app_with_the_queue_down(invoices, &clock);
     // More than one delivery forwards (`MAX_FORWARDS_PER_DELIVERY`, 25).
     let backlog: u64 = 45;
     for i in 1..=backlog {
