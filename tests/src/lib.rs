@@ -25,6 +25,7 @@ pub mod capacity;
 pub mod consumer;
 pub mod keep_alive;
 pub mod load;
+pub mod log_capture;
 pub mod metering;
 pub mod pricing;
 pub mod proxy;
@@ -242,6 +243,20 @@ impl Local {
         }
     }
 
+    /// A function's app at `clock` whose queue does not exist: every send fails, so what it
+    /// stores is answered 503 `forward_failed` and stays owed.
+    pub fn app_with_the_queue_down(
+        &self,
+        gateway: impl Gateway + 'static,
+        clock: &ManualClock,
+    ) -> App<DynamoStore, SqsForwarder> {
+        let missing = format!("{}-missing.fifo", self.queue_url.trim_end_matches(".fifo"));
+        App {
+            forwarder: SqsForwarder::new(self.sqs.clone(), &missing),
+            ..self.app_at(gateway, clock)
+        }
+    }
+
     /// A function's app whose DynamoDB and SQS clients go to the given endpoints (a
     /// [`proxy::FaultyProxy`], say), with the production SDK settings (timeouts, retries),
     /// through this test's wire.
@@ -312,6 +327,24 @@ impl Local {
             .filter(|i| text(i, "kind") == "quarantine")
             .map(|i| webhook_aws::table::number(i, "deliveries").unwrap_or(0))
             .sum()
+    }
+
+    /// Rewrites the stored body of notification `sequence` of `pk`: what a parser or key-rule
+    /// change does to a stored notification (it no longer reads as what it was stored as).
+    pub async fn rewrite_raw_body(&self, pk: &str, sequence: u64, body: &str) {
+        self.dynamo
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key(
+                "sk",
+                AttributeValue::S(webhook_aws::table::event_sk(sequence)),
+            )
+            .update_expression("SET raw_body = :b")
+            .expression_attribute_values(":b", AttributeValue::S(body.to_owned()))
+            .send()
+            .await
+            .expect("rewritten");
     }
 
     /// The head item (the counters) of entity `pk`.

@@ -5,33 +5,11 @@
 //! subscriber misses lines when other tests run on other threads.
 #![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use pipeline_tests::consumer::{event, Kit};
+use pipeline_tests::log_capture::LogCapture;
 use pipeline_tests::{form_post, Local};
 use webhook_core::clock::ManualClock;
 use webhook_iugu::{Family, Iugu};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
 
 const SECRETS: &[&str] = &[
     "66535209008", // CPF
@@ -53,7 +31,7 @@ fn body(id: &str, status: &str) -> String {
 
 #[tokio::test]
 async fn the_consumer_logs_no_personal_data_and_no_credentials() {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     let _guard = tracing::subscriber::set_default(webhook_consumer::lambda::log_subscriber(
         Some("trace"),
         capture.clone(),
@@ -94,7 +72,7 @@ async fn the_consumer_logs_no_personal_data_and_no_credentials() {
     let (response, _) = webhook_consumer::sqs::handle_event(&kit.consumer, &broken, None).await;
     assert_eq!(response.batch_item_failures.len(), 1);
 
-    let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("UTF-8");
+    let logs = capture.text();
     assert!(
         logs.contains(r#""level":"DEBUG""#),
         "the level really was low:\n{logs}"

@@ -6,10 +6,8 @@
 //! from whichever thread reaches it first).
 #![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use lambda_http::Request;
+use pipeline_tests::log_capture::LogCapture;
 use pipeline_tests::{answer, through_runtime, Local, TOKEN};
 use serde_json::Value;
 use webhook_ipag::{Ipag, SignatureKey};
@@ -31,32 +29,11 @@ fn ipag_post(body: &str, event: &str) -> Request {
     )
 }
 
-/// Collects what the log subscriber writes.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
 /// Logs say what an operator needs (event, family, pk, outcome) and never the token, the
 /// signature key or the personal data in iPag's bodies (CPF, names, e-mail, card, bank).
 #[tokio::test]
 async fn logs_carry_no_personal_data() {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     // At `trace`, the most `RUST_LOG` can ask for: the AWS SDK's own lines are capped
     // (`webhook_lambda::runtime::within_caps`), so the requests it signs and sends are not logged.
     let _guard = tracing::subscriber::set_default(webhook_lambda::runtime::log_subscriber_at(
@@ -95,7 +72,7 @@ async fn logs_carry_no_personal_data() {
         .await;
     assert_eq!(answer(&refused).0, 400);
 
-    let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("UTF-8");
+    let logs = capture.text();
     assert!(logs.contains(r#""level":"DEBUG""#), "not at trace: {logs}");
     let lines: Vec<Value> = logs
         .lines()

@@ -3,39 +3,10 @@
 //! (CPF/CNPJ, names, e-mails, card holder and number, bank accounts), even at `trace`.
 #![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use pipeline_tests::log_capture::LogCapture;
 use pipeline_tests::{form_post, post, Local, TOKEN};
 use webhook_iugu::{Family, Iugu};
 use webhook_lambda::auth::Token;
-
-/// Collects everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().expect("lock").clone()).expect("UTF-8 logs")
-    }
-}
 
 /// Personal data iugu sends, as it appears in bodies (encoded) and as it would in a log.
 const SECRETS: &[&str] = &[
@@ -60,7 +31,7 @@ const BODY: &str = "event=invoice.status_changed&data%5Bid%5D=LOG1&data%5Bstatus
 
 #[tokio::test]
 async fn request_logs_carry_no_token_and_no_personal_data() {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     // At `trace`, the most `RUST_LOG` can ask for: the AWS SDK's own lines are capped
     // (`webhook_lambda::runtime::within_caps`), so the requests it signs and sends are not logged.
     let _guard = tracing::subscriber::set_default(webhook_lambda::runtime::log_subscriber_at(
@@ -131,7 +102,7 @@ async fn request_logs_carry_no_token_and_no_personal_data() {
 /// `Notifications` it carries add up to every refusal, exactly.
 #[tokio::test]
 async fn a_refusal_writes_one_line_at_most_and_a_flood_is_counted_exactly() {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     let _guard = tracing::subscriber::set_default(webhook_lambda::runtime::log_subscriber_at(
         Some("info"),
         capture.clone(),

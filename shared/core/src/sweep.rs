@@ -27,8 +27,6 @@ use std::future::Future;
 use std::time::Duration as StdDuration;
 
 use std::collections::BTreeMap;
-use std::time::Instant;
-
 use time::{Duration, OffsetDateTime};
 
 use crate::clock::Clock;
@@ -129,8 +127,8 @@ pub async fn sweep<S: PendingStore, F: Forwarder>(
     clock: &dyn Clock,
     settings: &SweepSettings,
 ) -> Result<SweepReport, DownstreamError> {
-    let started = Instant::now();
-    let stop_at = started + settings.budget;
+    // The budget runs on the clock, so that a test can move it between chunks.
+    let stop_at = clock.now() + settings.budget;
     let now = clock.now();
     let cutoff = now - settings.grace;
     let mut report = SweepReport::default();
@@ -150,7 +148,7 @@ pub async fn sweep<S: PendingStore, F: Forwarder>(
     // The last entity this run finished with (swept, or failed): the next one starts after it.
     let mut finished = None;
     for pending in &candidates {
-        if report.forwarded >= settings.max_forwards || Instant::now() >= stop_at {
+        if report.forwarded >= settings.max_forwards || clock.now() >= stop_at {
             report.stopped_early = true;
             break;
         }
@@ -208,7 +206,7 @@ struct Bounds {
     /// Most messages to send.
     room: usize,
     /// No chunk is started after it.
-    stop_at: Instant,
+    stop_at: OffsetDateTime,
 }
 
 /// What one entity's sweep did.
@@ -269,7 +267,7 @@ async fn sweep_entity<S: PendingStore, F: Forwarder>(
     let mut swept = Swept::default();
     let mut from = head.forwarded_sequence + 1;
     while from <= ready_to {
-        if swept.sent > 0 && Instant::now() >= bounds.stop_at {
+        if swept.sent > 0 && clock.now() >= bounds.stop_at {
             swept.stopped = true;
             break;
         }

@@ -49,6 +49,43 @@ fn text(
     pipeline_tests::text(item, name)
 }
 
+/// A queue with a dead-letter queue as template.yaml's, and Lambda's poller on it (a failed
+/// message is released at once, so each poll is a receive).
+struct DeadLetters {
+    queue: String,
+    dlq: String,
+    poller: Poller,
+}
+
+impl DeadLetters {
+    async fn new(local: &Local) -> Self {
+        let (queue, queue_arn, dlq) =
+            queue_with_dead_letters(local, &format!("{}-kit", local.table)).await;
+        let poller = Poller {
+            sqs: local.sqs.clone(),
+            queue_url: queue.clone(),
+            queue_arn,
+            release_failed: true,
+        };
+        Self { queue, dlq, poller }
+    }
+
+    /// Posts `body` to the invoices function forwarding to this queue; it must answer 200.
+    async fn deliver(&self, local: &Local, clock: &ManualClock, body: &str) {
+        let (status, body) = answer(&app(local, clock, &self.queue).handle(form_post(body)).await);
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// How many messages the next poll receives.
+    async fn received(&self, kit: &Kit) -> usize {
+        self.poller
+            .poll(&kit.consumer, 0)
+            .await
+            .expect("polled")
+            .received
+    }
+}
+
 /// The case, on the real queue: payment N fails 5 times (a bug in the business code)
 /// and the queue moves it to the dead-letter queue; the refund N+1 arrives later and is
 /// booked; the bug is fixed, N is redriven and booked, marked late, with what was booked
@@ -59,51 +96,39 @@ async fn a_dead_lettered_payment_is_booked_late_after_its_redrive() {
     let clock = ManualClock::at(T0);
     let kit = Kit::new(&local, &clock).await;
     kit.stand_in.invoice("D1", "refunded");
-    let (queue, queue_arn, dlq) =
-        queue_with_dead_letters(&local, &format!("{}-kit", local.table)).await;
-    let poller = Poller {
-        sqs: local.sqs.clone(),
-        queue_url: queue.clone(),
-        queue_arn,
-        release_failed: true,
-    };
-    let (status, _) = answer(
-        &app(&local, &clock, &queue)
-            .handle(form_post(&invoice("D1", "paid")))
-            .await,
-    );
-    assert_eq!(status, 200);
+    let dead_letters = DeadLetters::new(&local).await;
+    let DeadLetters { queue, dlq, poller } = &dead_letters;
+    dead_letters
+        .deliver(&local, &clock, &invoice("D1", "paid"))
+        .await;
     kit.fail(1);
     for attempt in 1..=5 {
         let round = poller.poll(&kit.consumer, 0).await.expect("polled");
         assert_eq!((round.received, round.failed), (1, 1), "attempt {attempt}");
         assert!(matches!(round.fates[0], Fate::Failed(Failure::Business(_))));
     }
-    let sixth = poller.poll(&kit.consumer, 0).await.expect("polled");
     assert_eq!(
-        sixth.received, 0,
+        dead_letters.received(&kit).await,
+        0,
         "its sixth receive moved it to the dead-letter queue"
     );
-    assert_eq!(depth(&local, &dlq).await, 1);
+    assert_eq!(depth(&local, dlq).await, 1);
     assert!(
         kit.rows("invoice#D1").await.is_empty(),
         "every claim given up"
     );
 
     clock.set(T0 + Duration::hours(1));
-    let (status, _) = answer(
-        &app(&local, &clock, &queue)
-            .handle(form_post(&invoice("D1", "refunded")))
-            .await,
-    );
-    assert_eq!(status, 200);
+    dead_letters
+        .deliver(&local, &clock, &invoice("D1", "refunded"))
+        .await;
     let round = poller.poll(&kit.consumer, 0).await.expect("polled");
     assert_eq!(round.fates, [Fate::Done(Outcome::Booked)]);
     assert_eq!(kit.statuses("invoice#D1").await, [(2, "booked".to_owned())]);
     assert_eq!(kit.head("invoice#D1").await, (0, 2), "1 is missing below 2");
 
     kit.fixed();
-    assert_eq!(redrive(&local, &dlq, &queue).await, 1);
+    assert_eq!(redrive(&local, dlq, queue).await, 1);
     let round = poller.poll(&kit.consumer, 0).await.expect("polled");
     assert_eq!(round.fates, [Fate::Done(Outcome::BookedLate)]);
     let rows = kit.rows("invoice#D1").await;
@@ -136,15 +161,8 @@ async fn a_dead_lettered_payment_is_booked_late_after_its_redrive() {
         "told what was booked since"
     );
     assert_eq!(text(&bookings[1], "kind"), "refund");
-    assert_eq!(
-        poller
-            .poll(&kit.consumer, 0)
-            .await
-            .expect("polled")
-            .received,
-        0
-    );
-    assert_eq!(depth(&local, &queue).await, 0);
+    assert_eq!(dead_letters.received(&kit).await, 0);
+    assert_eq!(depth(&local, queue).await, 0);
 }
 
 /// The same bug with both notifications already queued: SQS hands the group's messages to one
@@ -157,21 +175,12 @@ async fn a_group_dead_lettered_together_is_booked_in_order_after_its_redrive() {
     let clock = ManualClock::at(T0);
     let kit = Kit::new(&local, &clock).await;
     kit.stand_in.invoice("D2", "refunded");
-    let (queue, queue_arn, dlq) =
-        queue_with_dead_letters(&local, &format!("{}-kit", local.table)).await;
-    let poller = Poller {
-        sqs: local.sqs.clone(),
-        queue_url: queue.clone(),
-        queue_arn,
-        release_failed: true,
-    };
+    let dead_letters = DeadLetters::new(&local).await;
+    let DeadLetters { queue, dlq, poller } = &dead_letters;
     for status in ["paid", "refunded"] {
-        let (code, _) = answer(
-            &app(&local, &clock, &queue)
-                .handle(form_post(&invoice("D2", status)))
-                .await,
-        );
-        assert_eq!(code, 200);
+        dead_letters
+            .deliver(&local, &clock, &invoice("D2", status))
+            .await;
     }
     kit.fail(1);
     for _ in 1..=5 {
@@ -179,17 +188,10 @@ async fn a_group_dead_lettered_together_is_booked_in_order_after_its_redrive() {
         assert_eq!((round.received, round.failed), (2, 2));
         assert_eq!(round.fates[1], Fate::Held, "never booked before N");
     }
-    assert_eq!(
-        poller
-            .poll(&kit.consumer, 0)
-            .await
-            .expect("polled")
-            .received,
-        0
-    );
-    assert_eq!(depth(&local, &dlq).await, 2);
+    assert_eq!(dead_letters.received(&kit).await, 0);
+    assert_eq!(depth(&local, dlq).await, 2);
     kit.fixed();
-    assert_eq!(redrive(&local, &dlq, &queue).await, 2);
+    assert_eq!(redrive(&local, dlq, queue).await, 2);
     let round = poller.poll(&kit.consumer, 0).await.expect("polled");
     assert_eq!(
         round.fates,

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use pipeline_tests::consumer::Kit;
 use pipeline_tests::wire::HttpFault;
 use pipeline_tests::{answer, form_post, Local};
@@ -16,8 +15,8 @@ use webhook_core::clock::ManualClock;
 use webhook_lambda::sweeper::Sweeper;
 
 use crate::delivery_semantics::{
-    deliver, deliver_while_the_queue_is_down, record_resend_of_the_day, ACTIVATED, RENEWED,
-    SUBSCRIPTIONS, SUSPENDED, T0,
+    deliver, deliver_minutes_apart, deliver_seconds_apart, deliver_while_the_queue_is_down,
+    record_resend_of_the_day, ACTIVATED, RENEWED, SUBSCRIPTIONS, SUSPENDED, T0,
 };
 
 const PK: &str = "subscription#S1";
@@ -66,15 +65,10 @@ async fn a_retry_within_the_window_is_booked_once() {
 #[tokio::test]
 async fn a_resend_of_the_period_is_booked_once() {
     let (local, clock, kit) = setup().await;
-    deliver(&local, &clock, SUSPENDED).await;
-    clock.set(T0 + Duration::minutes(1));
-    deliver(&local, &clock, ACTIVATED).await;
+    deliver_minutes_apart(&local, &clock, &[(0, SUSPENDED), (1, ACTIVATED)]).await;
     let later = T0 + Duration::days(2);
     record_resend_of_the_day(&local, later).await;
-    for (i, body) in [SUSPENDED, ACTIVATED].into_iter().enumerate() {
-        clock.set(later + Duration::seconds(i as i64));
-        deliver(&local, &clock, body).await;
-    }
+    deliver_seconds_apart(&local, &clock, later, &[SUSPENDED, ACTIVATED]).await;
     assert_eq!(kit.outcomes(&local.sends()).await, ["booked", "booked"]);
     assert_eq!(kit.booked(PK).await, [1, 2]);
 }
@@ -84,10 +78,12 @@ async fn a_resend_of_the_period_is_booked_once() {
 #[tokio::test]
 async fn suspended_activated_suspended_is_three_bookings() {
     let (local, clock, kit) = setup().await;
-    for (minutes, body) in [(0, SUSPENDED), (3, ACTIVATED), (6, SUSPENDED)] {
-        clock.set(T0 + Duration::minutes(minutes));
-        deliver(&local, &clock, body).await;
-    }
+    deliver_minutes_apart(
+        &local,
+        &clock,
+        &[(0, SUSPENDED), (3, ACTIVATED), (6, SUSPENDED)],
+    )
+    .await;
     assert_eq!(kit.outcomes(&local.sends()).await, ["booked"; 3]);
     assert_eq!(kit.booked(PK).await, [1, 2, 3]);
     assert!(kit.stand_in.calls().is_empty(), "after_other: not asked");
@@ -161,16 +157,15 @@ async fn a_real_suspension_after_a_swept_owed_one_is_confirmed_and_booked() {
 async fn a_resend_of_identical_notifications_books_nothing_new() {
     let (local, clock, kit) = setup().await;
     kit.stand_in.subscription("S1", true, true);
-    for (minutes, body) in [(0, SUSPENDED), (1, ACTIVATED), (2, SUSPENDED)] {
-        clock.set(T0 + Duration::minutes(minutes));
-        deliver(&local, &clock, body).await;
-    }
+    deliver_minutes_apart(
+        &local,
+        &clock,
+        &[(0, SUSPENDED), (1, ACTIVATED), (2, SUSPENDED)],
+    )
+    .await;
     let later = T0 + Duration::days(2);
     record_resend_of_the_day(&local, later).await;
-    for (i, body) in [SUSPENDED, ACTIVATED, SUSPENDED].into_iter().enumerate() {
-        clock.set(later + Duration::seconds(i as i64));
-        deliver(&local, &clock, body).await;
-    }
+    deliver_seconds_apart(&local, &clock, later, &[SUSPENDED, ACTIVATED, SUSPENDED]).await;
     assert_eq!(kit.outcomes(&local.sends()).await, ["booked"; 3]);
     clock.set(later + Duration::minutes(1));
     deliver(&local, &clock, SUSPENDED).await;
@@ -201,9 +196,7 @@ async fn a_resend_of_an_older_renewal_is_not_a_third_booking() {
 #[tokio::test]
 async fn a_resend_whose_write_answer_was_lost_books_nothing_new() {
     let (local, clock, kit) = setup().await;
-    deliver(&local, &clock, SUSPENDED).await;
-    clock.set(T0 + Duration::minutes(1));
-    deliver(&local, &clock, ACTIVATED).await;
+    deliver_minutes_apart(&local, &clock, &[(0, SUSPENDED), (1, ACTIVATED)]).await;
     let later = T0 + Duration::days(2);
     record_resend_of_the_day(&local, later).await;
     local
@@ -244,25 +237,11 @@ async fn an_unreadable_notifications_gap_record_is_booked_as_not_received() {
     let (local, clock, kit) = setup().await;
     kit.stand_in.subscription("S1", true, false);
     deliver_while_the_queue_is_down(&local, &clock, SUSPENDED).await;
-    local
-        .dynamo
-        .update_item()
-        .table_name(&local.table)
-        .key("pk", AttributeValue::S(PK.to_owned()))
-        .key("sk", AttributeValue::S(webhook_aws::table::event_sk(1)))
-        .update_expression("SET raw_body = :b")
-        .expression_attribute_values(
-            ":b",
-            AttributeValue::S(
-                SUSPENDED
-                    .replace("S1", "S9")
-                    .replace("%5B", "[")
-                    .replace("%5D", "]"),
-            ),
-        )
-        .send()
-        .await
-        .expect("rewritten");
+    let elsewhere = SUSPENDED
+        .replace("S1", "S9")
+        .replace("%5B", "[")
+        .replace("%5D", "]");
+    local.rewrite_raw_body(PK, 1, &elsewhere).await;
     clock.set(T0 + Duration::minutes(1));
     let (status, _) = answer(
         &local
@@ -328,16 +307,8 @@ async fn a_long_backlog_is_booked_in_order_once_each() {
              &data%5Baccount_id%5D=A"
         )
     };
-    let missing = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
     let invoices = webhook_iugu::Iugu::family(webhook_iugu::Family::Invoices);
-    let down = webhook_lambda::http::App {
-        delivery: local.app_at(invoices, &clock).delivery,
-        ..local.app_with(
-            invoices,
-            webhook_lambda::auth::Token::new(Some(pipeline_tests::TOKEN)),
-            &missing,
-        )
-    };
+    let down = local.app_with_the_queue_down(invoices, &clock);
     for i in 1..=45 {
         down.handle(form_post(&body(i))).await;
     }

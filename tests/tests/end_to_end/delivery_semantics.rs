@@ -5,14 +5,13 @@
 //! days; see `pipeline_tests::wire`).
 
 use pipeline_tests::wire::Sent;
-use pipeline_tests::{answer, form_post, Local, TOKEN};
+use pipeline_tests::{answer, form_post, Local};
 use serde_json::Value;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use webhook_core::clock::ManualClock;
 use webhook_core::RepeatReason;
 use webhook_iugu::{Family, Iugu};
-use webhook_lambda::auth::Token;
 
 /// 10:00 in São Paulo.
 pub const T0: OffsetDateTime = datetime!(2026-11-20 13:00 UTC);
@@ -32,13 +31,33 @@ pub async fn deliver(local: &Local, clock: &ManualClock, body: &str) -> (u16, Va
     )
 }
 
+/// Delivers each body at `T0` plus its minutes, in order; each is answered 200.
+pub async fn deliver_minutes_apart(local: &Local, clock: &ManualClock, deliveries: &[(i64, &str)]) {
+    for &(minutes, body) in deliveries {
+        clock.set(T0 + Duration::minutes(minutes));
+        let (status, answer) = deliver(local, clock, body).await;
+        assert_eq!(status, 200, "{body}: {answer}");
+    }
+}
+
+/// The gateway's resend: each body delivered again, a second apart from `at`; the answers.
+pub async fn deliver_seconds_apart(
+    local: &Local,
+    clock: &ManualClock,
+    at: OffsetDateTime,
+    bodies: &[&str],
+) -> Vec<(u16, Value)> {
+    let mut answers = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        clock.set(at + Duration::seconds(i as i64));
+        answers.push(deliver(local, clock, body).await);
+    }
+    answers
+}
+
 /// Delivers `body` while the queue refuses every send: stored, answered 503.
 pub async fn deliver_while_the_queue_is_down(local: &Local, clock: &ManualClock, body: &str) {
-    let missing = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
-    let queue_down = webhook_lambda::http::App {
-        delivery: local.app_at(SUBSCRIPTIONS, clock).delivery,
-        ..local.app_with(SUBSCRIPTIONS, Token::new(Some(TOKEN)), &missing)
-    };
+    let queue_down = local.app_with_the_queue_down(SUBSCRIPTIONS, clock);
     let (status, x) = answer(&queue_down.handle(form_post(body)).await);
     assert_eq!((status, x["error"].as_str()), (503, Some("forward_failed")));
 }
@@ -63,6 +82,20 @@ pub fn rows(sends: &[Sent]) -> Vec<Row> {
 
 pub fn row(event: &str, n: u64, of: Option<u64>, reason: Option<RepeatReason>) -> Row {
     (event.to_owned(), n, of, reason)
+}
+
+/// Suspended (owed), activated, suspended again: the last flagged as a possible retry.
+fn suspended_activated_suspended_again() -> [Row; 3] {
+    [
+        row("subscription.suspended", 1, None, None),
+        row("subscription.activated", 2, None, None),
+        row(
+            "subscription.suspended",
+            3,
+            Some(1),
+            Some(RepeatReason::PossibleRetry),
+        ),
+    ]
 }
 
 /// Row: X, then X again 1 s, 10 min and 20 h later, nothing else in between: a gateway
@@ -100,9 +133,7 @@ async fn a_retry_within_the_window_is_forwarded_once() {
 async fn a_resend_of_the_period_two_days_later_is_forwarded_once() {
     let local = Local::new().await;
     let clock = ManualClock::at(T0);
-    deliver(&local, &clock, SUSPENDED).await;
-    clock.set(T0 + Duration::minutes(1));
-    deliver(&local, &clock, ACTIVATED).await;
+    deliver_minutes_apart(&local, &clock, &[(0, SUSPENDED), (1, ACTIVATED)]).await;
     assert_eq!(local.sends().len(), 2);
 
     // What `recover resend --from 2026-11-20 --to 2026-11-20` records before asking iugu.
@@ -110,13 +141,13 @@ async fn a_resend_of_the_period_two_days_later_is_forwarded_once() {
     let named = record_resend_of_the_day(&local, later).await;
     assert_eq!(named, 2, "the request names both stored notifications");
 
-    for (i, body) in [SUSPENDED, ACTIVATED].into_iter().enumerate() {
-        clock.set(later + Duration::seconds(i as i64));
-        let (status, again) = deliver(&local, &clock, body).await;
+    for (status, again) in
+        deliver_seconds_apart(&local, &clock, later, &[SUSPENDED, ACTIVATED]).await
+    {
         assert_eq!(
             (status, again["status"].as_str()),
             (200, Some("duplicate")),
-            "{body}: {again}"
+            "{again}"
         );
     }
     assert_eq!(local.sends().len(), 2, "nothing new was sent");
@@ -143,11 +174,12 @@ pub async fn record_resend_of_the_day(local: &Local, now: OffsetDateTime) -> usi
 async fn suspended_activated_suspended_is_three_messages() {
     let local = Local::new().await;
     let clock = ManualClock::at(T0);
-    for (minutes, body) in [(0, SUSPENDED), (3, ACTIVATED), (6, SUSPENDED)] {
-        clock.set(T0 + Duration::minutes(minutes));
-        let (status, _) = deliver(&local, &clock, body).await;
-        assert_eq!(status, 200);
-    }
+    deliver_minutes_apart(
+        &local,
+        &clock,
+        &[(0, SUSPENDED), (3, ACTIVATED), (6, SUSPENDED)],
+    )
+    .await;
     let sent = local.sends();
     assert_eq!(
         rows(&sent),
@@ -250,19 +282,7 @@ async fn a_retry_owed_after_other_notifications_is_forwarded_flagged() {
         ),
         (200, Some("repeat"), Some(3))
     );
-    assert_eq!(
-        rows(&local.sends()),
-        [
-            row("subscription.suspended", 1, None, None),
-            row("subscription.activated", 2, None, None),
-            row(
-                "subscription.suspended",
-                3,
-                Some(1),
-                Some(RepeatReason::PossibleRetry)
-            ),
-        ]
-    );
+    assert_eq!(rows(&local.sends()), suspended_activated_suspended_again());
     let head = local.head("subscription#S1").await;
     assert_eq!((head.last_sequence, head.forwarded_sequence), (3, 3));
     assert_eq!(
@@ -301,17 +321,5 @@ async fn a_real_suspension_after_a_swept_owed_one_is_forwarded() {
         (200, Some("repeat"), Some(3)),
         "{again}"
     );
-    assert_eq!(
-        rows(&local.sends()),
-        [
-            row("subscription.suspended", 1, None, None),
-            row("subscription.activated", 2, None, None),
-            row(
-                "subscription.suspended",
-                3,
-                Some(1),
-                Some(RepeatReason::PossibleRetry)
-            ),
-        ]
-    );
+    assert_eq!(rows(&local.sends()), suspended_activated_suspended_again());
 }

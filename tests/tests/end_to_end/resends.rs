@@ -10,7 +10,8 @@ use webhook_core::clock::ManualClock;
 use webhook_core::RepeatReason;
 
 use crate::delivery_semantics::{
-    deliver, record_resend_of_the_day, row, rows, ACTIVATED, RENEWED, SUSPENDED, T0,
+    deliver, deliver_minutes_apart, deliver_seconds_apart, record_resend_of_the_day, row, rows,
+    ACTIVATED, RENEWED, SUSPENDED, T0,
 };
 
 /// Issue 21, 2(b): suspended, activated, suspended, all resent together: each delivery is its
@@ -20,17 +21,19 @@ use crate::delivery_semantics::{
 async fn a_resend_of_two_identical_notifications_sends_nothing_new() {
     let local = Local::new().await;
     let clock = ManualClock::at(T0);
-    for (minutes, body) in [(0, SUSPENDED), (1, ACTIVATED), (2, SUSPENDED)] {
-        clock.set(T0 + Duration::minutes(minutes));
-        deliver(&local, &clock, body).await;
-    }
+    deliver_minutes_apart(
+        &local,
+        &clock,
+        &[(0, SUSPENDED), (1, ACTIVATED), (2, SUSPENDED)],
+    )
+    .await;
     let later = T0 + Duration::days(2);
     assert_eq!(record_resend_of_the_day(&local, later).await, 3);
-    for (i, body) in [SUSPENDED, ACTIVATED, SUSPENDED].into_iter().enumerate() {
-        clock.set(later + Duration::seconds(i as i64));
-        let (status, again) = deliver(&local, &clock, body).await;
+    let again =
+        deliver_seconds_apart(&local, &clock, later, &[SUSPENDED, ACTIVATED, SUSPENDED]).await;
+    for (i, (status, again)) in again.iter().enumerate() {
         assert_eq!(
-            (status, again["status"].as_str()),
+            (*status, again["status"].as_str()),
             (200, Some("duplicate")),
             "{i}: {again}"
         );
@@ -85,9 +88,7 @@ async fn a_resend_of_an_older_renewal_is_not_a_third_renewal() {
 async fn a_resend_whose_write_answer_was_lost_is_still_the_resend() {
     let local = Local::new().await;
     let clock = ManualClock::at(T0);
-    deliver(&local, &clock, SUSPENDED).await;
-    clock.set(T0 + Duration::minutes(1));
-    deliver(&local, &clock, ACTIVATED).await;
+    deliver_minutes_apart(&local, &clock, &[(0, SUSPENDED), (1, ACTIVATED)]).await;
     let later = T0 + Duration::days(2);
     record_resend_of_the_day(&local, later).await;
     // The delivery's first UpdateItem is the entry's use.

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use pipeline_tests::Local;
 use time::Duration;
 use webhook_core::clock::{Clock, ManualClock};
@@ -50,25 +49,11 @@ async fn an_unreadable_waiting_notification_is_set_aside_and_the_entity_goes_on(
     let clock = ManualClock::at(T0);
     deliver_while_the_queue_is_down(&local, &clock, SUSPENDED).await;
     // What a parser or key-rule change does to it: the body now reads as another entity's.
-    local
-        .dynamo
-        .update_item()
-        .table_name(&local.table)
-        .key("pk", AttributeValue::S(PK.to_owned()))
-        .key("sk", AttributeValue::S(webhook_aws::table::event_sk(1)))
-        .update_expression("SET raw_body = :b")
-        .expression_attribute_values(
-            ":b",
-            AttributeValue::S(
-                SUSPENDED
-                    .replace("S1", "S9")
-                    .replace("%5B", "[")
-                    .replace("%5D", "]"),
-            ),
-        )
-        .send()
-        .await
-        .expect("rewritten");
+    let elsewhere = SUSPENDED
+        .replace("S1", "S9")
+        .replace("%5B", "[")
+        .replace("%5D", "]");
+    local.rewrite_raw_body(PK, 1, &elsewhere).await;
     clock.set(T0 + Duration::minutes(1));
     let (metrics, lines) = webhook_lambda::metrics::Metrics::captured("WebhookTest");
     let app = webhook_lambda::http::App {
@@ -190,16 +175,8 @@ async fn a_long_backlog_is_forwarded_in_bounded_steps_in_order() {
              &data%5Baccount_id%5D=A"
         )
     };
-    let missing = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
     let invoices = webhook_iugu::Iugu::family(webhook_iugu::Family::Invoices);
-    let down = webhook_lambda::http::App {
-        delivery: local.app_at(invoices, &clock).delivery,
-        ..local.app_with(
-            invoices,
-            webhook_lambda::auth::Token::new(Some(pipeline_tests::TOKEN)),
-            &missing,
-        )
-    };
+    let down = local.app_with_the_queue_down(invoices, &clock);
     // More than one delivery forwards (`MAX_FORWARDS_PER_DELIVERY`, 25).
     let backlog: u64 = 45;
     for i in 1..=backlog {

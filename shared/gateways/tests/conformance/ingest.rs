@@ -48,6 +48,19 @@ async fn deliver<S: EventStore>(
     Ok(accepted)
 }
 
+/// One delivery of `body` at `at` while the queue refuses every send: stored, not forwarded,
+/// an error for the gateway (which retries).
+async fn deliver_while_the_queue_is_down<S: EventStore>(store: &S, body: &str, at: OffsetDateTime) {
+    let down = MemoryQueue {
+        down: true,
+        ..MemoryQueue::default()
+    };
+    let err = deliver(store, &down, body, at)
+        .await
+        .expect_err("the queue is down");
+    assert!(matches!(err, IngestError::Forward(_)), "{err}");
+}
+
 fn sent(queue: &MemoryQueue) -> Vec<(String, Option<u64>, Option<u64>)> {
     queue
         .envelopes()
@@ -214,13 +227,7 @@ async fn a_failed_send_is_an_error_and_the_next_notification_forwards_it_first()
 #[tokio::test]
 async fn a_retry_of_a_notification_never_forwarded_forwards_it() {
     let store = MemoryStore::default();
-    let down = MemoryQueue {
-        down: true,
-        ..MemoryQueue::default()
-    };
-    deliver(&store, &down, SUSPENDED, T0)
-        .await
-        .expect_err("queue down");
+    deliver_while_the_queue_is_down(&store, SUSPENDED, T0).await;
     let up = MemoryQueue::default();
     let retry = deliver(&store, &up, SUSPENDED, T0 + Duration::minutes(5))
         .await
@@ -551,13 +558,7 @@ async fn a_resend_entry_is_used_by_one_delivery() {
 #[tokio::test]
 async fn a_real_suspension_after_an_owed_one_is_forwarded_flagged() {
     let store = MemoryStore::default();
-    let down = MemoryQueue {
-        down: true,
-        ..MemoryQueue::default()
-    };
-    deliver(&store, &down, SUSPENDED, T0)
-        .await
-        .expect_err("queue down");
+    deliver_while_the_queue_is_down(&store, SUSPENDED, T0).await;
     let up = MemoryQueue::default();
     let report = webhook_core::sweep::sweep(
         &store,
@@ -595,13 +596,7 @@ async fn a_real_suspension_after_an_owed_one_is_forwarded_flagged() {
 #[tokio::test]
 async fn an_unreadable_stored_notification_becomes_a_gap_and_its_entity_goes_on() {
     let store = MemoryStore::default();
-    let down = MemoryQueue {
-        down: true,
-        ..MemoryQueue::default()
-    };
-    deliver(&store, &down, SUSPENDED, T0)
-        .await
-        .expect_err("queue down");
+    deliver_while_the_queue_is_down(&store, SUSPENDED, T0).await;
     // A parser change: the stored body no longer parses to what it was stored as.
     if let Ok(mut t) = store.tables.lock() {
         if let Some(n) = t
@@ -648,13 +643,7 @@ async fn an_unreadable_stored_notification_becomes_a_gap_and_its_entity_goes_on(
 #[tokio::test]
 async fn a_waiting_notification_past_its_retention_becomes_a_gap() {
     let store = MemoryStore::default();
-    let down = MemoryQueue {
-        down: true,
-        ..MemoryQueue::default()
-    };
-    deliver(&store, &down, SUSPENDED, T0)
-        .await
-        .expect_err("queue down");
+    deliver_while_the_queue_is_down(&store, SUSPENDED, T0).await;
     let up = MemoryQueue::default();
     let later = T0 + settings().retention + Duration::days(1);
     let next = deliver(&store, &up, ACTIVATED, later)
@@ -676,18 +665,12 @@ async fn a_waiting_notification_past_its_retention_becomes_a_gap() {
 async fn one_delivery_forwards_a_bounded_backlog() {
     use webhook_core::ingest::MAX_FORWARDS_PER_DELIVERY;
     let store = MemoryStore::default();
-    let down = MemoryQueue {
-        down: true,
-        ..MemoryQueue::default()
-    };
     let body = |i: u64| {
         format!("event=invoice.status_changed&data[id]=F1&data[status]=s{i}&data[account_id]=A")
     };
     let backlog: u64 = 30;
     for i in 1..=backlog {
-        deliver(&store, &down, &body(i), T0 + Duration::seconds(i as i64))
-            .await
-            .expect_err("queue down");
+        deliver_while_the_queue_is_down(&store, &body(i), T0 + Duration::seconds(i as i64)).await;
     }
     let up = MemoryQueue::default();
     let at = T0 + Duration::minutes(10);

@@ -293,6 +293,82 @@ async fn one_entitys_backlog_is_forwarded_a_run_at_a_time_and_marked_each_time()
     assert_eq!(sequences, [Some(1), Some(2), Some(3), Some(4), Some(5)]);
 }
 
+/// A queue each send to which takes a second by `clock`.
+struct SlowQueue {
+    queue: MemoryQueue,
+    clock: ManualClock,
+}
+
+impl Forwarder for SlowQueue {
+    async fn forward(&self, envelope: &Envelope) -> Result<(), DownstreamError> {
+        self.clock.advance(Duration::seconds(1));
+        self.queue.forward(envelope).await
+    }
+}
+
+/// A run whose time is up stops between chunks, inside an entity: what it sent is marked (a
+/// run that dies leaves at most one chunk unmarked), and the next run starts with that entity.
+#[tokio::test]
+async fn a_run_out_of_time_stops_between_chunks_and_the_next_goes_on() {
+    use webhook_core::sweep::SWEEP_CHUNK;
+    let store = MemoryStore::default();
+    let backlog = 2 * SWEEP_CHUNK + 5;
+    for n in 1..=backlog {
+        let at = T0 + Duration::seconds(n as i64);
+        stored_while_the_queue_is_down(&store, &body("A", &format!("s{n}")), at).await;
+    }
+    stored_while_the_queue_is_down(&store, &body("B", "pending"), T0 + Duration::minutes(1)).await;
+    // Each send takes a second by the clock; the run has 5.
+    let clock = ManualClock::at(T0 + Duration::minutes(10));
+    let queue = SlowQueue {
+        queue: MemoryQueue::default(),
+        clock: clock.clone(),
+    };
+    let five_seconds = SweepSettings {
+        budget: std::time::Duration::from_secs(5),
+        ..SweepSettings::default()
+    };
+    let first = sweep(
+        &store,
+        &queue,
+        &webhook_gateways::ALL,
+        &clock,
+        &five_seconds,
+    )
+    .await
+    .expect("swept");
+    assert_eq!(
+        (first.forwarded as u64, first.stopped_early),
+        (SWEEP_CHUNK, true),
+        "one chunk, then the budget: {first:?}"
+    );
+    let head = store.entity("invoice#A").expect("stored").head;
+    assert_eq!(
+        head.forwarded_sequence, SWEEP_CHUNK,
+        "marked before stopping"
+    );
+    let next = sweep(
+        &store,
+        &queue,
+        &webhook_gateways::ALL,
+        &clock,
+        &SweepSettings::default(),
+    )
+    .await
+    .expect("swept");
+    assert_eq!(next.forwarded as u64, backlog - SWEEP_CHUNK + 1, "{next:?}");
+    let sent: Vec<(String, Option<u64>)> = queue
+        .queue
+        .envelopes()
+        .into_iter()
+        .map(|e| (e.entity_id, e.sequence))
+        .collect();
+    let mut want: Vec<(String, Option<u64>)> =
+        (1..=backlog).map(|n| ("A".to_owned(), Some(n))).collect();
+    want.push(("B".to_owned(), Some(1)));
+    assert_eq!(sent, want, "A in order, each once, then B");
+}
+
 #[tokio::test]
 async fn a_page_of_failing_entities_does_not_hide_the_ones_behind_it() {
     let store = MemoryStore::default();
