@@ -3,7 +3,7 @@
 //! and what finds the route a kept request came in on ([`route_of`]: `recover quarantine
 //! retry`). A function that serves one gateway needs only that gateway's crate. Adding a
 //! gateway is its crate, its function, its line here and its resources in `template.yaml`
-//! (docs/architecture.md).
+//! (docs/architecture.md; `tests/conformance/gateway_checklist.rs` fails on a fifth place).
 //!
 //! This crate also holds the gateways' conformance (its `tests/`: reference samples, golden
 //! envelopes, fuzz seeds, properties, the core's sweep over both gateways), the parsing

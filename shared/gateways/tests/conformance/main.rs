@@ -7,6 +7,7 @@
 
 mod bad_input;
 mod fuzz_seeds;
+mod gateway_checklist;
 mod golden;
 mod properties;
 mod reference_samples;
