@@ -14,10 +14,11 @@ use time::{Date, Duration, OffsetDateTime};
 use webhook_aws::table::{self, QuarantineItem};
 use webhook_core::admission::body_text;
 use webhook_core::clock::ManualClock;
+use webhook_core::code;
 use webhook_core::delivery::DeliverySettings;
 use webhook_core::gateway::Gateway;
 use webhook_core::ingest::{mark, store_and_forward, Forwarder, Outcome};
-use webhook_core::refusal::{code, Refusal};
+use webhook_core::refusal::Refusal;
 use webhook_core::Envelope;
 
 use crate::error::RecoverError;

@@ -121,7 +121,7 @@ impl ParseError {
 
     /// A stable, machine-readable code for the JSON error body.
     pub fn code(&self) -> &'static str {
-        use crate::refusal::code;
+        use crate::code;
         use ParseError::*;
         match self {
             EmptyBody => code::EMPTY_BODY,

@@ -12,7 +12,7 @@
 //!   keeps refused requests.
 //! - `gateway` (feature `http`): the seam each gateway implements for the HTTP handler;
 //!   `admission` (feature `http`): a body through it to an envelope, or the refusal;
-//!   [`refusal`]: every answer that is not a 200 (the type behind `http`), every code.
+//!   `refusal` (feature `http`): every answer that is not a 200; [`code`]: every code one carries.
 //! - [`memory`]: every port in memory, for tests and benchmarks; [`clock`]: what time it is.
 //! - `schema` (feature `schema`): the envelope as a JSON Schema, derived from these types.
 
@@ -20,6 +20,7 @@
 pub mod admission;
 pub mod canonical;
 pub mod clock;
+pub mod code;
 pub mod delivery;
 pub mod envelope;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod gateway;
 pub mod ingest;
 pub mod memory;
 pub mod quarantine;
+#[cfg(feature = "http")]
 pub mod refusal;
 #[cfg(feature = "schema")]
 pub mod schema;
