@@ -14,7 +14,9 @@ use std::ops::Index;
 
 use serde::{Deserialize, Serialize};
 
-/// One field's value: a text, a list of texts (a name sent several times) or a nested tree.
+// This doc comment is `Node`'s description in schema/envelope.schema.json, which consumers read:
+// changing it changes the schema.
+/// One value of a form: a string, a list of strings (`name[]=a&name[]=b`) or a nested map.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]

@@ -45,11 +45,21 @@ fn rust_files(rel: &str) -> Vec<String> {
     out
 }
 
-/// A Rust file's code: each line without its `//` comment, up to its `#[cfg(test)]` module.
+/// A Rust file's code: each line without its `//` comment, up to its `#[cfg(test)]` module
+/// (which must be the file's last item: `mod tests`).
 fn code(text: &str) -> String {
     let mut out = String::new();
-    for line in text.lines() {
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
         if line.starts_with("#[cfg(test)]") {
+            let item = lines.next().unwrap_or_default();
+            assert!(item.starts_with("mod tests"), "#[cfg(test)] before {item}");
+            let rest: Vec<&str> = lines.filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(rest.last(), Some(&"}"), "the test module ends the file");
+            assert!(
+                !rest.iter().any(|l| l.starts_with("#[cfg(test)]")),
+                "one test module"
+            );
             break;
         }
         out.push_str(line.split("//").next().unwrap_or_default());
