@@ -8,8 +8,8 @@ https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/s
 so the file has one section per function, keyed by its logical id, each holding only
 variables that function declares:
 
-- those that point at a resource (EVENTS_TABLE, EVENTS_QUEUE_URL, IUGU_SECRET_ID,
-  IPAG_SECRET_ID): the local server's table, queue and secrets, from local_resources.py's
+- those that point at a resource (EVENTS_TABLE, EVENTS_QUEUE_URL, each gateway's
+  <NAME>_SECRET_ID): the local server's table, queue and secrets, from local_resources.py's
   output (SAM cannot resolve `!Ref EventsTable` and the like);
 - AWS_ENDPOINT_URL: the local server, as a function in a container reaches it (--host:
   127.0.0.1 with `--docker-network host` on Linux, host.docker.internal with Docker Desktop);
@@ -35,7 +35,13 @@ from urllib.parse import urlsplit, urlunsplit
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import local_resources as lr  # noqa: E402
 
-POINTS_AT_RESOURCES = ("EVENTS_TABLE", "EVENTS_QUEUE_URL", "IUGU_SECRET_ID", "IPAG_SECRET_ID")
+POINTS_AT_RESOURCES = ("EVENTS_TABLE", "EVENTS_QUEUE_URL")
+SECRET_ID = "_SECRET_ID"  # each gateway's secret: <NAME>_SECRET_ID
+
+
+def points_at_resource(name):
+    """Whether the variable names a resource of the stack, which the local server stands for."""
+    return name in POINTS_AT_RESOURCES or name.endswith(SECRET_ID)
 ENDPOINT = "AWS_ENDPOINT_URL"
 
 
@@ -104,7 +110,7 @@ def main():
     out = {}
     for lid, variables in sorted(functions.items()):
         section = {k: local[k] for k in variables if k in local}
-        missing = [k for k in POINTS_AT_RESOURCES if k in variables and k not in section]
+        missing = [k for k in variables if points_at_resource(k) and k not in section]
         if missing:
             sys.exit(f"sam_env: {lid} declares {missing}, which the local server has no value for")
         if ENDPOINT not in section:

@@ -1,25 +1,25 @@
 //! `recover quarantine`: the requests the functions refused (400, 413, 422) and kept
 //! (`webhook_core::quarantine`). `list` shows them; `retry` runs each through the parser of the day
 //! (after a fix is deployed) and stores and forwards what now parses, exactly as the request
-//! path would: the same admission (`webhook_core::admission`: parse, route, iPag's header against
-//! its body), the same store-once-forward-in-order, the same mark. What still does not parse is
+//! path would: the same admission (`webhook_core::admission`: parse with the kept headers, route),
+//! the same store-once-forward-in-order, the same mark. What still does not parse is
 //! left as it is, with today's reason.
 //!
 //! A retried request is taken as arriving now: the notification's `received_at` is the retry's
 //! time (its first delivery's is in the list). A body that was cut when kept (over its
-//! gateway's body limit: iugu 16 KiB, iPag 64 KiB) is not retried.
+//! gateway's body limit) is not retried.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use time::{Date, Duration, OffsetDateTime};
 use webhook_aws::table::{self, QuarantineItem};
-use webhook_core::admission::Refusal;
+use webhook_core::admission::body_text;
 use webhook_core::clock::ManualClock;
+use webhook_core::code;
 use webhook_core::delivery::DeliverySettings;
 use webhook_core::gateway::Gateway;
 use webhook_core::ingest::{mark, store_and_forward, Forwarder, Outcome};
+use webhook_core::refusal::Refusal;
 use webhook_core::Envelope;
-use webhook_ipag::Ipag;
-use webhook_iugu::Iugu;
 
 use crate::error::RecoverError;
 use crate::event_table::EventTable;
@@ -124,17 +124,6 @@ pub type Admit = dyn Fn(&dyn Gateway, &HeaderMap, &[u8], OffsetDateTime) -> Resu
     + Send
     + Sync;
 
-/// The gateway (as its route serves it) of the route whose path `path` ends in: iugu's (a
-/// family's route, or all events) or iPag's (its signature is not checked again: the request
-/// was authenticated when it was quarantined).
-pub fn gateway_of_path(path: &str) -> Option<Box<dyn Gateway>> {
-    match (Ipag::of_path(path), Iugu::of_path(path)) {
-        (Some(ipag), _) => Some(Box::new(ipag)),
-        (None, Some(iugu)) => Some(Box::new(iugu)),
-        (None, None) => None,
-    }
-}
-
 /// What a retry runs with: where the requests and notifications are, where messages go, the
 /// admission, the delivery rule's settings.
 pub struct Retrier<'a, F> {
@@ -185,9 +174,10 @@ async fn retry_one<F: Forwarder>(
     if item.request.truncated() {
         return Ok(Retried::Truncated);
     }
-    let Some(gateway) = gateway_of_path(&item.request.path) else {
+    // Its signature is not checked again: the request was authenticated when it was kept.
+    let Some(gateway) = webhook_gateways::route_of(&item.request.path) else {
         return Ok(Retried::StillRefused {
-            code: "not_found".to_owned(),
+            code: code::NOT_FOUND.to_owned(),
             message: format!("no route ends in `{}`", item.request.path),
         });
     };
@@ -201,8 +191,10 @@ async fn retry_one<F: Forwarder>(
         }
     }
     let body = &item.request.body;
-    let envelope = match admit(gateway.as_ref(), &headers, body, now) {
-        Ok(envelope) => envelope,
+    let admitted = admit(gateway.as_ref(), &headers, body, now)
+        .and_then(|envelope| Ok((envelope, body_text(body)?)));
+    let (envelope, raw_body) = match admitted {
+        Ok(admitted) => admitted,
         Err(refusal) => {
             return Ok(Retried::StillRefused {
                 code: refusal.code.to_owned(),
@@ -213,13 +205,6 @@ async fn retry_one<F: Forwarder>(
     if dry_run {
         return Ok(Retried::WouldAccept);
     }
-    // The admission checked it is UTF-8.
-    let Ok(raw_body) = std::str::from_utf8(body) else {
-        return Ok(Retried::StillRefused {
-            code: "invalid_utf8".to_owned(),
-            message: "the body is not valid UTF-8".to_owned(),
-        });
-    };
     let store = table.store();
     let accepted = match store_and_forward(
         store,

@@ -358,3 +358,102 @@ impl Envelope {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> Fields {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Node::Text((*v).to_owned())))
+            .collect()
+    }
+
+    #[test]
+    fn an_event_name_is_printable_ascii_of_at_most_100_bytes() {
+        assert!(check_event_name("invoice.status_changed").is_ok());
+        assert!(check_event_name(&"a".repeat(MAX_EVENT_BYTES)).is_ok());
+        for bad in ["", "has space", "tab\t", "ç"] {
+            assert_eq!(
+                check_event_name(bad).map_err(|e| e.code()),
+                Err("invalid_event")
+            );
+        }
+        assert!(check_event_name(&"a".repeat(MAX_EVENT_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn fields_and_json_are_equal_when_they_serialise_alike() {
+        let as_fields = Data::Fields(fields(&[("id", "1"), ("status", "paid")]));
+        let as_json = Data::Json(serde_json::json!({"status": "paid", "id": "1"}));
+        assert_eq!(as_fields, as_json);
+        assert_eq!(as_json, as_fields);
+        assert_ne!(
+            as_fields,
+            Data::Json(serde_json::json!({"id": 1, "status": "paid"}))
+        );
+        assert_eq!(
+            as_fields.get("status").and_then(Node::as_text),
+            Some("paid")
+        );
+        assert!(as_json.get("status").is_none() && !as_json.contains_key("id"));
+    }
+
+    #[test]
+    fn data_reads_back_as_fields_when_every_value_is_text_and_as_json_otherwise() {
+        let read = |json: &str| serde_json::from_str::<Data>(json).expect("reads");
+        assert!(read(r#"{"a": "1", "b": ["x"], "c": {"d": "2"}}"#)
+            .as_fields()
+            .is_some());
+        assert!(read(r#"{"a": 1}"#).as_json().is_some());
+        assert_eq!(read("null").as_json(), Some(&serde_json::Value::Null));
+    }
+
+    #[test]
+    fn the_queues_deduplication_id_is_the_content_key_and_the_sequence() {
+        let mut gap = crate::stored::gap_record(
+            "thing#T1",
+            4,
+            Gap {
+                reason: GapReason::Expired,
+                detail: String::new(),
+            },
+        );
+        let entity = crate::canonical::sha256_hex(b"thing#T1");
+        assert_eq!(
+            gap.message_deduplication_id(),
+            format!("gap-{}-4", &entity[..40])
+        );
+        gap.dedup_key = "k".to_owned();
+        assert_eq!(gap.message_deduplication_id(), "k-4");
+        gap.sequence = None;
+        assert_eq!(gap.message_deduplication_id(), "k");
+    }
+
+    #[test]
+    fn a_message_without_a_schema_version_is_of_version_one_and_reasons_read_back() {
+        let gap = crate::stored::gap_record(
+            "thing#T1",
+            1,
+            Gap {
+                reason: GapReason::Skipped,
+                detail: "set aside".to_owned(),
+            },
+        );
+        let mut json = serde_json::to_value(&gap).expect("serialises");
+        assert_eq!(json["schema_version"], SCHEMA_VERSION);
+        json.as_object_mut().map(|o| o.remove("schema_version"));
+        let back: Envelope = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back.schema_version, 1);
+        for reason in [
+            RepeatReason::AfterWindow,
+            RepeatReason::AfterOther,
+            RepeatReason::PossibleRetry,
+            RepeatReason::ResendUnmatched,
+        ] {
+            assert_eq!(RepeatReason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(RepeatReason::parse("other"), None);
+    }
+}

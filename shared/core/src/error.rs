@@ -121,27 +121,28 @@ impl ParseError {
 
     /// A stable, machine-readable code for the JSON error body.
     pub fn code(&self) -> &'static str {
+        use crate::code;
         use ParseError::*;
         match self {
-            EmptyBody => "empty_body",
-            BodyTooLarge { .. } => "body_too_large",
-            TooManyFields { .. } => "too_many_fields",
-            InvalidPercentEscape { .. } => "invalid_percent_escape",
-            InvalidUtf8 { .. } => "invalid_utf8",
-            KeyTooLong { .. } => "key_too_long",
-            NulByte { .. } => "nul_byte",
-            MalformedKey { .. } => "malformed_key",
-            TooDeep { .. } => "too_deep",
-            DuplicateKey { .. } => "duplicate_key",
-            ConflictingKey { .. } => "conflicting_key",
-            MissingEvent { .. } | MissingEventName { .. } => "missing_event",
-            InvalidJson { .. } => "invalid_json",
-            NotAnObject { .. } => "not_an_object",
-            InvalidEvent { .. } => "invalid_event",
-            MissingEntityId { .. } => "missing_entity_id",
-            InvalidEntityId { .. } => "invalid_entity_id",
-            EventMismatch { .. } => "event_mismatch",
-            Gateway { code, .. } => code,
+            EmptyBody => code::EMPTY_BODY,
+            BodyTooLarge { .. } => code::BODY_TOO_LARGE,
+            TooManyFields { .. } => code::TOO_MANY_FIELDS,
+            InvalidPercentEscape { .. } => code::INVALID_PERCENT_ESCAPE,
+            InvalidUtf8 { .. } => code::INVALID_UTF8,
+            KeyTooLong { .. } => code::KEY_TOO_LONG,
+            NulByte { .. } => code::NUL_BYTE,
+            MalformedKey { .. } => code::MALFORMED_KEY,
+            TooDeep { .. } => code::TOO_DEEP,
+            DuplicateKey { .. } => code::DUPLICATE_KEY,
+            ConflictingKey { .. } => code::CONFLICTING_KEY,
+            MissingEvent { .. } | MissingEventName { .. } => code::MISSING_EVENT,
+            InvalidJson { .. } => code::INVALID_JSON,
+            NotAnObject { .. } => code::NOT_AN_OBJECT,
+            InvalidEvent { .. } => code::INVALID_EVENT,
+            MissingEntityId { .. } => code::MISSING_ENTITY_ID,
+            InvalidEntityId { .. } => code::INVALID_ENTITY_ID,
+            EventMismatch { .. } => code::EVENT_MISMATCH,
+            Gateway { code: own, .. } => own,
         }
     }
 }

@@ -1,4 +1,7 @@
-//! The nested map a form parses into: [`Fields`] (names to [`Node`]s, sorted by name).
+//! A tree of named text fields: [`Fields`] (names to [`Node`]s, sorted by name), each a text,
+//! a list of texts or a nested tree. The neutral shape of a gateway's data that is named text
+//! (a form's fields, nested by their names) rather than JSON ([`crate::envelope::Data`]); what
+//! the names mean is the gateway's.
 //!
 //! A notification has a few dozen fields at most, so the map is a `Vec` kept sorted by name
 //! rather than a `BTreeMap`: one allocation per map instead of a node per few fields, a binary
@@ -11,6 +14,8 @@ use std::ops::Index;
 
 use serde::{Deserialize, Serialize};
 
+// This doc comment is `Node`'s description in schema/envelope.schema.json, which consumers read:
+// changing it changes the schema.
 /// One value of a form: a string, a list of strings (`name[]=a&name[]=b`) or a nested map.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

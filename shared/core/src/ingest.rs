@@ -554,3 +554,103 @@ async fn pause(d: std::time::Duration) {
 /// Without a runtime's timer (the core built alone), retry at once.
 #[cfg(not(feature = "tokio"))]
 async fn pause(_: std::time::Duration) {}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::envelope::{Data, Event, EventFamily, Provider, SCHEMA_VERSION};
+    use crate::error::ParseError;
+    use crate::fields::Fields;
+    use crate::memory::{MemoryQueue, MemoryStore};
+
+    const AT: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+
+    /// A gateway whose stored body is its envelope's JSON: the core's rule, no gateway's parser.
+    struct AsJson;
+
+    impl Parsers for AsJson {
+        fn parse_stored(
+            &self,
+            provider: &str,
+            _: &str,
+            body: &[u8],
+            _: OffsetDateTime,
+        ) -> Option<Result<Envelope, ParseError>> {
+            (provider == "test").then(|| {
+                serde_json::from_slice(body)
+                    .map_err(|_| ParseError::InvalidJson { line: 0, column: 0 })
+            })
+        }
+    }
+
+    fn envelope(status: &str) -> Envelope {
+        Envelope {
+            schema_version: SCHEMA_VERSION,
+            provider: Provider::from_static("test"),
+            event: Event::from_static("thing.changed"),
+            family: EventFamily::from_static("things"),
+            entity_type: "thing".to_owned(),
+            entity_id: "T1".to_owned(),
+            entity_key: "thing#T1".to_owned(),
+            account_id: None,
+            status: Some(status.to_owned()),
+            dedup_key: crate::canonical::sha256_hex(status.as_bytes()),
+            sequence: None,
+            repeat_of: None,
+            received_at: AT,
+            data: Data::Json(serde_json::json!({ "status": status })),
+            extra: Fields::new(),
+            gap: None,
+        }
+    }
+
+    async fn deliver(store: &MemoryStore, queue: &MemoryQueue, status: &str) -> Accepted {
+        let envelope = envelope(status);
+        let body = serde_json::to_string(&envelope).expect("serialises");
+        let settings = DeliverySettings::default();
+        let accepted = store_and_forward(store, queue, &AsJson, envelope, &body, &settings, "d")
+            .await
+            .expect("stored and forwarded");
+        if let Some(to_mark) = &accepted.mark {
+            mark(store, to_mark, &crate::clock::ManualClock::at(AT), 1)
+                .await
+                .expect("marked");
+        }
+        accepted
+    }
+
+    #[tokio::test]
+    async fn each_new_notification_takes_the_next_sequence_and_a_copy_sends_nothing() {
+        let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
+        let first = deliver(&store, &queue, "open").await;
+        assert_eq!(
+            (
+                first.outcome,
+                first.sequence,
+                first.forwarded,
+                first.in_queue
+            ),
+            (Outcome::Stored, Some(1), 1, true)
+        );
+        let second = deliver(&store, &queue, "closed").await;
+        assert_eq!(
+            (second.outcome, second.sequence),
+            (Outcome::Stored, Some(2))
+        );
+        let again = deliver(&store, &queue, "closed").await;
+        assert_eq!((again.outcome, again.forwarded), (Outcome::Retry, 0));
+        let sent: Vec<Option<u64>> = queue.envelopes().iter().map(|e| e.sequence).collect();
+        assert_eq!(sent, [Some(1), Some(2)]);
+    }
+
+    #[test]
+    fn the_answer_says_duplicate_for_a_retry_or_a_resend_and_the_log_tells_them_apart() {
+        let said = |o: Outcome| (o.status(), o.as_str());
+        assert_eq!(said(Outcome::Stored), ("stored", "stored"));
+        assert_eq!(said(Outcome::Repeat), ("repeat", "repeat"));
+        assert_eq!(said(Outcome::Retry), ("duplicate", "retry"));
+        assert_eq!(said(Outcome::Resend), ("duplicate", "resend"));
+    }
+}

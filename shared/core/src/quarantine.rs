@@ -4,9 +4,10 @@
 //! shows what was kept; `recover quarantine retry` runs it through the parser of the day (once
 //! a fix is deployed) and stores and forwards what now parses, as the request path would.
 //!
-//! Kept: the raw body (at most the gateway's own body limit, `Gateway::max_body_bytes`: iugu
-//! 16 KiB, iPag 64 KiB; longer ones are cut and marked so), the headers in [`KEPT_HEADERS`]
-//! (never `Authorization`; the token travels in the query string, which is not kept either),
+//! Kept: the raw body (at most the gateway's own body limit, `Gateway::max_body_bytes`; longer
+//! ones are cut and marked so), the headers in [`KEPT_HEADERS`] and those the gateway names
+//! (`Gateway::kept_headers`: what it reads beside the body) (never `Authorization`; the token
+//! travels in the query string, which is not kept either),
 //! the route, the method, the error code and message, when it first and last arrived, and how
 //! often. One item per body and day (the body's SHA-256), so the gateway's retries add a count,
 //! not items. It holds personal data: it expires with the notifications (`RETENTION_DAYS`).
@@ -14,8 +15,8 @@
 //!
 //! **Bounded**: at most [`MAX_ITEMS_PER_DAY`] new items a UTC day per gateway. Past that, a
 //! refused request that is not already kept is counted ([`Kept::OverCap`]: the day's counter
-//! says how many), not stored, and the answer is the same refusal: whoever holds a token (iPag's
-//! is the only gate when its secret has no signing key) cannot fill the table. A retry of a body
+//! says how many), not stored, and the answer is the same refusal: whoever holds a token (the
+//! only gate of a gateway that signs when its secret has no signing key) cannot fill the table. A retry of a body
 //! already kept is still counted on its item. The metrics line of each (`QuarantinedBytes`,
 //! `QuarantinedItems`, `QuarantineOverCap`) feeds the volume alarms (`template.yaml`).
 
@@ -28,7 +29,7 @@ use crate::ingest::DownstreamError;
 
 /// New items a UTC day, per gateway, past which refused requests are counted, not kept. An
 /// honest parser fault refuses every delivery of its kind: a thousand is a busy day's worth
-/// for one event, and at most 16 MB (iugu) or 64 MB (iPag) a day, expired with the
+/// for one event, and at most a thousand times the gateway's body limit a day, expired with the
 /// notifications.
 pub const MAX_ITEMS_PER_DAY: u64 = 1_000;
 
@@ -50,15 +51,19 @@ impl Kept {
     }
 }
 
-/// The headers kept, lower case: what says how to read the body, nothing that authenticates.
-pub const KEPT_HEADERS: [&str; 6] = [
-    "content-type",
-    "content-length",
-    "user-agent",
-    "x-ipag-event",
-    "ipag-event",
-    "x-ipag-timestamps",
-];
+/// The headers kept of every gateway's requests, lower case: what says how to read the body,
+/// nothing that authenticates. A gateway adds its own ([`KeptOfBody::headers`]).
+pub const KEPT_HEADERS: [&str; 3] = ["content-type", "content-length", "user-agent"];
+
+/// What the gateway wants kept of a refused request beyond [`KEPT_HEADERS`]
+/// (`Gateway::kept_headers`, `Gateway::max_body_bytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct KeptOfBody<'a> {
+    /// The headers it reads beside the body, lower case (never one that authenticates).
+    pub headers: &'a [&'a str],
+    /// The most of the body kept: its own body limit.
+    pub max_body: usize,
+}
 
 /// Whether an answer with `status` to an authenticated request is quarantined.
 pub fn is_quarantined(status: u16) -> bool {
@@ -69,9 +74,9 @@ pub fn is_quarantined(status: u16) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarantinedRequest {
     pub received_at: OffsetDateTime,
-    /// The gateway (`iugu`, `ipag`): whose day's cap it counts against.
+    /// The gateway's name (its `provider`): whose day's cap it counts against.
     pub provider: String,
-    /// The request's path (`/iugu/invoices`), which names its route.
+    /// The request's path, which names its route.
     pub path: String,
     pub method: String,
     pub error: String,
@@ -87,7 +92,7 @@ pub struct QuarantinedRequest {
 }
 
 impl QuarantinedRequest {
-    /// `max_body`: the most of the body kept (the gateway's own body limit).
+    /// `keep`: the headers the gateway reads, and the most of the body kept.
     #[allow(
         clippy::too_many_arguments,
         reason = "each is one field of what is kept"
@@ -100,11 +105,12 @@ impl QuarantinedRequest {
         (error, message): (&str, &str),
         headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
         body: &[u8],
-        max_body: usize,
+        keep: KeptOfBody<'_>,
     ) -> QuarantinedRequest {
+        let kept = |name: &str| KEPT_HEADERS.contains(&name) || keep.headers.contains(&name);
         let headers = headers
             .into_iter()
-            .filter(|(name, _)| KEPT_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
+            .filter(|(name, _)| kept(name.to_ascii_lowercase().as_str()))
             .map(|(name, value)| {
                 (
                     name.to_ascii_lowercase(),
@@ -121,7 +127,7 @@ impl QuarantinedRequest {
             error: error.to_owned(),
             message: message.to_owned(),
             headers,
-            body: body[..body.len().min(max_body)].to_vec(),
+            body: body[..body.len().min(keep.max_body)].to_vec(),
             body_size: body.len(),
             body_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
         }
@@ -156,26 +162,32 @@ mod tests {
         let headers: [(&str, &[u8]); 4] = [
             ("Content-Type", b"application/json"),
             ("Authorization", b"Bearer secret-token-value"),
-            ("X-Ipag-Event", b"TransactionCaptured"),
-            ("X-Ipag-Signature", b"abcdef"),
+            ("X-Gateway-Event", b"TransactionCaptured"),
+            ("X-Gateway-Signature", b"abcdef"),
         ];
         const MAX: usize = 64 * 1024;
         let body = vec![b'x'; MAX + 10];
         let q = QuarantinedRequest::new(
             datetime!(2026-11-23 10:00 UTC),
-            "ipag",
-            "/ipag/events",
+            "gateway",
+            "/gateway/events",
             "POST",
             ("invalid_json", "the body is not JSON"),
             headers,
             &body,
-            MAX,
+            KeptOfBody {
+                headers: &["x-gateway-event"],
+                max_body: MAX,
+            },
         );
         assert_eq!(
             q.headers,
             [
                 ("content-type".to_owned(), "application/json".to_owned()),
-                ("x-ipag-event".to_owned(), "TransactionCaptured".to_owned()),
+                (
+                    "x-gateway-event".to_owned(),
+                    "TransactionCaptured".to_owned()
+                ),
             ]
         );
         assert!(q.truncated());

@@ -1,7 +1,7 @@
 //! iPag behind the handler's seam ([`Gateway`]): JSON bodies, `POST` or `PUT`, the event named
 //! by a header, and (with a key) a signature, then a bounded timestamp.
 
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, Method};
 use time::OffsetDateTime;
 
 use super::parse::{EVENT_HEADER, EVENT_HEADER_PLAIN};
@@ -10,7 +10,11 @@ use super::signature::{SIGNATURE_HEADER, SIGNATURE_HEADER_PLAIN};
 use super::{event_from_headers, Ipag, SignatureKey, NAME, ROUTE};
 use webhook_core::envelope::Envelope;
 use webhook_core::error::ParseError;
-use webhook_core::gateway::{Checked, Gateway, Refusal};
+use webhook_core::gateway::{Checked, Gateway};
+use webhook_core::refusal::Refusal;
+
+/// [`EVENT_HEADER`], [`EVENT_HEADER_PLAIN`] and [`TIMESTAMP_HEADER`], lower case.
+const KEPT_HEADERS: [&str; 3] = ["x-ipag-event", "ipag-event", "x-ipag-timestamps"];
 
 impl Gateway for Ipag {
     fn provider(&self) -> &'static str {
@@ -23,6 +27,11 @@ impl Gateway for Ipag {
 
     fn paths(&self) -> &'static [&'static str] {
         &[ROUTE]
+    }
+
+    fn route_of(&self, path: &str) -> Option<Box<dyn Gateway>> {
+        let route: Box<dyn Gateway> = Box::new(Ipag::of_path(path)?);
+        Some(route)
     }
 
     /// iPag signs with the merchant's key when one is configured (`signature`).
@@ -41,6 +50,12 @@ impl Gateway for Ipag {
 
     fn max_body_bytes(&self) -> usize {
         crate::MAX_BODY_BYTES
+    }
+
+    /// The event's name (in either header) and the timestamps: a retry reads the body with
+    /// them. Never the signature.
+    fn kept_headers(&self) -> &'static [&'static str] {
+        &KEPT_HEADERS
     }
 
     /// iPag's webhook registration lets the merchant choose `POST` or `PUT` (`http_method`).
@@ -68,11 +83,7 @@ impl Gateway for Ipag {
                 .map(|v| v.as_bytes());
             if let Err(why) = key.verify(body, signatures) {
                 tracing::warn!(reason = why.message(), "refused: iPag signature");
-                return Err(Refusal {
-                    status: StatusCode::UNAUTHORIZED,
-                    code: "invalid_signature",
-                    message: why.message().to_owned(),
-                });
+                return Err(Refusal::invalid_signature(why.message()));
             }
             checked.verified = true;
         }
@@ -82,11 +93,7 @@ impl Gateway for Ipag {
             Ok(Timestamp::Absent | Timestamp::Recent) => {}
             Err(why) => {
                 tracing::warn!("refused: iPag timestamp out of bounds");
-                return Err(Refusal {
-                    status: StatusCode::UNPROCESSABLE_ENTITY,
-                    code: "stale_timestamp",
-                    message: why.message(),
-                });
+                return Err(Refusal::stale_timestamp(why.message()));
             }
         }
         Ok(checked)
@@ -122,5 +129,18 @@ impl Gateway for Ipag {
     /// "Funcionamento dos Webhooks iPag".
     fn waits(&self) -> std::time::Duration {
         std::time::Duration::from_secs(5)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kept_headers_are_those_it_reads_beside_the_body() {
+        let read = [EVENT_HEADER, EVENT_HEADER_PLAIN, TIMESTAMP_HEADER];
+        let lower: Vec<String> = read.iter().map(|h| h.to_ascii_lowercase()).collect();
+        assert_eq!(lower, KEPT_HEADERS);
+        assert!(!KEPT_HEADERS.contains(&SIGNATURE_HEADER.to_ascii_lowercase().as_str()));
     }
 }

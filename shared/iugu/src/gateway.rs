@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 use super::{route_path, Family, Iugu, NAME, PATHS};
 use webhook_core::envelope::Envelope;
 use webhook_core::error::ParseError;
-use webhook_core::gateway::{Checked, Gateway, Refusal};
+use webhook_core::gateway::{Checked, Gateway};
+use webhook_core::refusal::Refusal;
 
 impl Gateway for Iugu {
     fn provider(&self) -> &'static str {
@@ -19,6 +20,11 @@ impl Gateway for Iugu {
 
     fn paths(&self) -> &'static [&'static str] {
         &PATHS
+    }
+
+    fn route_of(&self, path: &str) -> Option<Box<dyn Gateway>> {
+        let route: Box<dyn Gateway> = Box::new(Iugu::of_path(path)?);
+        Some(route)
     }
 
     /// iugu does not sign its deliveries: the token is all there is.
@@ -36,6 +42,11 @@ impl Gateway for Iugu {
 
     fn max_body_bytes(&self) -> usize {
         crate::form::MAX_BODY_BYTES
+    }
+
+    /// Everything iugu sends is in its form body.
+    fn kept_headers(&self) -> &'static [&'static str] {
+        &[]
     }
 
     fn allows(&self, method: &Method) -> bool {

@@ -31,17 +31,21 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
 use crate::auth::{AuthError, Token};
-use crate::metrics::{Metrics, Refusal, RequestMetric};
+use crate::metrics::{Metrics, RefusalMetric, RequestMetric};
 use crate::screen::{BODY_ERROR_HEADER, INVALID_BASE64, INVALID_URI};
 use crate::source_ip::SourceAllowList;
+use webhook_core::admission::{admit_to, body_text};
 use webhook_core::clock::{Clock, SystemClock};
 use webhook_core::delivery::DeliverySettings;
-use webhook_core::envelope::EventFamily;
+use webhook_core::envelope::{Envelope, EventFamily};
 use webhook_core::gateway::Gateway;
-use webhook_core::ingest::{mark, store_and_forward, EventStore, Forwarder, IngestError};
-use webhook_core::quarantine::{
-    is_quarantined, Kept, QuarantineStore, QuarantinedRequest, MAX_ITEMS_PER_DAY,
+use webhook_core::ingest::{
+    mark, store_and_forward, Accepted, EventStore, Forwarder, IngestError, Mark, Outcome,
 };
+use webhook_core::quarantine::{
+    Kept, KeptOfBody, QuarantineStore, QuarantinedRequest, MAX_ITEMS_PER_DAY,
+};
+use webhook_core::refusal::Refusal;
 
 /// What is kept, at the least, between our answer and the gateway's own timeout
 /// ([`Gateway::waits`]): API Gateway's time, the network's, and a cold start's. A request is
@@ -117,19 +121,54 @@ pub struct App<S, F> {
 /// How long keeping a refused request may take; the answer does not wait longer.
 pub const QUARANTINE_BUDGET: Duration = Duration::from_secs(2);
 
-/// An answer: status plus the JSON body, and what to log about it.
-struct Answer {
-    status: StatusCode,
-    body: serde_json::Value,
-    outcome: &'static str,
+/// An answer: a notification taken (200, with its outcome), or a refusal.
+enum Answer {
+    Taken {
+        outcome: Outcome,
+        dedup_key: String,
+        sequence: Option<u64>,
+    },
+    Refused(Refusal),
 }
 
-fn refuse(status: StatusCode, error: &'static str, message: impl Into<String>) -> Answer {
-    Answer {
-        status,
-        body: json!({ "error": error, "message": message.into() }),
-        outcome: error,
+impl Answer {
+    fn status(&self) -> StatusCode {
+        match self {
+            Answer::Taken { .. } => StatusCode::OK,
+            Answer::Refused(refusal) => refusal.status,
+        }
     }
+
+    /// What the log line and the metrics call it: the outcome, or the refusal's code.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Answer::Taken { outcome, .. } => outcome.as_str(),
+            Answer::Refused(refusal) => refusal.code,
+        }
+    }
+
+    fn body(&self) -> serde_json::Value {
+        match self {
+            Answer::Taken {
+                outcome,
+                dedup_key,
+                sequence,
+            } => json!({
+                "status": outcome.status(),
+                "dedup_key": dedup_key,
+                "sequence": sequence,
+            }),
+            Answer::Refused(refusal) => {
+                json!({ "error": refusal.code, "message": refusal.message })
+            }
+        }
+    }
+}
+
+/// A body admitted on the route: its envelope, and the body as the text it is stored as.
+struct Admitted<'r> {
+    envelope: Envelope,
+    body: &'r str,
 }
 
 /// What the log line of a request says: never the body, the token or personal data.
@@ -143,9 +182,10 @@ struct LogFields {
     forwarded: Option<usize>,
     /// Which token value authenticated the request, `current` or `previous` (never the token).
     token: Option<&'static str>,
-    /// `unreadable` when iPag's timestamp header is in a format we cannot read.
-    ipag_timestamp: Option<&'static str>,
-    /// The token (and iPag's signature, when checked) passed: a refusal after this is kept.
+    /// `unreadable` when the gateway's timestamp header is in a format we cannot read.
+    gateway_timestamp: Option<&'static str>,
+    /// The token (and the gateway's signature, when checked) passed: a refusal after this is
+    /// kept.
     authenticated: bool,
     /// The refused request was kept in the quarantine.
     quarantined: bool,
@@ -155,37 +195,33 @@ struct LogFields {
     reason: Option<&'static str>,
 }
 
+impl LogFields {
+    /// The event and family the body named.
+    fn names(&mut self, envelope: &Envelope) {
+        self.event = Some(envelope.event.to_string());
+        self.family = Some(envelope.family.clone());
+    }
+}
+
 impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
-    /// Answers one request. Never fails: every error becomes an answer.
+    /// Answers one request: admits it, then delivers it. Never fails: every error becomes an
+    /// answer.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
         let mut log = LogFields::default();
-        let gateway = self.gateway.as_ref();
-        let answer = self.answer(gateway, &request, &mut log, started).await;
-        let status = answer.status.as_u16();
-        // A stale timestamp is a replay's refusal, not a notification we failed to read.
-        if log.authenticated && is_quarantined(status) && answer.outcome != "stale_timestamp" {
-            log.kept = self.quarantine(&request, &answer).await;
-            log.quarantined = log.kept.is_some_and(|(kept, _)| kept.kept());
-        }
-        let latency = started.elapsed();
-        // Refused before authentication (what a flood is): one line at most, sampled under a
-        // flood, its count exact (`metrics`). Everything else: its metric line and its request
-        // line, as below.
-        let unauthenticated = log.token.is_none() && (400..500).contains(&status);
-        let refusal = Refusal {
-            provider: gateway.provider(),
-            family: gateway.family_label(),
-            code: answer.outcome,
-            route: gateway.path(),
-            status,
-            reason: log.reason,
+        let answer = match self.admit(&request, &mut log) {
+            Ok(admitted) => self.deliver(&request, admitted, &mut log, started).await,
+            Err(refusal) => Answer::Refused(refusal),
         };
-        if !(unauthenticated && self.metrics.refusal(refusal)) {
-            self.log_and_count(gateway, &log, &answer, status, latency);
+        if let Answer::Refused(refusal) = &answer {
+            if log.authenticated && refusal.is_quarantined() {
+                log.kept = self.quarantine(&request, refusal).await;
+                log.quarantined = log.kept.is_some_and(|(kept, _)| kept.kept());
+            }
         }
-        let mut response = Response::new(Body::Text(answer.body.to_string()));
-        *response.status_mut() = answer.status;
+        self.log_and_count(&log, &answer, started.elapsed());
+        let mut response = Response::new(Body::Text(answer.body().to_string()));
+        *response.status_mut() = answer.status();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/json"),
@@ -193,16 +229,196 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
         response
     }
 
-    /// A request's metric line and its request log line; and the counts of refusals folded
-    /// earlier, when due.
-    fn log_and_count(
+    /// The request's checks in order of cost, then its body through the gateway's checks and
+    /// the admission: the envelope to deliver, or the refusal. Nothing is stored here.
+    fn admit<'r>(
         &self,
-        gateway: &dyn Gateway,
-        log: &LogFields,
-        answer: &Answer,
-        status: u16,
-        latency: Duration,
-    ) {
+        request: &'r Request,
+        log: &mut LogFields,
+    ) -> Result<Admitted<'r>, Refusal> {
+        let gateway = self.gateway.as_ref();
+        self.authenticate(request, log)?;
+        check_content_type(request.headers(), gateway.media_type())
+            .map_err(Refusal::unsupported_media_type)?;
+        if screened_as(request, INVALID_BASE64) {
+            return Err(Refusal::invalid_base64());
+        }
+        let body: &[u8] = request.body().as_ref();
+        let now = self.delivery.clock.now();
+        let checked = gateway.check(request.headers(), body, now)?;
+        log.authenticated |= checked.verified;
+        log.gateway_timestamp = checked.timestamp;
+        let envelope = admit_to(gateway, request.headers(), body, now).inspect_err(|refusal| {
+            if let Some(envelope) = &refusal.envelope {
+                log.names(envelope);
+            }
+        })?;
+        let body = body_text(body)?;
+        log.names(&envelope);
+        log.pk = Some(envelope.entity_key.clone());
+        log.dedup_key = Some(envelope.dedup_key.clone());
+        Ok(Admitted { envelope, body })
+    }
+
+    /// The checks before the body: the URL, the method, the route, the source address, the
+    /// token.
+    fn authenticate(&self, request: &Request, log: &mut LogFields) -> Result<(), Refusal> {
+        let gateway = self.gateway.as_ref();
+        if screened_as(request, INVALID_URI) {
+            return Err(Refusal::invalid_uri());
+        }
+        if !gateway.allows(request.method()) {
+            return Err(Refusal::method_not_allowed(request.method()));
+        }
+        if !is_a_route(request.raw_http_path(), gateway.paths()) {
+            return Err(Refusal::not_found());
+        }
+        if !self.allowed_sources.allows(source_ip(request)) {
+            log.reason = Some("source not allowed");
+            return Err(Refusal::forbidden());
+        }
+        let query = request.query_string_parameters();
+        let header = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
+        match self.token.check(header, query.first("token")) {
+            Ok(matched) => {
+                log.token = Some(matched.as_str());
+                // Authentic now, unless the gateway verifies more (a signature, with a key).
+                log.authenticated = gateway.token_suffices();
+                Ok(())
+            }
+            Err(why) => {
+                log.reason = Some(match why {
+                    AuthError::NotConfigured => "no token configured",
+                    AuthError::Missing => "no token",
+                    AuthError::Wrong => "wrong token",
+                });
+                Err(Refusal::unauthorized(why.message()))
+            }
+        }
+    }
+
+    /// Stores and forwards an admitted notification within the request's budget, then marks it
+    /// forwarded: 200 once the queue has it in order, a refusal (503) otherwise.
+    async fn deliver(
+        &self,
+        request: &Request,
+        admitted: Admitted<'_>,
+        log: &mut LogFields,
+        started: Instant,
+    ) -> Answer {
+        let answer_by = started + self.delivery.budget_for(self.gateway.as_ref());
+        let dedup_key = admitted.envelope.dedup_key.clone();
+        let accepted = match self.store_and_forward(request, admitted, answer_by).await {
+            Ok(accepted) => accepted,
+            Err(refusal) => return Answer::Refused(refusal),
+        };
+        log.sequence = accepted.sequence;
+        log.forwarded = Some(accepted.forwarded);
+        for (sequence, reason) in &accepted.gaps {
+            tracing::error!(
+                pk = log.pk.as_deref(),
+                sequence,
+                reason = reason.as_str(),
+                "a stored notification could not be forwarded as stored: a gap record stands for it"
+            );
+        }
+        self.metrics.gaps(accepted.gaps.len());
+        // The queue has it: from here on the answer is 200, whatever the mark does (a 5xx
+        // would make the gateway send it again, and after SQS's 5-minute window that doubles).
+        if let Some(to_mark) = &accepted.mark {
+            self.mark_forwarded(request, to_mark, answer_by).await;
+        }
+        if !accepted.in_queue {
+            return Answer::Refused(Refusal::forward_backlog());
+        }
+        Answer::Taken {
+            outcome: accepted.outcome,
+            dedup_key,
+            sequence: accepted.sequence,
+        }
+    }
+
+    /// Stores once and forwards in order, within the request's budget less [`MARK_BUDGET`].
+    /// Whatever happens, a notification stored before a failure stays owed its answer (the
+    /// store recorded it so), until a delivery of it is answered 200.
+    async fn store_and_forward(
+        &self,
+        request: &Request,
+        admitted: Admitted<'_>,
+        answer_by: Instant,
+    ) -> Result<Accepted, Refusal> {
+        let delivery_id = delivery_id(request);
+        let work = store_and_forward(
+            &self.store,
+            &self.forwarder,
+            self.gateway.as_ref(),
+            admitted.envelope,
+            admitted.body,
+            &self.delivery.settings,
+            &delivery_id,
+        );
+        let work_budget = answer_by
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(MARK_BUDGET);
+        match tokio::time::timeout(work_budget, work).await {
+            Ok(Ok(accepted)) => Ok(accepted),
+            Err(_elapsed) => {
+                tracing::error!("storing and forwarding exceeded the request's budget");
+                Err(Refusal::timeout())
+            }
+            Ok(Err(e)) => {
+                // The SDK's error text names the operation and AWS's reason, never the item.
+                tracing::error!(error = %e, "downstream failure");
+                Err(match e {
+                    IngestError::Store(_) => Refusal::store_failed(),
+                    IngestError::Forward(_) => Refusal::forward_failed(),
+                })
+            }
+        }
+    }
+
+    /// Marks the entity forwarded, within the mark's budget: its failure is a log line (the
+    /// answer is 200 either way).
+    async fn mark_forwarded(&self, request: &Request, to_mark: &Mark, answer_by: Instant) {
+        let budget = self.mark_budget(request, answer_by);
+        let marking = mark(
+            &self.store,
+            to_mark,
+            self.delivery.clock.as_ref(),
+            MARK_ATTEMPTS,
+        );
+        match tokio::time::timeout(budget, marking).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "forwarded, but not marked forwarded"),
+            Err(_) => tracing::error!(
+                budget_ms = budget.as_millis() as u64,
+                deadline_ms = request.lambda_context_ref().map_or(0, |ctx| ctx.deadline),
+                "forwarded, but marking it forwarded exceeded its budget"
+            ),
+        }
+    }
+
+    /// A request's metric line and its request log line; and the counts of refusals folded
+    /// earlier, when due. Refused before authentication (what a flood is): one line at most,
+    /// sampled under a flood, its count exact (`metrics`).
+    fn log_and_count(&self, log: &LogFields, answer: &Answer, latency: Duration) {
+        let gateway = self.gateway.as_ref();
+        let status = answer.status().as_u16();
+        let unauthenticated = log.token.is_none() && (400..500).contains(&status);
+        let refusal = RefusalMetric {
+            provider: gateway.provider(),
+            family: gateway.family_label(),
+            code: answer.outcome(),
+            route: gateway.path(),
+            status,
+            reason: log.reason,
+        };
+        if unauthenticated && self.metrics.refusal(refusal) {
+            return;
+        }
         self.metrics.flush_due_refusals();
         self.metrics.request(RequestMetric {
             provider: gateway.provider(),
@@ -211,12 +427,12 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                 .as_ref()
                 .map_or(gateway.family_label(), EventFamily::as_str),
             outcome: match status {
-                200 => answer.outcome,
+                200 => answer.outcome(),
                 _ if log.quarantined => "quarantined",
                 500..=599 => "failed",
                 _ => "refused",
             },
-            code: answer.outcome,
+            code: answer.outcome(),
             latency,
             quarantine: log.kept,
         });
@@ -229,8 +445,8 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
             sequence = log.sequence,
             forwarded = log.forwarded,
             token = log.token,
-            ipag_timestamp = log.ipag_timestamp,
-            outcome = answer.outcome,
+            gateway_timestamp = log.gateway_timestamp,
+            outcome = answer.outcome(),
             quarantined = log.quarantined,
             reason = log.reason,
             status,
@@ -243,22 +459,23 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
     /// body and [`MAX_ITEMS_PER_DAY`] new ones a day; what became of it and its body's bytes as
     /// kept (`None`: the write failed). Its failure is a log line: the answer to the gateway
     /// stays the refusal.
-    async fn quarantine(&self, request: &Request, answer: &Answer) -> Option<(Kept, usize)> {
+    async fn quarantine(&self, request: &Request, refusal: &Refusal) -> Option<(Kept, usize)> {
+        let gateway = self.gateway.as_ref();
         let kept = QuarantinedRequest::new(
             self.delivery.clock.now(),
-            self.gateway.provider(),
-            self.gateway.path(),
+            gateway.provider(),
+            gateway.path(),
             request.method().as_str(),
-            (
-                answer.outcome,
-                answer.body["message"].as_str().unwrap_or_default(),
-            ),
+            (refusal.code, &refusal.message),
             request
                 .headers()
                 .iter()
                 .map(|(name, value)| (name.as_str(), value.as_bytes())),
             request.body().as_ref(),
-            self.gateway.max_body_bytes(),
+            KeptOfBody {
+                headers: gateway.kept_headers(),
+                max_body: gateway.max_body_bytes(),
+            },
         );
         let expires_at = kept.received_at + self.delivery.settings.retention;
         let write = self.store.quarantine(&kept, expires_at, MAX_ITEMS_PER_DAY);
@@ -280,200 +497,6 @@ impl<S: EventStore + QuarantineStore, F: Forwarder> App<S, F> {
                 tracing::error!("quarantining a refused request exceeded its budget");
                 None
             }
-        }
-    }
-
-    async fn answer(
-        &self,
-        gateway: &dyn Gateway,
-        request: &Request,
-        log: &mut LogFields,
-        started: Instant,
-    ) -> Answer {
-        if screened_as(request, INVALID_URI) {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "invalid_uri",
-                "the request's URL cannot be read (too long, or characters a URL may not hold)",
-            );
-        }
-        if !gateway.allows(request.method()) {
-            return refuse(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                format!("use POST, not {}", request.method()),
-            );
-        }
-        if !is_a_route(request.raw_http_path(), gateway.paths()) {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no route here: POST to one of the URLs the deployment printed",
-            );
-        }
-        if !self.allowed_sources.allows(source_ip(request)) {
-            log.reason = Some("source not allowed");
-            return refuse(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this address may not send notifications here",
-            );
-        }
-        let query = request.query_string_parameters();
-        let header = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
-        match self.token.check(header, query.first("token")) {
-            Ok(matched) => {
-                log.token = Some(matched.as_str());
-                // Authentic now, unless the gateway verifies more (iPag's signature, with a key).
-                log.authenticated = gateway.token_suffices();
-            }
-            Err(why) => {
-                log.reason = Some(match why {
-                    AuthError::NotConfigured => "no token configured",
-                    AuthError::Missing => "no token",
-                    AuthError::Wrong => "wrong token",
-                });
-                return refuse(StatusCode::UNAUTHORIZED, "unauthorized", why.message());
-            }
-        }
-        if let Err(message) = check_content_type(request.headers(), gateway.media_type()) {
-            return refuse(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                message,
-            );
-        }
-        if screened_as(request, INVALID_BASE64) {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "invalid_base64",
-                "the body is flagged base64-encoded but is not valid base64",
-            );
-        }
-        let body: &[u8] = request.body().as_ref();
-        let now = self.delivery.clock.now();
-        match gateway.check(request.headers(), body, now) {
-            Ok(checked) => {
-                log.authenticated |= checked.verified;
-                log.ipag_timestamp = checked.timestamp;
-            }
-            Err(refusal) => return refuse(refusal.status, refusal.code, refusal.message),
-        }
-        let envelope =
-            match webhook_core::admission::admit_to(gateway, request.headers(), body, now) {
-                Ok(envelope) => envelope,
-                Err(refusal) => {
-                    if let Some(envelope) = &refusal.envelope {
-                        log.event = Some(envelope.event.to_string());
-                        log.family = Some(envelope.family.clone());
-                    }
-                    return refuse(refusal.status, refusal.code, refusal.message);
-                }
-            };
-        log.event = Some(envelope.event.to_string());
-        log.family = Some(envelope.family.clone());
-        log.pk = Some(envelope.entity_key.clone());
-        log.dedup_key = Some(envelope.dedup_key.clone());
-        // The admission checked the body is UTF-8; never panic all the same.
-        let Ok(raw_body) = std::str::from_utf8(body) else {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "invalid_utf8",
-                "the body is not valid UTF-8",
-            );
-        };
-        let dedup_key = envelope.dedup_key.clone();
-        let entity_key = envelope.entity_key.clone();
-        let answer_by = started + self.delivery.budget_for(gateway);
-        let delivery_id = delivery_id(request);
-        let work = store_and_forward(
-            &self.store,
-            &self.forwarder,
-            gateway,
-            envelope,
-            raw_body,
-            &self.delivery.settings,
-            &delivery_id,
-        );
-        let work_budget = answer_by
-            .saturating_duration_since(Instant::now())
-            .saturating_sub(MARK_BUDGET);
-        // Whatever happens from here, a notification stored before a failure stays owed its
-        // answer (the store recorded it so), until a delivery of it is answered 200.
-        let accepted = match tokio::time::timeout(work_budget, work).await {
-            Ok(Ok(accepted)) => accepted,
-            Err(_elapsed) => {
-                tracing::error!("storing and forwarding exceeded the request's budget");
-                return refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "timeout",
-                    "the notification could not be stored and forwarded in time; retry later",
-                );
-            }
-            Ok(Err(e)) => {
-                // The SDK's error text names the operation and AWS's reason, never the item.
-                tracing::error!(error = %e, "downstream failure");
-                let code = match e {
-                    IngestError::Store(_) => "store_failed",
-                    IngestError::Forward(_) => "forward_failed",
-                };
-                return refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    code,
-                    "the notification could not be stored and forwarded; retry later",
-                );
-            }
-        };
-        log.sequence = accepted.sequence;
-        log.forwarded = Some(accepted.forwarded);
-        for (sequence, reason) in &accepted.gaps {
-            tracing::error!(
-                pk = entity_key.as_str(),
-                sequence,
-                reason = reason.as_str(),
-                "a stored notification could not be forwarded as stored: a gap record stands for it"
-            );
-        }
-        self.metrics.gaps(accepted.gaps.len());
-        // The queue has it: from here on the answer is 200, whatever the mark does (a 5xx
-        // would make the gateway send it again, and after SQS's 5-minute window that doubles).
-        if let Some(to_mark) = &accepted.mark {
-            let budget = self.mark_budget(request, answer_by);
-            let marking = mark(
-                &self.store,
-                to_mark,
-                self.delivery.clock.as_ref(),
-                MARK_ATTEMPTS,
-            );
-            match tokio::time::timeout(budget, marking).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "forwarded, but not marked forwarded"),
-                Err(_) => tracing::error!(
-                    budget_ms = budget.as_millis() as u64,
-                    deadline_ms = request.lambda_context_ref().map_or(0, |ctx| ctx.deadline),
-                    "forwarded, but marking it forwarded exceeded its budget"
-                ),
-            }
-        }
-        if !accepted.in_queue {
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "forward_backlog",
-                "stored; earlier notifications of its entity are still being forwarded: retry later",
-            );
-        }
-        let outcome = accepted.outcome;
-        Answer {
-            status: StatusCode::OK,
-            body: json!({
-                "status": outcome.status(),
-                "dedup_key": dedup_key,
-                "sequence": accepted.sequence,
-            }),
-            outcome: outcome.as_str(),
         }
     }
 

@@ -92,7 +92,7 @@ impl Default for Metrics {
 
 /// A request refused before authentication, for its one line ([`Metrics::refusal`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Refusal<'a> {
+pub struct RefusalMetric<'a> {
     pub provider: &'static str,
     pub family: &'static str,
     /// The answer's error code (`unauthorized`, `forbidden`, ...).
@@ -231,7 +231,7 @@ impl Metrics {
     /// A refusal before authentication: its line, or its count folded into a later one (see
     /// the module documentation). `false` when metrics are off: the caller logs it as any
     /// request.
-    pub fn refusal(&self, r: Refusal<'_>) -> bool {
+    pub fn refusal(&self, r: RefusalMetric<'_>) -> bool {
         if self.sink.is_none() {
             return false;
         }
@@ -350,7 +350,7 @@ impl Metrics {
     }
 
     /// One refusal's line, standing for `n` (itself and those folded since the last line).
-    fn refusal_line(&self, r: &Refusal<'_>, n: u64) {
+    fn refusal_line(&self, r: &RefusalMetric<'_>, n: u64) {
         let mut line = json!({
             "_aws": self.refusal_envelope(),
             "Provider": r.provider,

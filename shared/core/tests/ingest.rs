@@ -1,6 +1,8 @@
 //! Store once, forward once, in order, against the in-memory store and queue: every outcome of
 //! the rule, every failure point, a lost race, without any server. The same cases run end to
 //! end against the local DynamoDB + SQS server in `tests/tests/end_to_end/delivery_semantics.rs`.
+//! The notifications are one gateway's form bodies (a dev-dependency): the core parses nothing.
+#![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -13,6 +15,7 @@ use webhook_core::ingest::{
 use webhook_core::memory::{MemoryQueue, MemoryStore};
 use webhook_core::stored::StoredNotification;
 use webhook_core::{Envelope, Gap, GapReason, RepeatReason};
+use webhook_iugu::Iugu;
 
 const T0: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
 const SUSPENDED: &str = "event=subscription.suspended&data[id]=S1&data[account_id]=A";
@@ -34,7 +37,7 @@ async fn deliver<S: EventStore>(
     let accepted = store_and_forward(
         store,
         queue,
-        &webhook_gateways::ALL,
+        &Iugu::ALL_EVENTS,
         envelope,
         body,
         &settings(),
@@ -261,7 +264,7 @@ async fn a_failed_mark_still_accepts_what_the_queue_has() {
     let accepted = store_and_forward(
         &store,
         &queue,
-        &webhook_gateways::ALL,
+        &Iugu::ALL_EVENTS,
         envelope,
         SUSPENDED,
         &settings(),
@@ -563,7 +566,7 @@ async fn a_real_suspension_after_an_owed_one_is_forwarded_flagged() {
     let report = webhook_core::sweep::sweep(
         &store,
         &up,
-        &webhook_gateways::ALL,
+        &Iugu::ALL_EVENTS,
         &ManualClock::at(T0 + Duration::minutes(30)),
         &Default::default(),
     )
