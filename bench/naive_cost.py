@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""What the naive receiver (bench/python_handler/naive.py) does per outcome, measured the way
-`cargo run -p pipeline-tests --example cost` measures ours, which runs this script and prices
-both (bench/README.md, "Cost per notification").
+"""What a hand-written receiver does per outcome, measured the way `cargo run -p pipeline-tests
+--example cost` measures ours, which runs this script for each and prices them all
+(bench/README.md, "Cost per notification"). The receivers, in bench/python_handler/:
 
-usage: naive_cost.py ENDPOINT [ROUNDS]
+- `naive` (naive.py): one conditional PutItem, one SendMessage; its table keyed by `dedup_key`;
+- `powertools` (powertools.py): AWS Lambda Powertools' idempotency utility (DynamoDB
+  persistence) around one SendMessage; its table keyed by `id`, Powertools' default.
 
-Against the local server at ENDPOINT (moto, started by the caller) it creates a table keyed by
-`dedup_key` and a FIFO queue, imports the receiver (its clients built at import, as in a
-Lambda), and delivers the fixture shared/gateways/tests/fixtures/iugu/raw/invoice.status_changed.body as
+usage: naive_cost.py ENDPOINT [ROUNDS] [RECEIVER]      (RECEIVER: naive, the default, or powertools)
+
+Against the local server at ENDPOINT (moto, started by the caller) it creates the receiver's
+table and a FIFO queue, imports the receiver (its clients built at import, as in a Lambda),
+and delivers the fixture shared/gateways/tests/fixtures/iugu/raw/invoice.status_changed.body as
 an API Gateway HTTP API event (payload 2.0, body base64 as API Gateway sends a form):
 
 - calls: botocore's event hooks record every API call (operation, parameters, HTTP status),
@@ -24,6 +28,7 @@ with the same rules as ours (tests/src/capacity.rs).
 """
 
 import base64
+import importlib
 import json
 import os
 import platform
@@ -89,9 +94,23 @@ class Recorder:
         return calls, wire
 
 
+# Each receiver: its module in python_handler/ and its table's key attribute.
+RECEIVERS = {"naive": "dedup_key", "powertools": "id"}
+
+
+class Context:
+    """What a Lambda context gives a handler that Powertools reads: the time left."""
+
+    @staticmethod
+    def get_remaining_time_in_millis():
+        return 10_000
+
+
 def main():
     endpoint = sys.argv[1]
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 30
+    receiver = sys.argv[3] if len(sys.argv) > 3 else "naive"
+    key = RECEIVERS[receiver]
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": endpoint,
@@ -103,12 +122,12 @@ def main():
     )
     import boto3
 
-    name = "naive-" + uuid.uuid4().hex[:8]
+    name = receiver + "-" + uuid.uuid4().hex[:8]
     setup = boto3.client("dynamodb")
     setup.create_table(
         TableName=name,
-        KeySchema=[{"AttributeName": "dedup_key", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "dedup_key", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
     queue = boto3.client("sqs").create_queue(
@@ -118,15 +137,15 @@ def main():
     os.environ["EVENTS_QUEUE_URL"] = queue
 
     sys.path.insert(0, os.path.join(HERE, "python_handler"))
-    import naive
+    module = importlib.import_module(receiver)
 
     recorder = Recorder()
-    recorder.attach(naive.DYNAMODB)
-    recorder.attach(naive.SQS)
+    recorder.attach(module.DYNAMODB)
+    recorder.attach(module.SQS)
 
     def deliver(body):
         started = time.perf_counter_ns()
-        answer = naive.handler(event(body), None)
+        answer = module.handler(event(body), Context())
         wall = time.perf_counter_ns() - started
         calls, wire = recorder.take()
         return answer, calls, wall, wire
@@ -158,15 +177,24 @@ def main():
 
     json.dump(
         {
-            "runtime": f"Python {platform.python_version()} + boto3 {boto3.__version__}",
+            "runtime": runtime(receiver, boto3.__version__),
             "table": name,
-            "key": "dedup_key",
+            "key": key,
             "rounds": rounds,
             "outcomes": outcomes,
         },
         sys.stdout,
     )
     print()
+
+
+def runtime(receiver, boto3_version):
+    text = f"Python {platform.python_version()} + boto3 {boto3_version}"
+    if receiver == "powertools":
+        from importlib.metadata import version
+
+        text += f" + Powertools {version('aws-lambda-powertools')}"
+    return text
 
 
 if __name__ == "__main__":

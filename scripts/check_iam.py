@@ -311,7 +311,7 @@ SWEEPER_PROBES = [
     ("dynamodb:UpdateItem", "invoice#84F982E1A10F4FF1B483B829F4762C2C", True),
     ("dynamodb:UpdateItem", "ipag-transaction#3012161", True),
     ("dynamodb:PutItem", "sweeper", True),
-    ("dynamodb:DeleteItem", "sweeper", True),
+    ("dynamodb:DeleteItem", "sweeper", False),
     ("dynamodb:PutItem", "aside", True),
     ("dynamodb:PutItem", "invoice#84F982E1A10F4FF1B483B829F4762C2C", False),
     ("dynamodb:DeleteItem", "invoice#84F982E1A10F4FF1B483B829F4762C2C", False),

@@ -21,10 +21,14 @@ comes from.
    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html
 5. The table's indexes (TableIndexes): an update may create or delete one global secondary
    index, and a new index is unusable until ACTIVE (CloudFormation does not wait for it). The
-   documented upgrade from the version with by_received_day only (upgrade-1, upgrade-2, all,
-   then without-legacy) changes one index per step; the sweeper, which queries by_pending, is
-   off in every step where by_pending is missing or being created; AttributeDefinitions name
-   exactly the attributes the keys use.
+   documented upgrades (docs/deploy.md, "Upgrading": from the version with by_received_day
+   only, upgrade-1, all, without-legacy; from the version with by_pending, with-pending, all,
+   without-legacy, or with-pending-without-legacy, without-legacy) change one index per step;
+   the sweeper, which queries by_arrival, is off in every step where by_arrival is missing or
+   being created; it reads by_pending (SWEEP_PENDING_INDEX) in every step that has it, and a
+   step that drops by_pending comes after one in which the sweeper read it (what waited there
+   was swept first); the default creates no by_pending; AttributeDefinitions name exactly the
+   attributes the keys use.
    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-dynamodb-table.html
    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html
 
@@ -51,11 +55,17 @@ VENDED = "/aws/vendedlogs/"
 TABLE = "EventsTable"
 SWEEPER = "SweeperFunction"
 PENDING_INDEX = "by_pending"
-# The table's indexes in the version before sequences (the `WebhookToken` version), from which
-# docs/deploy.md ("Upgrading") upgrades in steps.
-LEGACY_VERSION_INDEXES = {"by_received_day"}
-# The documented order of TableIndexes values, from that version to the last step.
-UPGRADE_PATH = ["upgrade-1", "upgrade-2", "all", "without-legacy"]
+ARRIVAL_INDEX = "by_arrival"
+# The documented upgrades (docs/deploy.md, "Upgrading"): the indexes of the version a stack
+# starts from, and the order of TableIndexes values it deploys with.
+UPGRADE_PATHS = [
+    ("the version before sequences (the `WebhookToken` version)", {"by_received_day"},
+     ["upgrade-1", "all", "without-legacy"]),
+    ("the version with by_pending", {"by_pending", "by_arrival", "by_received_day"},
+     ["with-pending", "all", "without-legacy"]),
+    ("the version with by_pending, by_received_day dropped", {"by_pending", "by_arrival"},
+     ["with-pending-without-legacy", "without-legacy"]),
+]
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -290,8 +300,8 @@ def parameter_problems(template):
 
 
 def table_state(template, indexes):
-    """(index names, attribute definitions, key attributes, sweeper schedule state) with
-    TableIndexes = `indexes`."""
+    """(index names, attribute definitions, key attributes, sweeper schedule on, the sweeper's
+    SWEEP_PENDING_INDEX) with TableIndexes = `indexes`."""
     params = parameter_values(template, {"TableIndexes": indexes})
     props = resolve(template, (template["Resources"][TABLE].get("Properties") or {}), params)
     gsis = props.get("GlobalSecondaryIndexes") or []
@@ -307,45 +317,63 @@ def table_state(template, indexes):
         if e.get("Type") == "Schedule"
     ]
     enabled = any(s == "ENABLED" for s in states)
-    return names, defined, keys, enabled
+    reads_pending = ((sweeper.get("Environment") or {}).get("Variables") or {}).get("SWEEP_PENDING_INDEX") or ""
+    return names, defined, keys, enabled, reads_pending
 
 
 def index_problems(template):
     param = (template.get("Parameters") or {}).get("TableIndexes")
     if param is None:
-        yield "Parameters.TableIndexes: missing (the staged upgrade of docs/deploy.md needs it)"
+        yield "Parameters.TableIndexes: missing (the staged upgrades of docs/deploy.md need it)"
         return
-    missing = [v for v in UPGRADE_PATH if v not in [str(x) for x in param.get("AllowedValues") or []]]
+    allowed = [str(x) for x in param.get("AllowedValues") or []]
+    wanted = sorted({v for _, _, path in UPGRADE_PATHS for v in path})
+    missing = [v for v in wanted if v not in allowed]
     if missing:
         yield f"Parameters.TableIndexes: no value {missing}"
         return
     if str(param.get("Default")) != "all":
-        yield "Parameters.TableIndexes: the default must be `all` (a stack deployed with defaults keeps every index)"
-    before, step_name = set(LEGACY_VERSION_INDEXES), "the version before sequences"
-    for value in UPGRADE_PATH:
-        names, defined, keys, sweeper_on = table_state(template, value)
-        changed = names ^ before
-        if len(changed) > 1:
-            yield (
-                f"TableIndexes {value}: {sorted(changed)} change in one update after {step_name}; "
-                "CloudFormation creates or deletes one global secondary index per update "
-                "(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-dynamodb-table.html)"
-            )
-        if defined != keys:
-            yield (
-                f"TableIndexes {value}: AttributeDefinitions {sorted(defined)} are not the key "
-                f"attributes {sorted(keys)} (DynamoDB refuses a definition no key uses)"
-            )
-        pending_usable = PENDING_INDEX in names and PENDING_INDEX in before
-        if sweeper_on and not pending_usable:
-            yield (
-                f"TableIndexes {value}: the sweeper runs while {PENDING_INDEX} is "
-                f"{'missing' if PENDING_INDEX not in names else 'being created'}: it queries an "
-                "index that is not ACTIVE and fails every run"
-            )
-        if not sweeper_on and value in ("all", "without-legacy"):
-            yield f"TableIndexes {value}: the sweeper's schedule is off outside the upgrade steps"
-        before, step_name = names, f"TableIndexes {value}"
+        yield "Parameters.TableIndexes: the default must be `all` (a stack deployed with defaults keeps every index it needs)"
+    default_names = table_state(template, "all")[0]
+    if PENDING_INDEX in default_names:
+        yield f"TableIndexes all: the default creates {PENDING_INDEX}, which nothing writes any more"
+    for origin, start, path in UPGRADE_PATHS:
+        before, step_name, pending_read = set(start), origin, False
+        for value in path:
+            names, defined, keys, sweeper_on, reads_pending = table_state(template, value)
+            changed = names ^ before
+            if len(changed) > 1:
+                yield (
+                    f"TableIndexes {value}: {sorted(changed)} change in one update after {step_name}; "
+                    "CloudFormation creates or deletes one global secondary index per update "
+                    "(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-dynamodb-table.html)"
+                )
+            if defined != keys:
+                yield (
+                    f"TableIndexes {value}: AttributeDefinitions {sorted(defined)} are not the key "
+                    f"attributes {sorted(keys)} (DynamoDB refuses a definition no key uses)"
+                )
+            arrival_usable = ARRIVAL_INDEX in names and ARRIVAL_INDEX in before
+            if sweeper_on and not arrival_usable:
+                yield (
+                    f"TableIndexes {value}: the sweeper runs while {ARRIVAL_INDEX} is "
+                    f"{'missing' if ARRIVAL_INDEX not in names else 'being created'}: it queries an "
+                    "index that is not ACTIVE and fails every run"
+                )
+            if not sweeper_on and value in ("all", "without-legacy"):
+                yield f"TableIndexes {value}: the sweeper's schedule is off outside the upgrade steps"
+            if PENDING_INDEX in before and PENDING_INDEX not in names and not pending_read:
+                yield (
+                    f"TableIndexes {value}: {PENDING_INDEX} is dropped after {step_name}, in which the "
+                    "sweeper did not read it: what waited there would never be found"
+                )
+            has_pending = PENDING_INDEX in names and PENDING_INDEX in before
+            if has_pending and reads_pending != PENDING_INDEX:
+                yield f"TableIndexes {value}: the table has {PENDING_INDEX} and the sweeper does not read it (SWEEP_PENDING_INDEX)"
+            if reads_pending and PENDING_INDEX not in names:
+                yield f"TableIndexes {value}: the sweeper reads {reads_pending}, which the table does not have"
+            pending_read = bool(reads_pending) and sweeper_on and has_pending
+            before, step_name = names, f"TableIndexes {value}"
 
 
 def problems(template):
@@ -394,10 +422,18 @@ def self_test(template):
         t["Parameters"]["SweepSchedule"]["AllowedPattern"] = "^rate\\(.*\\)$"
 
     def two_indexes_in_one_step(t):
-        t["Conditions"]["HasPendingIndex"] = {"Fn::Equals": ["a", "a"]}
+        # upgrade-1 would drop by_received_day and add by_arrival in one update.
+        t["Conditions"]["HasLegacyDayIndex"] = {"Fn::Equals": ["a", "b"]}
 
     def sweeper_on_while_the_index_is_built(t):
-        t["Conditions"]["SweeperEnabled"] = {"Fn::Not": [{"Fn::Equals": [{"Ref": "TableIndexes"}, "upgrade-1"]}]}
+        t["Conditions"]["SweeperEnabled"] = {"Fn::Equals": ["a", "a"]}
+
+    def pending_dropped_unread(t):
+        variables = t["Resources"][SWEEPER]["Properties"]["Environment"]["Variables"]
+        variables["SWEEP_PENDING_INDEX"] = ""
+
+    def pending_kept_by_default(t):
+        t["Conditions"]["HasPendingIndex"] = {"Fn::Not": [{"Fn::Equals": [{"Ref": "TableIndexes"}, "upgrade-1"]}]}
 
     def unused_attribute_definition(t):
         t["Resources"][TABLE]["Properties"]["AttributeDefinitions"].append({"AttributeName": "status", "AttributeType": "S"})
@@ -409,7 +445,8 @@ def self_test(template):
     for breaks in (reservation_by_default, sweeper_always_reserves, eleven_metrics_in_one_alarm,
                    access_log_outside_vendedlogs, window_of_days, window_off_by_one,
                    any_source_list, ipv6_in_the_list, any_schedule, two_indexes_in_one_step,
-                   sweeper_on_while_the_index_is_built, unused_attribute_definition):
+                   sweeper_on_while_the_index_is_built, pending_dropped_unread,
+                   pending_kept_by_default, unused_attribute_definition):
         broken = copy.deepcopy(template)
         breaks(broken)
         found = list(problems(broken))
@@ -441,7 +478,7 @@ def main():
         print(
             f"template: {path}: no reservation by default, metric math alarms within "
             f"{MAX_METRICS} metrics, access logs under {VENDED}, parameter patterns that refuse "
-            "what the functions would, one index change per upgrade step"
+            "what the functions would, one index change per upgrade step, by_pending swept before it is dropped"
         )
     return 1 if found else 0
 

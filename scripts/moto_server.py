@@ -14,7 +14,9 @@ load run. The one copy of those changes: `tests/src/lib.rs`, `bench/run.sh` and
 3. FIFO de-duplication as SQS does it. Stock moto compares a message's de-duplication id only
    with the messages still in the queue, so once a consumer deleted a message, a second send
    with its id gets through. SQS drops any send whose id it saw in the last 5 minutes, deleted
-   or not; here too.
+   or not; here too. In a high-throughput FIFO queue (`DeduplicationScope` `messageGroup`, as
+   template.yaml's) SQS compares ids within the message's group only (stock moto compares them
+   across the queue); here too.
 4. A Query of a table's partition reads that partition (DynamoDB). Stock moto sorts the whole
    table on every Query of the table itself: O(table log table) per call, which made a load
    run with repeats and faults (each one a Query) take an hour. Here it reads the partition's
@@ -128,13 +130,21 @@ def add_message(self, message):
     if self.fifo_queue and message.deduplication_id:
         window_ms = sqs_models.DEDUPLICATION_TIME_IN_SECONDS * 1000
         now = message.sent_timestamp
+        per_group = getattr(self, "deduplication_scope", "queue") == "messageGroup"
+        key = (message.group_id, message.deduplication_id) if per_group else message.deduplication_id
         with _DEDUP_LOCK:
             seen = self.__dict__.setdefault("_sent_dedup_ids", {})
             for old in [k for k, at in seen.items() if now - at >= window_ms]:
                 del seen[old]
-            if message.deduplication_id in seen:
+            if key in seen:
                 return None
-            seen[message.deduplication_id] = now
+            seen[key] = now
+        if per_group:
+            # Decided above, within the group: stock moto would compare across the queue.
+            with self._messages_lock:
+                self._messages.append(message)
+                self._messages_lock.notify_all()
+            return None
     return _add_message(self, message)
 
 

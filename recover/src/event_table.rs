@@ -19,6 +19,7 @@ use webhook_aws::DynamoStore;
 use webhook_core::delivery::{EntityHead, ResendEntry, ResendRequest};
 use webhook_core::envelope::{Gap, GapReason};
 use webhook_core::ingest::EventStore;
+use webhook_core::sweep::{PendingEntity, SweepStore};
 
 use crate::error::RecoverError;
 
@@ -109,7 +110,9 @@ impl EventTable {
 
     /// The live notifications that first arrived on `day` (`YYYY-MM-DD`, UTC) in
     /// `[since, until)`, in arrival order: the new ones through the `by_arrival` index (keys
-    /// only, then the items themselves), the legacy ones through `by_received_day`.
+    /// only, every partition of the day: its shards, and the day alone for notifications
+    /// stored before shards; then the items themselves), the legacy ones through
+    /// `by_received_day`.
     pub async fn events_of_day(
         &self,
         day: &str,
@@ -118,15 +121,19 @@ impl EventTable {
         now: OffsetDateTime,
     ) -> Result<Vec<Item>, RecoverError> {
         let (from, to) = (table::format_time(since), table::format_time(until));
-        let keys = self
-            .query_index(
-                table::ARRIVAL_INDEX,
-                "#day = :day AND #at BETWEEN :from AND :to",
-                [("#day", attr::ARRIVAL_DAY), ("#at", attr::RECEIVED_AT)],
-                day,
-                (&from, &to),
-            )
-            .await?;
+        let mut keys = Vec::new();
+        for partition in table::arrival_partitions(day) {
+            keys.extend(
+                self.query_index(
+                    table::ARRIVAL_INDEX,
+                    "#day = :day AND #at BETWEEN :from AND :to",
+                    [("#day", attr::ARRIVAL_DAY), ("#at", attr::RECEIVED_AT)],
+                    &partition,
+                    (&from, &to),
+                )
+                .await?,
+            );
+        }
         let mut items = Vec::new();
         for chunk in keys.chunks(BATCH) {
             let keys = chunk
@@ -237,6 +244,76 @@ impl EventTable {
                 return Ok(items);
             }
         }
+    }
+
+    /// Entities with a notification stored and not yet forwarded, oldest first, at most
+    /// `limit`: those the sweeper lists as waiting, and those with a notification that arrived
+    /// in `(since, until]` their head has not forwarded (the `by_arrival` index, then the
+    /// heads, read consistently).
+    pub async fn unforwarded(
+        &self,
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<PendingEntity>, RecoverError> {
+        let store = &self.store;
+        let listed: Vec<(String, OffsetDateTime)> = store
+            .sweep_state()
+            .await
+            .map_err(aws("DynamoDB BatchGetItem (the sweeper's state)"))?
+            .map(|state| {
+                state
+                    .waiting
+                    .into_iter()
+                    .map(|(key, w)| (key, w.since))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Each entity's head is read once, consistently: only one that has not caught up counts
+        // (so that `limit` bounds what is found, not what was looked at).
+        let mut checked = std::collections::BTreeSet::new();
+        let mut waiting: std::collections::BTreeMap<String, OffsetDateTime> =
+            std::collections::BTreeMap::new();
+        for (entity_key, at) in listed {
+            if checked.insert(entity_key.clone()) && self.behind(&entity_key).await? {
+                waiting.insert(entity_key, at);
+            }
+        }
+        let mut from = since;
+        while from < until && waiting.len() < limit {
+            let page = store
+                .arrivals(from, until, webhook_core::sweep::LOOK_PAGE)
+                .await
+                .map_err(aws("DynamoDB Query (by_arrival)"))?;
+            for arrival in page.entries {
+                if let Some(at) = waiting.get_mut(&arrival.entity_key) {
+                    *at = (*at).min(arrival.received_at);
+                } else if checked.insert(arrival.entity_key.clone())
+                    && self.behind(&arrival.entity_key).await?
+                {
+                    waiting.insert(arrival.entity_key, arrival.received_at);
+                }
+            }
+            from = page.complete_to.max(from + Duration::microseconds(1));
+        }
+        let mut found: Vec<PendingEntity> = waiting
+            .into_iter()
+            .map(|(entity_key, since)| PendingEntity { entity_key, since })
+            .collect();
+        found.sort_by(|a, b| (a.since, &a.entity_key).cmp(&(b.since, &b.entity_key)));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// Whether the entity has a notification stored and not yet forwarded (its head, read
+    /// consistently).
+    async fn behind(&self, entity_key: &str) -> Result<bool, RecoverError> {
+        let head = self
+            .store
+            .head(entity_key)
+            .await
+            .map_err(aws("DynamoDB BatchGetItem"))?;
+        Ok(head.is_some_and(|h| h.forwarded_sequence < h.last_sequence))
     }
 
     /// The invoice status we last stored for `invoice#<id>`, newest notification first.

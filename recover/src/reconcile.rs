@@ -28,8 +28,8 @@ pub struct Reconciled {
     /// Pages of iugu's list read.
     pub pages: u32,
     pub gaps: Vec<Gap>,
-    /// Entities of any type with a notification stored and not yet forwarded (the sweeper's
-    /// work; `recover replay` sends them too).
+    /// Entities of any type with a notification stored and not yet forwarded: the sweeper's
+    /// list and the period's arrivals (the sweeper's work; `recover replay` sends them too).
     pub unforwarded: Vec<webhook_core::sweep::PendingEntity>,
     /// Requests refused and kept on the period's days, not yet resolved (`recover quarantine`).
     pub quarantined: Vec<webhook_aws::table::QuarantineItem>,
@@ -145,15 +145,17 @@ pub async fn reconcile<A: IuguApi>(
             fix,
         });
     }
-    // Every entity type: what waits to be forwarded, and what was refused and kept.
-    report.unforwarded = webhook_core::sweep::PendingStore::pending(
-        table.store(),
-        now,
-        None,
-        MAX_UNFORWARDED_LISTED,
-    )
-    .await
-    .map_err(|e| RecoverError::aws("DynamoDB Query (by_pending)", e))?;
+    // Every entity type: what waits to be forwarded (the sweeper's list, and the period's
+    // arrivals not forwarded), and what was refused and kept.
+    let since = period.from.midnight().assume_offset(IUGU_OFFSET);
+    let until = period
+        .to
+        .next_day()
+        .map_or(now, |d| d.midnight().assume_offset(IUGU_OFFSET))
+        .min(now);
+    report.unforwarded = table
+        .unforwarded(since, until, MAX_UNFORWARDED_LISTED)
+        .await?;
     report.quarantined = crate::quarantine::list(table, period.from, period.to, now)
         .await?
         .into_iter()

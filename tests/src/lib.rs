@@ -206,6 +206,23 @@ impl Local {
         }
     }
 
+    /// The same server, clients and queue with a table of its own that also has the previous
+    /// version's sweeper index, `by_pending` (a table in the first step of the upgrade from
+    /// that version: docs/deploy.md, "Upgrading").
+    pub async fn with_pending_index(&self) -> Local {
+        let table = format!("{}-with-pending", self.table);
+        webhook_aws::table::create_table_of(&self.dynamo, &table, true)
+            .await
+            .expect("create table");
+        Local {
+            dynamo: self.dynamo.clone(),
+            sqs: self.sqs.clone(),
+            table,
+            queue_url: self.queue_url.clone(),
+            wire: self.wire.clone(),
+        }
+    }
+
     /// A function's app against these resources, serving `gateway`, with the events' token.
     pub fn app(&self, gateway: impl Gateway + 'static) -> App<DynamoStore, SqsForwarder> {
         self.app_with(gateway, Token::new(Some(TOKEN)), &self.queue_url)
@@ -428,6 +445,9 @@ async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
         .queue_name(name)
         .attributes(QueueAttributeName::FifoQueue, "true")
         .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
+        // High-throughput FIFO, as template.yaml's queue.
+        .attributes(QueueAttributeName::DeduplicationScope, "messageGroup")
+        .attributes(QueueAttributeName::FifoThroughputLimit, "perMessageGroupId")
         .send()
         .await
         .expect("create queue")

@@ -18,7 +18,7 @@
 //!   `ClientRequestToken` succeeds without writing again; the local server ignores the token, so
 //!   the retry meets its own first write (a condition fails): the product must cope with both.
 //! - [`Wire::lag_index`]: a `Query` of a global secondary index returns what was true
-//!   `lag` ago by the injected clock: entries whose key time (the sweeper's `pending_since`) is
+//!   `lag` ago by the injected clock: entries whose key time (`received_at`, in `by_arrival`) is
 //!   younger are not there yet (AWS propagates index writes asynchronously);
 //!   [`Wire::hide_in_index`] holds back one item's entry whatever its time (propagation is not
 //!   in key order). Entries removed recently are not shown again: a stale extra entry is

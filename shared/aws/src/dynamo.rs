@@ -10,11 +10,16 @@
 //! | set aside (rare: a notification that can no longer be read) | one `UpdateItem` of the event item, one `PutItem` of its pointer |
 //! | mark | one `UpdateItem` of the head: `forwarded_sequence` up (never down), this sequence out of `unacked` |
 //!
+//! The sweeper's port ([`SweepStore`]): the `by_arrival` index a page at a time (one `Query`
+//! per partition of each day, at once), heads at a glance (`BatchGetItem`, eventually
+//! consistent, 100 keys a call, a few calls at once), its state (one item), and, during the
+//! upgrade from the version with `by_pending`, that index.
+//!
 //! Every write is conditional on what the snapshot read, so two deliveries never both store a
 //! notification, never give one sequence twice, and never overwrite each other's marker: the
 //! loser gets [`WriteError::Conflict`] and judges again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
@@ -28,12 +33,20 @@ use webhook_core::envelope::{Envelope, Gap};
 use webhook_core::ingest::{Append, DownstreamError, EventStore, Mark, WriteError};
 use webhook_core::quarantine::{Kept, QuarantineStore, QuarantinedRequest};
 use webhook_core::stored::StoredNotification;
-use webhook_core::sweep::{PendingEntity, PendingStore};
+use webhook_core::sweep::{Arrival, Arrivals, PendingEntity, SweepState, SweepStore};
 
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The previous version's sweeper index, while the table has it (`SWEEP_PENDING_INDEX`):
+    /// the sweeper sweeps and clears what it lists.
+    legacy_pending: Option<String>,
 }
+
+/// Most heads one `BatchGetItem` reads.
+const BATCH_GET: usize = 100;
+/// `BatchGetItem` calls the sweeper's glance makes at once.
+const GLANCES_AT_ONCE: usize = 4;
 
 /// How often a `BatchGetItem` (or `BatchWriteItem`) asks again for keys DynamoDB left
 /// unprocessed (throttling).
@@ -54,6 +67,15 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
+            legacy_pending: None,
+        }
+    }
+
+    /// The same, reading the previous version's sweeper index `index` too (an upgrade).
+    pub fn with_legacy_pending(self, index: impl Into<String>) -> Self {
+        DynamoStore {
+            legacy_pending: Some(index.into()),
+            ..self
         }
     }
 
@@ -68,11 +90,20 @@ impl DynamoStore {
     /// The items at `keys` that exist, strongly consistent, in one round trip unless
     /// DynamoDB leaves some keys unprocessed.
     pub async fn get_many(&self, keys: Vec<Item>) -> Result<Vec<Item>, DownstreamError> {
+        self.get_many_read(keys, true).await
+    }
+
+    /// The same, `consistent` or not (an eventually consistent read costs half).
+    async fn get_many_read(
+        &self,
+        keys: Vec<Item>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, DownstreamError> {
         let mut found = Vec::new();
         let mut pending = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))
-                .consistent_read(true)
+                .consistent_read(consistent)
                 .build()
                 .map_err(|e| DownstreamError::new("building the DynamoDB request", e))?,
         );
@@ -205,15 +236,13 @@ impl DynamoStore {
     }
 
     /// One conditional `UpdateItem` of the head at `entity_key`: `forwarded_sequence` up to
-    /// `through` (never down), `answered` out of `unacked`, and, with `caught_up`, the entity
-    /// out of the sweeper's index, only if `through` is its latest notification.
-    /// `Ok(false)` when the condition did not hold.
+    /// `through` (never down), and `answered` out of `unacked`. `Ok(false)` when the condition
+    /// did not hold (another delivery moved it as far already).
     async fn update_head(
         &self,
         entity_key: &str,
         through: Option<u64>,
         answered: Option<u64>,
-        caught_up: bool,
         at: OffsetDateTime,
     ) -> Result<bool, DownstreamError> {
         let mut update = self
@@ -227,26 +256,13 @@ impl DynamoStore {
         let mut condition = "attribute_exists(#pk)".to_owned();
         if let Some(through) = through {
             set.push("#fwd = :through, #fwd_at = :at");
-            // Caught up: also when another delivery got there first (then this only clears
-            // the index and the answer); otherwise never move `forwarded_sequence` down.
-            condition.push_str(if caught_up {
-                " AND #fwd <= :through"
-            } else {
-                " AND #fwd < :through"
-            });
+            // Never move `forwarded_sequence` down.
+            condition.push_str(" AND #fwd < :through");
             update = update
                 .expression_attribute_names("#fwd", attr::FORWARDED_SEQUENCE)
                 .expression_attribute_names("#fwd_at", attr::FORWARDED_AT)
                 .expression_attribute_values(":through", n(through))
                 .expression_attribute_values(":at", s(table::format_time(at)));
-            if caught_up {
-                condition.push_str(" AND #last = :through");
-                remove.push("#pending, #shard");
-                update = update
-                    .expression_attribute_names("#last", attr::LAST_SEQUENCE)
-                    .expression_attribute_names("#pending", attr::PENDING_SINCE)
-                    .expression_attribute_names("#shard", attr::SWEEP_SHARD);
-            }
         }
         if let Some(answered) = answered {
             remove.push("#unacked.#answered");
@@ -273,6 +289,109 @@ impl DynamoStore {
             }
             Err(e) => Err(DownstreamError::new("DynamoDB UpdateItem", error_text(&e))),
         }
+    }
+
+    /// One `Query` of `by_arrival`'s partition `partition` for `(after, until]`, at most
+    /// `limit` entries, from `start`: the entries and where the next page starts.
+    async fn arrival_page(
+        &self,
+        partition: &str,
+        (after, until): (OffsetDateTime, OffsetDateTime),
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<(Vec<Arrival>, Option<Item>), DownstreamError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(table::ARRIVAL_INDEX)
+            .key_condition_expression("#day = :day AND #at BETWEEN :from AND :to")
+            .expression_attribute_names("#day", attr::ARRIVAL_DAY)
+            .expression_attribute_names("#at", attr::RECEIVED_AT)
+            .expression_attribute_values(":day", s(partition))
+            .expression_attribute_values(
+                ":from",
+                s(table::format_time(after + time::Duration::microseconds(1))),
+            )
+            .expression_attribute_values(":to", s(table::format_time(until)))
+            .limit(i32::try_from(limit.clamp(1, 10_000)).unwrap_or(1_000))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| DownstreamError::new("DynamoDB Query (by_arrival)", error_text(&e)))?;
+        let mut entries = Vec::new();
+        for item in page.items.unwrap_or_default() {
+            let received_at = table::text(&item, attr::RECEIVED_AT)
+                .and_then(|at| {
+                    OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()
+                })
+                .ok_or_else(|| {
+                    DownstreamError::new("reading an arrival", "no readable `received_at`")
+                })?;
+            let sequence = table::text(&item, attr::SK)
+                .and_then(|sk| sk.strip_prefix("seq#"))
+                .and_then(|n| n.parse().ok());
+            // Only notifications numbered per entity are found here (legacy items never
+            // entered this index).
+            let (Some(entity_key), Some(sequence)) = (table::text(&item, attr::PK), sequence)
+            else {
+                continue;
+            };
+            entries.push(Arrival {
+                entity_key: entity_key.to_owned(),
+                sequence,
+                received_at,
+            });
+        }
+        Ok((entries, page.last_evaluated_key))
+    }
+
+    /// The previous version's sweeper index (`index`), every shard: the entities it lists.
+    async fn pending_in(
+        &self,
+        index: &str,
+        limit: usize,
+    ) -> Result<Vec<PendingEntity>, DownstreamError> {
+        let mut found = Vec::new();
+        for shard in 0..table::SWEEP_SHARDS {
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(index)
+                    .key_condition_expression("#shard = :shard")
+                    .expression_attribute_names("#shard", attr::SWEEP_SHARD)
+                    .expression_attribute_values(":shard", s(format!("pending#{shard}")))
+                    .limit(i32::try_from(limit.clamp(1, 1_000)).unwrap_or(1_000))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        DownstreamError::new("DynamoDB Query (by_pending)", error_text(&e))
+                    })?;
+                for item in page.items.unwrap_or_default() {
+                    let since = table::text(&item, attr::PENDING_SINCE).unwrap_or_default();
+                    let since = OffsetDateTime::parse(
+                        since,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .map_err(|e| DownstreamError::new("reading a pending head", e))?;
+                    found.push(PendingEntity {
+                        entity_key: table::text(&item, attr::PK).unwrap_or_default().to_owned(),
+                        since,
+                    });
+                }
+                start = page.last_evaluated_key;
+                if start.is_none() || found.len() >= limit {
+                    break;
+                }
+            }
+        }
+        found.sort_by(|a, b| (a.since, &a.entity_key).cmp(&(b.since, &b.entity_key)));
+        found.truncate(limit);
+        Ok(found)
     }
 }
 
@@ -382,9 +501,7 @@ impl EventStore for DynamoStore {
                 .build(),
             Some(head) => {
                 // The new notification is owed its answer from the moment it is stored.
-                let mut expression = "SET #last = :n, #pending = if_not_exists(#pending, :at), \
-                                      #shard = :shard, #unacked.#own = :at"
-                    .to_owned();
+                let mut expression = "SET #last = :n, #unacked.#own = :at".to_owned();
                 let mut update = Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(key(&envelope.entity_key, table::HEAD_SK)))
@@ -392,12 +509,6 @@ impl EventStore for DynamoStore {
                     .expression_attribute_names("#unacked", attr::UNACKED)
                     .expression_attribute_names("#own", sequence.to_string())
                     .expression_attribute_names("#last", attr::LAST_SEQUENCE)
-                    .expression_attribute_names("#pending", attr::PENDING_SINCE)
-                    .expression_attribute_names("#shard", attr::SWEEP_SHARD)
-                    .expression_attribute_values(
-                        ":shard",
-                        s(table::sweep_shard(&envelope.entity_key)),
-                    )
                     .expression_attribute_values(":n", n(sequence))
                     .expression_attribute_values(":seen", n(head.last_sequence))
                     .expression_attribute_values(
@@ -538,93 +649,127 @@ impl EventStore for DynamoStore {
 
     async fn mark(&self, mark: &Mark, at: OffsetDateTime) -> Result<(), DownstreamError> {
         let key = &mark.entity_key;
-        // Usually the entity has caught up: one call moves it on and out of the sweeper's
-        // index. If more were stored since, it stays pending; if another delivery already
-        // moved it further, only the answer is left to record.
+        // Usually one call moves the entity on and records the answer; if another delivery
+        // already moved it as far, only the answer is left to record.
         if mark.through.is_some()
-            && (self
-                .update_head(key, mark.through, mark.answered, true, at)
+            && self
+                .update_head(key, mark.through, mark.answered, at)
                 .await?
-                || self
-                    .update_head(key, mark.through, mark.answered, false, at)
-                    .await?)
         {
             return Ok(());
         }
         if mark.answered.is_some() {
-            self.update_head(key, None, mark.answered, false, at)
-                .await?;
+            self.update_head(key, None, mark.answered, at).await?;
         }
         Ok(())
     }
 }
 
-impl PendingStore for DynamoStore {
-    async fn pending(
+impl SweepStore for DynamoStore {
+    /// The partitions of the first day of `(after, until]` ([`table::ARRIVAL_SHARDS`]), one
+    /// `Query` each, at once: complete at most to that day's end (the next call goes on with
+    /// the next day). A partition with more than `limit` entries is read on until its page
+    /// ends at a later instant than it starts (entries of one instant are never split), and
+    /// the page is complete up to the earliest place a partition stopped.
+    async fn arrivals(
         &self,
-        before: OffsetDateTime,
-        after: Option<OffsetDateTime>,
+        after: OffsetDateTime,
+        until: OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<PendingEntity>, DownstreamError> {
-        let from = after.map(table::format_time);
-        let to = table::format_time(before);
-        let mut found = Vec::new();
-        for shard in 0..table::SWEEP_SHARDS {
+    ) -> Result<Arrivals, DownstreamError> {
+        if until <= after {
+            return Ok(Arrivals {
+                entries: Vec::new(),
+                complete_to: until,
+            });
+        }
+        // One day at a time: its partitions are read at once, and a page complete to some
+        // instant of one day never waits on the next day's partitions.
+        let day = (after + time::Duration::microseconds(1))
+            .to_offset(time::UtcOffset::UTC)
+            .date();
+        let end_of_day = day
+            .next_day()
+            .map(|next| next.midnight().assume_utc() - time::Duration::microseconds(1));
+        let until = end_of_day.map_or(until, |end| until.min(end));
+        let name = table::day_of(day.midnight().assume_utc());
+        let partitions: Vec<String> = (0..table::ARRIVAL_SHARDS)
+            .map(|shard| format!("{name}#{shard}"))
+            .collect();
+        let pages = futures_util::future::join_all(partitions.iter().map(|partition| async move {
+            let mut entries = Vec::new();
             let mut start = None;
-            let mut taken = 0;
             loop {
-                let query = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(table::PENDING_INDEX)
-                    .expression_attribute_names("#shard", attr::SWEEP_SHARD)
-                    .expression_attribute_names("#since", attr::PENDING_SINCE)
-                    .expression_attribute_values(":shard", s(format!("pending#{shard}")))
-                    .expression_attribute_values(":to", s(to.as_str()));
-                let query = match &from {
-                    Some(from) => query
-                        .key_condition_expression(
-                            "#shard = :shard AND #since BETWEEN :from AND :to",
-                        )
-                        .expression_attribute_values(":from", s(from.as_str())),
-                    None => query.key_condition_expression("#shard = :shard AND #since <= :to"),
-                };
-                let page = query
-                    .limit(i32::try_from(limit.clamp(1, 1_000)).unwrap_or(1_000))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        DownstreamError::new("DynamoDB Query (by_pending)", error_text(&e))
-                    })?;
-                for item in page.items.unwrap_or_default() {
-                    let since = table::text(&item, attr::PENDING_SINCE).unwrap_or_default();
-                    let since = OffsetDateTime::parse(
-                        since,
-                        &time::format_description::well_known::Rfc3339,
-                    )
-                    .map_err(|e| DownstreamError::new("reading a pending head", e))?;
-                    // BETWEEN includes the cursor itself, which the last run looked at.
-                    if after.is_some_and(|a| since <= a) {
-                        continue;
-                    }
-                    let entity_key = table::text(&item, attr::PK).unwrap_or_default();
-                    found.push(PendingEntity {
-                        entity_key: entity_key.to_owned(),
-                        since,
-                    });
-                    taken += 1;
-                }
-                start = page.last_evaluated_key;
-                if start.is_none() || taken >= limit {
+                let (mut page, next) = self
+                    .arrival_page(partition, (after, until), limit, start)
+                    .await?;
+                entries.append(&mut page);
+                start = next;
+                // Stop at a page's end unless every entry of it is of one instant.
+                let one_instant = entries
+                    .first()
+                    .zip(entries.last())
+                    .is_some_and(|(a, b)| a.received_at == b.received_at);
+                if start.is_none() || !one_instant {
                     break;
                 }
             }
+            let complete_to = match (&start, entries.last()) {
+                (Some(_), Some(last)) => last.received_at - time::Duration::microseconds(1),
+                _ => until,
+            };
+            Ok::<_, DownstreamError>((entries, complete_to))
+        }))
+        .await;
+        let mut entries = Vec::new();
+        let mut complete_to = until;
+        for page in pages {
+            let (mut page, to) = page?;
+            complete_to = complete_to.min(to);
+            entries.append(&mut page);
         }
-        found.sort_by(|a, b| (a.since, &a.entity_key).cmp(&(b.since, &b.entity_key)));
-        found.truncate(limit);
-        Ok(found)
+        let complete_to = complete_to.max(after);
+        entries.retain(|e| e.received_at <= complete_to);
+        entries.sort_by(|a, b| {
+            (a.received_at, &a.entity_key, a.sequence).cmp(&(
+                b.received_at,
+                &b.entity_key,
+                b.sequence,
+            ))
+        });
+        Ok(Arrivals {
+            entries,
+            complete_to,
+        })
+    }
+
+    async fn glance(
+        &self,
+        entity_keys: &[String],
+    ) -> Result<BTreeMap<String, EntityHead>, DownstreamError> {
+        let mut heads = BTreeMap::new();
+        for calls in entity_keys.chunks(BATCH_GET * GLANCES_AT_ONCE) {
+            let read = futures_util::future::join_all(calls.chunks(BATCH_GET).map(|chunk| {
+                self.get_many_read(
+                    chunk
+                        .iter()
+                        .map(|entity_key| key(entity_key, table::HEAD_SK))
+                        .collect(),
+                    false,
+                )
+            }))
+            .await;
+            for items in read {
+                for item in items? {
+                    let entity_key = table::text(&item, attr::PK).unwrap_or_default().to_owned();
+                    heads.insert(
+                        entity_key,
+                        table::head(&item).map_err(failed("reading a head"))?,
+                    );
+                }
+            }
+        }
+        Ok(heads)
     }
 
     async fn head(&self, entity_key: &str) -> Result<Option<EntityHead>, DownstreamError> {
@@ -635,45 +780,59 @@ impl PendingStore for DynamoStore {
             .transpose()
     }
 
-    async fn cursor(&self) -> Result<Option<OffsetDateTime>, DownstreamError> {
+    async fn sweep_state(&self) -> Result<Option<SweepState>, DownstreamError> {
         let items = self
-            .get_many(vec![key(table::SWEEPER_PK, table::CURSOR_SK)])
+            .get_many(vec![key(table::SWEEPER_PK, table::SWEEP_STATE_SK)])
             .await?;
-        match items.first().and_then(|i| table::text(i, attr::AFTER)) {
-            None => Ok(None),
-            Some(at) => OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
-                .map(Some)
-                .map_err(|e| DownstreamError::new("reading the sweeper's cursor", e)),
+        items
+            .first()
+            .map(|item| table::sweep_state(item).map_err(failed("reading the sweeper's state")))
+            .transpose()
+    }
+
+    async fn set_sweep_state(&self, state: &SweepState) -> Result<(), DownstreamError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(table::sweep_state_item(state)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                DownstreamError::new("DynamoDB PutItem (the sweeper's state)", error_text(&e))
+            })
+    }
+
+    async fn legacy_pending(&self, limit: usize) -> Result<Vec<PendingEntity>, DownstreamError> {
+        match &self.legacy_pending {
+            Some(index) => self.pending_in(index, limit).await,
+            None => Ok(Vec::new()),
         }
     }
 
-    async fn set_cursor(&self, at: Option<OffsetDateTime>) -> Result<(), DownstreamError> {
-        let result = match at {
-            Some(at) => self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(HashMap::from([
-                    (attr::PK.to_owned(), s(table::SWEEPER_PK)),
-                    (attr::SK.to_owned(), s(table::CURSOR_SK)),
-                    (attr::KIND.to_owned(), s(table::kind::SWEEPER)),
-                    (attr::AFTER.to_owned(), s(table::format_time(at))),
-                ])))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| error_text(&e)),
-            None => self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(key(table::SWEEPER_PK, table::CURSOR_SK)))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| error_text(&e)),
-        };
-        result.map_err(|why| DownstreamError::new("DynamoDB (the sweeper's cursor)", why))
+    async fn forget_legacy(&self, entity_key: &str) -> Result<(), DownstreamError> {
+        if self.legacy_pending.is_none() {
+            return Ok(());
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(entity_key, table::HEAD_SK)))
+            .update_expression("REMOVE #pending, #shard")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#pending", attr::PENDING_SINCE)
+            .expression_attribute_names("#shard", attr::SWEEP_SHARD)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(DownstreamError::new("DynamoDB UpdateItem", error_text(&e))),
+        }
     }
 }
 

@@ -14,15 +14,13 @@ use crate::envelope::{Envelope, Gap};
 use crate::ingest::{Append, DownstreamError, EventStore, Forwarder, Mark, WriteError};
 use crate::quarantine::{Kept, QuarantineStore, QuarantinedRequest};
 use crate::stored::StoredNotification;
-use crate::sweep::{PendingEntity, PendingStore};
+use crate::sweep::{Arrival, Arrivals, SweepState, SweepStore};
 
 /// One entity: its counters and its notifications by sequence.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryEntity {
     pub head: EntityHead,
     pub notifications: BTreeMap<u64, StoredNotification>,
-    /// Set while a notification waits to be forwarded (the sweeper's index).
-    pub pending_since: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Default)]
@@ -32,7 +30,8 @@ pub struct MemoryTables {
     pub markers: HashMap<String, Previous>,
     /// Every resend entry recorded, used or not.
     pub resend_entries: Vec<ResendEntry>,
-    pub sweep_cursor: Option<OffsetDateTime>,
+    /// What the sweeper's last run left.
+    pub sweep_state: Option<SweepState>,
     /// Body hash → (the request, deliveries).
     pub quarantine: HashMap<String, (QuarantinedRequest, u64)>,
     /// `<day>#<provider>` → (new items kept that day, requests counted over the cap).
@@ -122,7 +121,6 @@ impl EventStore for MemoryStore {
         }
         let entity = t.entities.entry(env.entity_key.clone()).or_default();
         entity.head.last_sequence = sequence;
-        entity.pending_since.get_or_insert(env.received_at);
         for old in &append.forget_unacked {
             entity.head.unacked.remove(old);
         }
@@ -213,9 +211,6 @@ impl EventStore for MemoryStore {
         if let Some(entity) = t.entities.get_mut(&mark.entity_key) {
             if let Some(through) = mark.through {
                 entity.head.forwarded_sequence = entity.head.forwarded_sequence.max(through);
-                if entity.head.forwarded_sequence >= entity.head.last_sequence {
-                    entity.pending_since = None;
-                }
             }
             if let Some(answered) = mark.answered {
                 entity.head.unacked.remove(&answered);
@@ -225,28 +220,51 @@ impl EventStore for MemoryStore {
     }
 }
 
-impl PendingStore for MemoryStore {
-    async fn pending(
+/// Its arrival index is every stored notification: it shows each at once.
+impl SweepStore for MemoryStore {
+    async fn arrivals(
         &self,
-        before: OffsetDateTime,
-        after: Option<OffsetDateTime>,
-        limit: usize,
-    ) -> Result<Vec<PendingEntity>, DownstreamError> {
-        let t = self.lock("pending")?;
-        let mut found: Vec<PendingEntity> = t
+        after: OffsetDateTime,
+        until: OffsetDateTime,
+        _limit: usize,
+    ) -> Result<Arrivals, DownstreamError> {
+        let t = self.lock("arrivals")?;
+        let mut entries: Vec<Arrival> = t
             .entities
             .iter()
-            .filter_map(|(key, e)| {
-                let since = e.pending_since?;
-                (since <= before && after.is_none_or(|a| since > a)).then(|| PendingEntity {
-                    entity_key: key.clone(),
-                    since,
-                })
+            .flat_map(|(key, e)| {
+                e.notifications
+                    .iter()
+                    .filter(move |(_, n)| n.received_at > after && n.received_at <= until)
+                    .map(move |(sequence, n)| Arrival {
+                        entity_key: key.clone(),
+                        sequence: *sequence,
+                        received_at: n.received_at,
+                    })
             })
             .collect();
-        found.sort_by(|a, b| (a.since, &a.entity_key).cmp(&(b.since, &b.entity_key)));
-        found.truncate(limit);
-        Ok(found)
+        entries.sort_by(|a, b| {
+            (a.received_at, &a.entity_key, a.sequence).cmp(&(
+                b.received_at,
+                &b.entity_key,
+                b.sequence,
+            ))
+        });
+        Ok(Arrivals {
+            entries,
+            complete_to: until,
+        })
+    }
+
+    async fn glance(
+        &self,
+        entity_keys: &[String],
+    ) -> Result<BTreeMap<String, EntityHead>, DownstreamError> {
+        let t = self.lock("glance")?;
+        Ok(entity_keys
+            .iter()
+            .filter_map(|key| Some((key.clone(), t.entities.get(key)?.head.clone())))
+            .collect())
     }
 
     async fn head(&self, entity_key: &str) -> Result<Option<EntityHead>, DownstreamError> {
@@ -257,12 +275,12 @@ impl PendingStore for MemoryStore {
             .map(|e| e.head.clone()))
     }
 
-    async fn cursor(&self) -> Result<Option<OffsetDateTime>, DownstreamError> {
-        Ok(self.lock("cursor")?.sweep_cursor)
+    async fn sweep_state(&self) -> Result<Option<SweepState>, DownstreamError> {
+        Ok(self.lock("sweep state")?.sweep_state.clone())
     }
 
-    async fn set_cursor(&self, at: Option<OffsetDateTime>) -> Result<(), DownstreamError> {
-        self.lock("cursor")?.sweep_cursor = at;
+    async fn set_sweep_state(&self, state: &SweepState) -> Result<(), DownstreamError> {
+        self.lock("sweep state")?.sweep_state = Some(state.clone());
         Ok(())
     }
 }

@@ -4,8 +4,10 @@
 //!
 //! Configuration (the template sets it): `EVENTS_TABLE`, `EVENTS_QUEUE_URL` (FIFO), as the
 //! other functions; `SWEEP_GRACE` (`2m`: what is younger is left to the request path),
-//! `SWEEP_MAX_FORWARDS` (1,000 messages a run), `METRICS_NAMESPACE`. A run stops starting new
-//! entities when a quarter of its invocation time is left.
+//! `SWEEP_MAX_FORWARDS` (1,000 messages a run), `RETENTION_DAYS` (90: how long its counts go
+//! on), `SWEEP_PENDING_INDEX` (the previous version's index, `by_pending`, while the table has
+//! it: docs/deploy.md, "Upgrading"), `METRICS_NAMESPACE`. A run stops starting new entities
+//! when a quarter of its invocation time is left.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,6 +30,8 @@ pub struct SweeperConfig {
     pub queue_url: String,
     pub settings: SweepSettings,
     pub metrics_namespace: String,
+    /// The previous version's sweeper index, while the table has it.
+    pub legacy_pending_index: Option<String>,
 }
 
 impl SweeperConfig {
@@ -51,12 +55,22 @@ impl SweeperConfig {
                     format!("SWEEP_MAX_FORWARDS `{max}` is not a positive number")
                 })?;
         }
+        if let Some(days) = var("RETENTION_DAYS") {
+            let days: i64 = days
+                .trim()
+                .parse()
+                .ok()
+                .filter(|d| *d > 0)
+                .ok_or_else(|| format!("RETENTION_DAYS `{days}` is not a positive number"))?;
+            settings.retention = time::Duration::days(days);
+        }
         Ok(SweeperConfig {
             table: required("EVENTS_TABLE")?,
             queue_url,
             settings,
             metrics_namespace: var("METRICS_NAMESPACE")
                 .unwrap_or_else(|| crate::metrics::DEFAULT_NAMESPACE.to_owned()),
+            legacy_pending_index: var("SWEEP_PENDING_INDEX").map(|v| v.trim().to_owned()),
         })
     }
 }
@@ -104,6 +118,8 @@ impl Sweeper {
             first_failure = report.first_failure.as_deref(),
             oldest_waiting_s = oldest,
             stopped_early = report.stopped_early,
+            looked = report.looked,
+            late = report.late,
             "sweep"
         );
         Ok(json!({
@@ -113,6 +129,8 @@ impl Sweeper {
             "failed": report.failed,
             "oldest_waiting_s": oldest,
             "stopped_early": report.stopped_early,
+            "looked": report.looked,
+            "late": report.late,
         }))
     }
 }
@@ -131,8 +149,12 @@ pub fn serve(parsers: &'static dyn Parsers) -> ExitCode {
         let shared = crate::runtime::sdk_settings(aws_config::defaults(BehaviorVersion::latest()))
             .load()
             .await;
+        let mut store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared), config.table);
+        if let Some(index) = config.legacy_pending_index {
+            store = store.with_legacy_pending(index);
+        }
         let sweeper = Arc::new(Sweeper {
-            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared), config.table),
+            store,
             forwarder: SqsForwarder::new(aws_sdk_sqs::Client::new(&shared), config.queue_url),
             settings: config.settings,
             metrics: Metrics::stdout(config.metrics_namespace),

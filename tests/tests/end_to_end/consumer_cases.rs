@@ -275,6 +275,13 @@ async fn expired_notifications_gap_records_are_booked_as_not_received() {
     deliver_while_the_queue_is_down(&local, &clock, SUSPENDED).await;
     clock.set(T0 + Duration::minutes(1));
     deliver_while_the_queue_is_down(&local, &clock, ACTIVATED).await;
+    // The sweeper runs while the queue stays down (it lists the entity), then long after.
+    let missing = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
+    clock.set(T0 + Duration::minutes(5));
+    crate::stuck::sweeper_to(&local, &clock, &missing)
+        .run(0)
+        .await
+        .expect("ran");
     clock.set(T0 + Duration::days(91));
     sweeper(&local, &clock).run(0).await.expect("swept");
     assert_eq!(kit.outcomes(&local.sends()).await, ["gap", "gap"]);

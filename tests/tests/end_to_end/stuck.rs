@@ -17,9 +17,14 @@ use crate::delivery_semantics::{deliver_while_the_queue_is_down, ACTIVATED, SUSP
 const PK: &str = "subscription#S1";
 
 fn sweeper(local: &Local, clock: &ManualClock) -> Sweeper {
+    sweeper_to(local, clock, &local.queue_url)
+}
+
+/// A sweeper that sends to `queue_url` (a missing queue: the queue is down).
+pub(crate) fn sweeper_to(local: &Local, clock: &ManualClock, queue_url: &str) -> Sweeper {
     Sweeper {
         store: webhook_aws::DynamoStore::new(local.dynamo.clone(), &local.table),
-        forwarder: webhook_aws::SqsForwarder::new(local.sqs.clone(), &local.queue_url),
+        forwarder: webhook_aws::SqsForwarder::new(local.sqs.clone(), queue_url),
         settings: Default::default(),
         metrics: Default::default(),
         clock: Arc::new(clock.clone()),
@@ -112,6 +117,18 @@ async fn waiting_notifications_past_their_retention_become_gaps() {
     deliver_while_the_queue_is_down(&local, &clock, SUSPENDED).await;
     clock.set(T0 + Duration::minutes(1));
     deliver_while_the_queue_is_down(&local, &clock, ACTIVATED).await;
+    // The sweeper runs while the queue stays down: it lists the entity and fails to forward.
+    let missing = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
+    clock.set(T0 + Duration::minutes(5));
+    let down = sweeper_to(&local, &clock, &missing)
+        .run(0)
+        .await
+        .expect("ran");
+    assert_eq!(
+        (down["forwarded"].as_u64(), down["failed"].as_u64()),
+        (Some(0), Some(1)),
+        "{down}"
+    );
     clock.set(T0 + Duration::days(91));
     let run = sweeper(&local, &clock).run(0).await.expect("swept");
     assert_eq!(

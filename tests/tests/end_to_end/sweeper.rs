@@ -11,7 +11,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use webhook_aws::{DynamoStore, SqsForwarder};
 use webhook_core::clock::ManualClock;
-use webhook_core::sweep::SweepSettings;
+use webhook_core::sweep::{SweepSettings, SweepStore};
 use webhook_core::Envelope;
 use webhook_iugu::{Family, Iugu};
 use webhook_lambda::auth::Token;
@@ -127,14 +127,13 @@ async fn what_sqs_refused_for_longer_than_every_retry_is_swept_once_in_order() {
         let head = local.head(pk).await;
         assert_eq!(head.forwarded_sequence, head.last_sequence, "{pk}");
     }
-    // Nothing is pending any more: the index is empty, and the next run sends nothing.
-    let pending: Vec<_> = local
-        .items()
+    // Nothing waits any more: the sweeper lists nothing, and the next run sends nothing.
+    let state = DynamoStore::new(local.dynamo.clone(), &local.table)
+        .sweep_state()
         .await
-        .into_iter()
-        .filter(|i| i.contains_key("pending_since"))
-        .collect();
-    assert!(pending.is_empty(), "{pending:?}");
+        .expect("read")
+        .expect("kept");
+    assert!(state.waiting.is_empty(), "{:?}", state.waiting);
     let again = sweeper(&local, &clock, Metrics::default())
         .run(0)
         .await
@@ -282,9 +281,10 @@ async fn the_functions_and_the_sweeper_write_emf_lines() {
     assert_eq!(sweep["GapRecords"], 0);
 }
 
-/// `by_pending` is a global secondary index: on AWS it shows a write some time after it
-/// happened. An entity that shows up late is swept once it shows, and the cursor never leaves
-/// it behind for good: here it stays hidden for 10 minutes by the clock (the wire's lag mode).
+/// `by_arrival` is a global secondary index: on AWS it shows a write some time after it
+/// happened. An entity that shows up late is swept once it shows, though the sweeper's look
+/// had passed it: here it stays hidden for 10 minutes by the clock (the wire's lag mode), and
+/// the count of the next run finds one entry more than the look saw.
 #[tokio::test]
 async fn an_entity_the_index_shows_late_is_swept_once_it_shows() {
     let local = Local::new().await;
@@ -295,8 +295,8 @@ async fn an_entity_the_index_shows_late_is_swept_once_it_shows() {
         503
     );
     local.wire.lag_index(
-        webhook_aws::table::PENDING_INDEX,
-        "pending_since",
+        webhook_aws::table::ARRIVAL_INDEX,
+        webhook_aws::table::attr::RECEIVED_AT,
         Duration::minutes(10),
         Arc::new(clock.clone()),
     );
@@ -306,17 +306,24 @@ async fn an_entity_the_index_shows_late_is_swept_once_it_shows() {
         .await
         .expect("swept");
     assert_eq!(run["forwarded"].as_u64(), Some(0), "not in the index yet");
+    assert_eq!(
+        run["oldest_waiting_s"],
+        Value::Null,
+        "unknown to the sweeper yet"
+    );
     clock.set(T0 + Duration::minutes(11));
     let run = sweeper(&local, &clock, Metrics::default())
         .run(0)
         .await
         .expect("swept");
     assert_eq!(run["forwarded"].as_u64(), Some(1), "{run}");
+    assert_eq!(run["late"].as_u64(), Some(1), "{run}");
     assert_eq!(local.sends().len(), 1);
 }
 
-/// The cursor passes an entity the index does not show yet (one that became pending before
-/// another that it shows): once the index shows it, a later run wraps around and sweeps it.
+/// The look passes an entity the index does not show yet (one that arrived between two that it
+/// shows): once the index shows it, the count of that stretch finds it, and a run sweeps it,
+/// once. The runs come a minute apart, as the schedule makes them.
 #[tokio::test]
 async fn the_cursor_never_leaves_a_late_entity_behind() {
     let local = Local::new().await;
@@ -331,7 +338,7 @@ async fn the_cursor_never_leaves_a_late_entity_behind() {
     }
     local
         .wire
-        .hide_in_index(webhook_aws::table::PENDING_INDEX, "invoice#B");
+        .hide_in_index(webhook_aws::table::ARRIVAL_INDEX, "invoice#B");
     clock.set(T0 + Duration::minutes(5));
     let one_at_a_time = |local: &Local| Sweeper {
         settings: SweepSettings {
@@ -347,14 +354,121 @@ async fn the_cursor_never_leaves_a_late_entity_behind() {
             .map(|s| s.envelope().entity_id)
             .collect()
     };
-    one_at_a_time(&local).run(0).await.expect("swept");
-    one_at_a_time(&local).run(0).await.expect("swept");
+    for _ in 0..2 {
+        one_at_a_time(&local).run(0).await.expect("swept");
+        clock.advance(Duration::minutes(1));
+    }
     assert_eq!(swept(&local), ["A", "C"], "B is not in the index yet");
     local.wire.catch_up_index();
-    one_at_a_time(&local).run(0).await.expect("swept");
+    // The first stretch was counted at the second run; its next count is two runs later.
+    let mut runs = 0;
+    while swept(&local).len() < 3 && runs < 4 {
+        one_at_a_time(&local).run(0).await.expect("swept");
+        clock.advance(Duration::minutes(1));
+        runs += 1;
+    }
     assert_eq!(
         swept(&local),
         ["A", "C", "B"],
-        "B, by the first run once it shows: the cursor wraps around"
+        "B, once the count of its stretch finds it"
     );
+    assert!(runs <= 2, "within two runs of showing: {runs}");
+    for _ in 0..4 {
+        one_at_a_time(&local).run(0).await.expect("swept");
+        clock.advance(Duration::minutes(1));
+    }
+    assert_eq!(swept(&local).len(), 3, "each once");
+}
+
+/// The upgrade from the version whose sweeper found waiting entities through `by_pending`
+/// (docs/deploy.md, "Upgrading"): what that version left waiting (its head in `by_pending`,
+/// its notifications under `by_arrival`'s unsharded day) is not in the partitions this
+/// sweeper looks at; the first step's sweeper reads `by_pending` too, forwards it once, in
+/// order, and takes the head out of `by_pending`, so that the next step can drop the index.
+#[tokio::test]
+async fn what_the_previous_version_left_in_by_pending_is_swept_and_cleared() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use webhook_aws::table::{self, attr};
+    let local = Local::new().await.with_pending_index().await;
+    let clock = ManualClock::at(T0);
+    let down = app(&local, &clock, &missing_queue(&local), Metrics::default());
+    for (seconds, status) in [(0, "pending"), (1, "paid")] {
+        clock.set(T0 + Duration::seconds(seconds));
+        assert_eq!(
+            answer(&down.handle(form_post(&body("U", status))).await).0,
+            503
+        );
+    }
+    // What the previous version wrote besides: the head's `by_pending` keys, and each
+    // notification's `arrival_day` without a shard.
+    let pk = "invoice#U";
+    let shard = format!("pending#{}", table::shard_of(pk, table::SWEEP_SHARDS));
+    let update = |sk: &str, expression: &str, values: Vec<(&str, String)>| {
+        let mut call = local
+            .dynamo
+            .update_item()
+            .table_name(&local.table)
+            .key(attr::PK, AttributeValue::S(pk.to_owned()))
+            .key(attr::SK, AttributeValue::S(sk.to_owned()))
+            .update_expression(expression);
+        for (name, value) in values {
+            call = call.expression_attribute_values(name, AttributeValue::S(value));
+        }
+        call.send()
+    };
+    update(
+        table::HEAD_SK,
+        "SET pending_since = :since, sweep_shard = :shard",
+        vec![
+            (":since", "2026-11-20T13:00:00Z".to_owned()),
+            (":shard", shard),
+        ],
+    )
+    .await
+    .expect("head");
+    for sequence in [1u64, 2] {
+        update(
+            &format!("seq#{sequence:020}"),
+            "SET arrival_day = :day",
+            vec![(":day", "2026-11-20".to_owned())],
+        )
+        .await
+        .expect("event");
+    }
+    clock.set(T0 + Duration::minutes(5));
+    let run = sweeper(&local, &clock, Metrics::default())
+        .run(0)
+        .await
+        .expect("swept");
+    assert_eq!(
+        run["forwarded"].as_u64(),
+        Some(0),
+        "not in the sharded partitions: {run}"
+    );
+    let upgrading = |local: &Local| Sweeper {
+        store: DynamoStore::new(local.dynamo.clone(), &local.table)
+            .with_legacy_pending(table::PENDING_INDEX),
+        ..sweeper(local, &clock, Metrics::default())
+    };
+    let run = upgrading(&local).run(0).await.expect("swept");
+    assert_eq!(run["forwarded"].as_u64(), Some(2), "{run}");
+    assert_eq!(
+        sent(&local).await,
+        [
+            ("U".to_owned(), Some("pending".to_owned()), Some(1)),
+            ("U".to_owned(), Some("paid".to_owned()), Some(2)),
+        ]
+    );
+    let pending = local
+        .dynamo
+        .scan()
+        .table_name(&local.table)
+        .index_name(table::PENDING_INDEX)
+        .send()
+        .await
+        .expect("scan by_pending");
+    assert_eq!(pending.count(), 0, "by_pending is empty: the index can go");
+    let run = upgrading(&local).run(0).await.expect("swept");
+    assert_eq!(run["forwarded"].as_u64(), Some(0), "each once: {run}");
+    assert_eq!(run["oldest_waiting_s"], Value::Null, "nothing waits");
 }
