@@ -23,33 +23,6 @@ pub trait Parsers: Sync {
     ) -> Option<Result<Envelope, ParseError>>;
 }
 
-/// Each in turn: the first that knows the provider parses.
-impl Parsers for [&dyn Parsers] {
-    fn parse_stored(
-        &self,
-        provider: &str,
-        event: &str,
-        body: &[u8],
-        received_at: OffsetDateTime,
-    ) -> Option<Result<Envelope, ParseError>> {
-        self.iter()
-            .find_map(|parsers| parsers.parse_stored(provider, event, body, received_at))
-    }
-}
-
-impl<const N: usize> Parsers for [&dyn Parsers; N] {
-    fn parse_stored(
-        &self,
-        provider: &str,
-        event: &str,
-        body: &[u8],
-        received_at: OffsetDateTime,
-    ) -> Option<Result<Envelope, ParseError>> {
-        self.as_slice()
-            .parse_stored(provider, event, body, received_at)
-    }
-}
-
 /// What the store keeps of a notification that matters to forward it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredNotification {
