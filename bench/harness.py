@@ -86,10 +86,17 @@ class RuntimeApi:
         self.answers = queue.Queue()  # (request id, kind, body, time received)
         self.sent = {}
         self.on_ready = None  # called at the first GET /next, before it is answered
+        self.stopped = threading.Event()  # set by close(): ends an extension's open GET /next
         api = self
 
         class Handler(Quiet):
             def do_GET(self):
+                if self.path.endswith("/extension/event/next"):
+                    # An extension subscribed to no event (the functions' shutdown hook) is
+                    # never answered, as in Lambda.
+                    api.stopped.wait()
+                    self.close_connection = True
+                    return
                 if not self.path.endswith("/invocation/next"):
                     return self.reply(404)
                 if api.first_next is None:
@@ -125,6 +132,14 @@ class RuntimeApi:
             def do_POST(self):
                 body = self.body()
                 t = now()
+                if self.path.endswith("/extension/register"):
+                    # The Extensions API's answer (the functions register a no-op extension).
+                    answer = b'{"functionName":"bench","functionVersion":"$LATEST","handler":"bootstrap"}'
+                    return self.reply(
+                        200,
+                        answer,
+                        [("Content-Type", "application/json"), ("Lambda-Extension-Identifier", "bench-extension")],
+                    )
                 m = re.match(API + r"/invocation/([^/]+)/(response|error)$", self.path)
                 self.reply(202)
                 if m:
@@ -146,6 +161,7 @@ class RuntimeApi:
         return kind, body, t - self.sent.pop(rid)
 
     def close(self):
+        self.stopped.set()
         for _ in range(4):
             self.events.put(None)
         self.server.shutdown()

@@ -5,8 +5,11 @@
 //! It hands out the events it was given (at the start, or later with `push`), one per
 //! `GET .../invocation/next`, records every answer (`.../response`, `.../error`) and init
 //! error, and leaves a `next` unanswered while there is no event (as Lambda does between
-//! invocations). Only what the `lambda_runtime` crate
-//! sends is understood: HTTP/1.1, `Content-Length` or chunked bodies, keep-alive.
+//! invocations). It takes an internal extension's registration (the Extensions API's
+//! `register`, answered as Lambda answers it) and leaves the extension's `event/next`
+//! unanswered, as Lambda does for an extension subscribed to no event. Only what the
+//! `lambda_runtime` and `lambda-extension` crates send is understood: HTTP/1.1,
+//! `Content-Length` or chunked bodies, keep-alive.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -25,6 +28,8 @@ struct State {
     responses: Vec<(String, String)>,
     /// Bodies of `.../error` and `init/error` posts.
     errors: Vec<String>,
+    /// Bodies of the Extensions API's `register` posts.
+    extensions: Vec<String>,
 }
 
 /// The stand-in; it stops serving when dropped (its threads end with the test process).
@@ -92,6 +97,11 @@ impl RuntimeApi {
         state.next_calls
     }
 
+    /// The extensions registered so far (each registration's body: the events it asked for).
+    pub fn extensions(&self) -> Vec<String> {
+        self.lock().extensions.clone()
+    }
+
     /// Error reports (`init/error`, `.../error`) received so far.
     pub fn errors(&self) -> Vec<String> {
         self.lock().errors.clone()
@@ -156,6 +166,34 @@ fn serve(stream: TcpStream, state: &Arc<(Mutex<State>, Condvar)>) {
                 || writer.write_all(event.as_bytes()).is_err()
             {
                 return;
+            }
+        } else if method == "POST" && path.ends_with("/extension/register") {
+            let n = {
+                let mut s = lock.lock().expect("state");
+                s.extensions
+                    .push(String::from_utf8_lossy(&body).into_owned());
+                changed.notify_all();
+                s.extensions.len()
+            };
+            let answer =
+                r#"{"functionName":"test","functionVersion":"$LATEST","handler":"bootstrap"}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                 lambda-extension-identifier: extension-{n}\r\n\
+                 content-length: {}\r\n\r\n",
+                answer.len()
+            );
+            if writer.write_all(head.as_bytes()).is_err()
+                || writer.write_all(answer.as_bytes()).is_err()
+            {
+                return;
+            }
+        } else if method == "GET" && path.ends_with("/extension/event/next") {
+            // An extension subscribed to no event is never answered: the thread waits, without
+            // polling, until the test process ends.
+            let mut s = lock.lock().expect("state");
+            loop {
+                s = changed.wait(s).expect("wait");
             }
         } else {
             {

@@ -10,8 +10,8 @@
 //!
 //! Feature `lambda` adds the start-up, over the AWS adapters (`webhook_aws`): [`secrets`] (a
 //! gateway's token and signing key, from Secrets Manager), [`warm`] (connections opened during
-//! init), [`runtime`] (a function's start-up and the log format) and [`sweeper`] (the sweeper
-//! function's).
+//! init), [`runtime`] (a function's start-up and the log format), [`shutdown`] (the refusal
+//! counts written when Lambda retires an instance) and [`sweeper`] (the sweeper function's).
 
 #[cfg(feature = "http")]
 pub mod auth;
@@ -25,6 +25,8 @@ pub mod runtime;
 pub mod screen;
 #[cfg(feature = "lambda")]
 pub mod secrets;
+#[cfg(feature = "lambda")]
+pub mod shutdown;
 #[cfg(feature = "http")]
 pub mod source_ip;
 #[cfg(feature = "lambda")]

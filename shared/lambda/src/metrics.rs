@@ -33,8 +33,8 @@
 //! code's next line (`Notifications` = the refusals that line stands for, `refusals` the same
 //! in the log's words), or on a count-only line when the window has passed and any request
 //! comes. Every refusal is counted once. What an instance counted after its last line is
-//! written by its next request; an instance that gets none (Lambda retires it) takes those
-//! counts with it: at most one window's refusals per code, at the end of a flood.
+//! written by its next request, or, when Lambda retires the instance first, on the SIGTERM
+//! Lambda sends before it does ([`crate::shutdown`]).
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -269,6 +269,8 @@ pub fn serve(gateway: impl Gateway + 'static) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Before the runtime loop: an extension registers during init.
+        crate::shutdown::flush_on_shutdown(app.metrics.clone()).await;
         let handler = service_fn(move |request: Request| {
             let app = Arc::clone(&app);
             async move { Ok::<_, std::convert::Infallible>(app.handle(request).await) }

@@ -403,3 +403,68 @@ async fn at_trace_the_ipag_function_logs_no_token_no_signing_key_and_no_personal
     assert_eq!(local.events().await.len(), 1);
     assert_no_secrets(&output, &[TOKEN, SIGNING_KEY, &signature]);
 }
+
+/// Lambda retires an instance at the end of a flood. The function registered an extension at
+/// start-up, so Lambda sends it SIGTERM first; the refusal counts it still folded (a flood's
+/// refusals within a window share one line) are written then: every refusal counted once.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_refusals_folded_when_lambda_retires_an_instance_are_written_on_sigterm() {
+    let local = Local::new().await;
+    let client = secrets::client().await;
+    let secret = secrets::create(&client, &secrets::iugu(TOKEN, None)).await;
+    let flood = 6;
+    let api = RuntimeApi::start(
+        (0..flood)
+            .map(|_| event_v1(BODY, Some("not-the-token-0123456789"), None))
+            .collect(),
+    );
+    let mut child = command(
+        "invoices",
+        &api,
+        &[
+            ("EVENTS_TABLE", &local.table),
+            ("EVENTS_QUEUE_URL", &local.queue_url),
+            ("IUGU_SECRET_ID", &secret),
+        ],
+    )
+    .spawn()
+    .expect("start the function");
+    let stdout = drain(child.stdout.take().expect("stdout"));
+    let stderr = drain(child.stderr.take().expect("stderr"));
+    let responses = api.wait_for_responses(flood, LIMIT);
+    assert_eq!(statuses(&responses), [401; 6]);
+    assert_eq!(
+        api.extensions(),
+        [r#"{"events":[]}"#],
+        "one extension, no event"
+    );
+
+    // What Lambda does to retire it; the function must end by itself.
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(terminated.success());
+    let (done, exited) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait());
+    });
+    let status = exited
+        .recv_timeout(LIMIT)
+        .expect("it ends after SIGTERM")
+        .expect("wait for the function");
+    let output = format!(
+        "{}{}",
+        stdout.join().expect("stdout"),
+        stderr.join().expect("stderr")
+    );
+    assert!(status.success(), "{status:?}: {output}");
+    let counted: u64 = output
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["Code"] == "unauthorized")
+        .filter_map(|line| line["Notifications"].as_u64())
+        .sum();
+    assert_eq!(counted, flood as u64, "{output}");
+    assert!(api.errors().is_empty(), "{:?}", api.errors());
+}

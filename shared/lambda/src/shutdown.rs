@@ -1,0 +1,113 @@
+//! What an instance still holds when Lambda retires it, written before it goes.
+//!
+//! The refusal metric folds a flood's refusals into one line per code and window
+//! ([`crate::metrics`]); the counts folded after an instance's last line are written by its next
+//! request, and an instance that gets none would take them with it. Lambda tells the runtime
+//! before it shuts an instance down (SIGTERM, then up to 500 ms before SIGKILL) only when an
+//! extension is registered
+//! (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html#runtimes-lifecycle-shutdown),
+//! so a function registers a no-op internal extension at start-up, subscribed to no event
+//! (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html), and, on
+//! SIGTERM, writes every count still folded ([`crate::metrics::Metrics::flush_refusals`]),
+//! then exits. The two calls go through the Runtime API client the runtime itself uses.
+//!
+//! Where the Extensions API is missing or refuses (a local emulator), the function serves as
+//! before, without the hook: a warning says so once, at start-up.
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_runtime_api_client::body::Body;
+use lambda_runtime_api_client::{build_request, Client};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::metrics::Metrics;
+
+/// The internal extension's name, unique within the function.
+pub const EXTENSION_NAME: &str = "webhook-shutdown-flush";
+
+const REGISTER: &str = "/2020-01-01/extension/register";
+const NEXT: &str = "/2020-01-01/extension/event/next";
+const ID_HEADER: &str = "Lambda-Extension-Identifier";
+
+/// Registers the extension and spawns what waits for SIGTERM. Call before the runtime loop
+/// starts (extensions register during init). `true` when the hook is in place.
+pub async fn flush_on_shutdown(metrics: Metrics) -> bool {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return false;
+    }
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(e) => {
+            tracing::warn!(error = %e, "no shutdown hook: SIGTERM cannot be handled");
+            return false;
+        }
+    };
+    let client = match Client::builder().build() {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!(error = %e, "no shutdown hook: no Runtime API client");
+            return false;
+        }
+    };
+    let id = match register(&client).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(error = %e, "no shutdown hook: the extension was not registered");
+            return false;
+        }
+    };
+    tokio::spawn(async move {
+        // Lambda ends the instance's init once the extension asks for its next event, which
+        // never comes (it subscribed to none): the answer is not awaited for anything.
+        let ask = async move {
+            if let Ok(next) = request(Method::GET, NEXT, Some(&id), Body::empty()) {
+                let _ = client.call(next).await;
+            }
+        };
+        let wait_for_terminate = async move {
+            if terminate.recv().await.is_some() {
+                metrics.flush_refusals();
+                #[allow(
+                    clippy::exit,
+                    reason = "SIGTERM's own action, which this handler replaced: Lambda is \
+                              shutting the instance down, and nothing else runs after it"
+                )]
+                std::process::exit(0);
+            }
+        };
+        tokio::join!(ask, wait_for_terminate);
+    });
+    true
+}
+
+/// The Extensions API's `register`, for no event; the extension's id.
+async fn register(client: &Client) -> Result<String, String> {
+    let body = Body::from(&br#"{"events":[]}"#[..]);
+    let register = request(Method::POST, REGISTER, None, body)?;
+    let answer = client.call(register).await.map_err(|e| e.to_string())?;
+    if answer.status() != StatusCode::OK {
+        return Err(format!("register answered {}", answer.status()));
+    }
+    answer
+        .headers()
+        .get(ID_HEADER)
+        .and_then(|id| id.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("register answered without {ID_HEADER}"))
+}
+
+fn request(
+    method: Method,
+    path: &str,
+    id: Option<&str>,
+    body: Body,
+) -> Result<lambda_http::http::Request<Body>, String> {
+    let mut builder = build_request().method(method).uri(path);
+    builder = match id {
+        Some(id) => builder.header(ID_HEADER, id),
+        None => builder.header("Lambda-Extension-Name", EXTENSION_NAME),
+    };
+    builder
+        .header("Content-Type", "application/json")
+        .body(body)
+        .map_err(|e| e.to_string())
+}
