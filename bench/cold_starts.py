@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cold starts only, for comparing builds or settings quickly (bench/README.md, "Build profile").
+"""Cold starts only, for comparing builds or settings quickly (bench/README.md, "Size").
 
 Runs each command RUNS times, interleaved, under harness.py's Runtime API emulator, and prints
 the median time from process start to its first GET /next, the fastest run, and the median CPU

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # The cost table of bench/README.md ("Cost per notification"): what a notification costs per
-# outcome, ours and the naive receiver's, in USD per million at us-east-1 on-demand prices.
+# outcome, ours and the hand-written receivers', in USD per million at us-east-1 on-demand prices.
 #
 #   bash bench/cost.sh                  # COST_ROUNDS=30 COST_LATENCY_MS=10
 #
-# Runs `cargo run --release -p pipeline-tests --example cost` (which starts its own local
+# Runs `cargo run --release -p perf-bench --example cost` (which starts its own local
 # DynamoDB + SQS server and runs bench/naive_cost.py against it) with the dev venv's Python
 # (moto, boto3), and keeps the table in bench/out/cost.md. Set up the venv first:
 # bash scripts/dev-env.sh.
 #
-# Optimised, because the handler's own time is part of the Lambda figure (a debug build's was
-# 5 times the optimised one's), but without the workspace's fat LTO and single codegen unit, to
-# keep the build shorter (the first one took 18 minutes on this 2-core machine under load); the
-# own times may come out a little longer than the deployed binaries' would.
+# Optimised, because the handler's own time is part of the Lambda figure (a debug build's is
+# several times longer), but without the workspace's fat LTO and single codegen unit, to keep
+# the build to minutes; the own times may come out a little longer than the deployed binaries'
+# would (bench/METHOD.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MOTO_PYTHON="${MOTO_PYTHON:-$PWD/.venv/bin/python}"
@@ -22,4 +22,4 @@ if [ ! -x "$MOTO_PYTHON" ]; then
 fi
 mkdir -p bench/out
 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    cargo run --quiet --release -p pipeline-tests --example cost | tee bench/out/cost.md
+    cargo run --quiet --release -p perf-bench --example cost | tee bench/out/cost.md

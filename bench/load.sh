@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The load run of bench/README.md ("Load run: many function processes"): the function as
+# The load run of bench/README.md ("Load run"): the function as
 # deployed, 1, 2, 4, 8 and 16 processes at once against the local servers, one step each.
 #
 #   bash bench/load.sh                  # PROCS=1,2,4,8,16 REQUESTS=1500

@@ -24,7 +24,7 @@ an API Gateway HTTP API event (payload 2.0, body base64 as API Gateway sends a f
 
 Prints one JSON document: the runtime, the table, and per outcome the answer, the calls and the
 per-round times in milliseconds. Units are computed by the caller from the items in the table,
-with the same rules as ours (tests/src/capacity.rs).
+with the same rules as ours (bench/src/capacity.rs).
 """
 
 import base64

@@ -48,8 +48,8 @@ site="$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 echo "_python $(du -sbc "$site"/{boto3,botocore,s3transfer,jmespath} | tail -1 | cut -f1)" >>"$out/sizes.txt"
 
 echo "== in-process overhead (fakes for DynamoDB and SQS)" >&2
-# Several runs: its p99 (tens of µs) moves by ±30 % from run to run on a shared VM, with the
-# host rather than the code (report.py takes the median run and prints the range).
+# Several runs: its p99 moves from run to run on a shared VM, with the host rather than the code
+# (report.py takes the median run and prints the range).
 for _ in $(seq "${OVERHEAD_RUNS:-5}"); do
     "$release/overhead" "$requests" | tee -a "$out/overhead.txt" >&2
 done

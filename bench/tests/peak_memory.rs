@@ -1,16 +1,16 @@
 //! The most heap one request may take, for the worst bodies each gateway takes in (issue 24,
 //! item 4): counted by the allocator, so the bound holds whatever the machine is doing. Before
-//! the fix, the iugu form parser gave every new group room for every `&` of the body: 250
-//! groups padded with empty pairs to 16,000 bytes reserved hundreds of MB (the `invoices`
-//! function went from 16 MB to 729 MB resident) and were answered 200.
+//! the fix, the iugu form parser gave every new group room for every `&` of the body, and a
+//! body of many groups padded with empty pairs took far more than a function's memory
+//! (bench/README.md, "Peak memory per request").
 
 use perf_bench::peak::{self, Counting, Route};
 
 #[global_allocator]
 static ALLOCATOR: Counting<std::alloc::System> = Counting(std::alloc::System);
 
-/// A Lambda of 128 MB runs these; a request's own heap stays far below it. Measured with the
-/// fix (bench/README.md, "Peak memory per request"): iugu at most 0.24 MiB, iPag 1.6 MiB.
+/// A Lambda of 128 MB runs these; a request's own heap stays far below it (the measured peaks:
+/// bench/README.md, "Peak memory per request").
 const IUGU_MAX: usize = 1 << 20;
 const IPAG_MAX: usize = 4 << 20;
 

@@ -21,14 +21,12 @@ use webhook_lambda::auth::Token;
 use webhook_lambda::http::{App, Delivery};
 use webhook_lambda::source_ip::SourceAllowList;
 
-pub mod capacity;
 pub mod consumer;
 pub mod keep_alive;
 pub mod load;
 pub mod log_capture;
-pub mod metering;
-pub mod pricing;
 pub mod proxy;
+pub mod recorder;
 pub mod runtime_api;
 pub mod secrets;
 pub mod wire;

@@ -97,7 +97,7 @@ async fn request_logs_carry_no_token_and_no_personal_data() {
 }
 
 /// Issue 24, item 3: a refusal before authentication wrote three lines (a warning, the request
-/// line and a metric line; about 700 bytes). Now it writes one at most, its metric line with the
+/// line and a metric line). Now it writes one at most, its metric line with the
 /// request line's fields, sampled under a flood (one line per code and window), and the
 /// `Notifications` it carries add up to every refusal, exactly.
 #[tokio::test]

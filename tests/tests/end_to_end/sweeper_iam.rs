@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use pipeline_tests::metering::Recorder;
+use pipeline_tests::recorder::Recorder;
 use pipeline_tests::{form_post, moto, moto_python, sdk_config, workspace, Local, TOKEN};
 use time::macros::datetime;
 use time::Duration;

@@ -1,4 +1,4 @@
-//! The load run: `cargo run --release -p pipeline-tests --example load -- [DELIVERIES] [CONCURRENCY]`
+//! The load run: `cargo run --release -p perf-bench --example load -- [DELIVERIES] [CONCURRENCY]`
 //! (defaults 10000 and 16): 10% gateway retries, real repeats (one delivery in 23 starts one: the
 //! changed content, then the first again), 5% of
 //! first attempts refused by the queue. Prints throughput, handler latency, the load average,
@@ -28,9 +28,7 @@ async fn main() -> ExitCode {
         max_retries: 3,
     };
     let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "`cargo run --release -p pipeline-tests --example load -- {deliveries} {concurrency}`"
-    );
+    println!("`cargo run --release -p perf-bench --example load -- {deliveries} {concurrency}`");
     println!("load average before: {}", load().trim());
     let local = Local::new().await;
     let report = run(&local, plan).await;

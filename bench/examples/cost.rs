@@ -2,12 +2,12 @@
 //! million at us-east-1's on-demand prices: the table of bench/README.md, "Cost per
 //! notification".
 //!
-//!     bash bench/cost.sh      # MOTO_PYTHON=.venv/bin/python cargo run -p pipeline-tests --example cost
+//!     bash bench/cost.sh      # MOTO_PYTHON=.venv/bin/python cargo run -p perf-bench --example cost
 //!
 //! Ours: every outcome is one delivery (an API Gateway HTTP API event, as `template.yaml`
 //! deploys) through the real handler and adapters against the local server (moto), and the
-//! sweeper's run through the real sweeper. `pipeline_tests::metering` records every call on
-//! the wire and prices it: DynamoDB units from the items by AWS's rules (moto reports no real
+//! sweeper's run through the real sweeper. `pipeline_tests::recorder` records every call on
+//! the wire and `perf_bench::metering` prices it: DynamoDB units from the items by AWS's rules (moto reports no real
 //! consumed capacity), SQS requests per 64 KB chunk. The hand-written receivers run under
 //! `bench/naive_cost.py` against the same server, their calls priced by the same code: the
 //! naive one (`bench/python_handler/naive.py`: one conditional PutItem, one SendMessage) and
@@ -23,13 +23,16 @@
     reason = "a measuring tool: a step that fails stops it, with its reason"
 )]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use base64::Engine;
-use pipeline_tests::capacity::item_size;
-use pipeline_tests::metering::{tally, Call, Metered, Table, Tally};
-use pipeline_tests::pricing::{self, Bill, Prices, Usage, US_EAST_1};
+use common::Metered;
+use perf_bench::capacity::item_size;
+use perf_bench::metering::{tally, Call, Table, Tally};
+use perf_bench::pricing::{self, Bill, Prices, Usage, US_EAST_1};
 use pipeline_tests::{answer, moto, moto_python, through_runtime, workspace, Local, TOKEN};
 use serde_json::{json, Value};
 use time::macros::datetime;
@@ -194,10 +197,7 @@ async fn main() {
 
     let metered = Metered::start().await;
     let Metered {
-        local,
-        recorder,
-        dynamo,
-        sqs,
+        local, dynamo, sqs, ..
     } = &metered;
     let ours = Table {
         client: &local.dynamo,
@@ -283,11 +283,11 @@ async fn main() {
         ];
         for (index, app, body, minutes) in steps {
             clock.set(at + Duration::minutes(minutes));
-            recorder.take();
+            metered.take();
             let started = Instant::now();
             let response = app.handle(http_api_post(&body)).await;
             let wall = started.elapsed();
-            let (calls, wire) = recorder.take();
+            let (calls, wire) = metered.take();
             let Some(i) = index else { continue };
             let o = &mut outcomes[i];
             if round == 0 {
@@ -310,11 +310,11 @@ async fn main() {
         down.handle(http_api_post(&paid_of(&c))).await;
         for (minutes, o) in [(9, &mut sweep_run), (10, &mut sweep_idle)] {
             clock.set(at + Duration::minutes(minutes));
-            recorder.take();
+            metered.take();
             let started = Instant::now();
             let report = sweeper.run(0).await.expect("sweep");
             let wall = started.elapsed();
-            let (calls, wire) = recorder.take();
+            let (calls, wire) = metered.take();
             let forwarded = report["forwarded"].as_u64().unwrap_or(0);
             let expected = if minutes == 9 { 1 } else { 0 };
             assert_eq!(forwarded, expected, "{}: {report}", o.name);
@@ -341,11 +341,11 @@ async fn main() {
     let mut look_runs = Vec::new();
     for minutes in [5, 6] {
         clock.set(t0 + Duration::days(1) + Duration::minutes(minutes));
-        recorder.take();
+        metered.take();
         let started = Instant::now();
         sweeper.run(0).await.expect("sweep");
         let wall = started.elapsed();
-        let (calls, wire) = recorder.take();
+        let (calls, wire) = metered.take();
         look_runs.push((tally(&ours, &calls).await, wall.saturating_sub(wire)));
     }
     let look = look_runs[0].0.less(&look_runs[1].0);
@@ -383,7 +383,7 @@ async fn main() {
     let header = "| outcome | answer | round trips (calls) | read units | write units | SQS requests | Lambda ms: own + trips × latency → billed | GB-s (128 MB) | API Gateway requests | DynamoDB $ | SQS $ | Lambda $ | API Gateway $ | total $ per million |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
     println!(
-        "`bash bench/cost.sh` (`cargo run --release -p pipeline-tests --example cost`, {} build), {}, {} rounds",
+        "`bash bench/cost.sh` (`cargo run --release -p perf-bench --example cost`, {} build), {}, {} rounds",
         if cfg!(debug_assertions) { "debug" } else { "optimised" },
         started_at
             .format(&time::format_description::well_known::Rfc3339)

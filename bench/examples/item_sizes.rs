@@ -1,18 +1,18 @@
 //! The size of the event item each fixture body makes, and what writing it costs, for
 //! bench/README.md ("Items under the next 1 KB step"):
 //!
-//!     cargo run -p pipeline-tests --example item_sizes
+//!     cargo run -p perf-bench --example item_sizes
 //!
 //! Every body under shared/gateways/tests/fixtures (iugu's raw, repaired and constructed samples,
 //! iPag's JSON samples) is parsed by its gateway, as the function parses it, and turned into
 //! the item the store writes (`webhook_aws::table::event_item`, sequence 1). Its size and units
-//! follow DynamoDB's published rules (`pipeline_tests::capacity`): 1 write unit per started KiB,
+//! follow DynamoDB's published rules (`perf_bench::capacity`): 1 write unit per started KiB,
 //! twice that in a transaction (the store's). No local server is needed: nothing is written.
 #![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
 use std::path::Path;
 
-use pipeline_tests::capacity::{item_size, write_units};
+use perf_bench::capacity::{item_size, write_units};
 use pipeline_tests::workspace;
 use time::macros::datetime;
 use time::Duration;
@@ -74,7 +74,7 @@ fn main() {
     all.extend(rows(&fixtures.join("ipag"), "ipag", "json"));
     assert!(all.len() > 30, "the fixtures moved: {} bodies", all.len());
 
-    println!("`cargo run -p pipeline-tests --example item_sizes`\n");
+    println!("`cargo run -p perf-bench --example item_sizes`\n");
     println!(
         "| fixture | body (bytes) | event item (bytes) | write units in the store's transaction |"
     );

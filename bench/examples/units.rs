@@ -1,21 +1,24 @@
 //! Round trips and DynamoDB capacity units per outcome, for bench/README.md:
 //!
-//!     cargo run -p pipeline-tests --example units
+//!     cargo run -p perf-bench --example units
 //!
 //! Each outcome is one delivery through the real handler and the real adapters against the
 //! local server (moto). An SDK interceptor on the functions' DynamoDB and SQS clients records
 //! every request as it goes on the wire: that is the round trip count. The units are computed
 //! from the items those requests read (as returned) or wrote (as they are in the table right
-//! after), with DynamoDB's published rules (`pipeline_tests::metering` and `capacity`; the
+//! after), with DynamoDB's published rules (`perf_bench::metering` and `capacity`; the
 //! local server does not report real consumed capacity). `--example cost` prices the same
 //! calls in USD. "Before" applies the same rules to the previous version's layout
 //! and calls (two transactions per new notification, raw_body in the day index), built from
 //! the same notification.
 #![allow(clippy::expect_used, clippy::panic, reason = "tests fail by panicking")]
 
+mod common;
+
 use aws_sdk_dynamodb::types::AttributeValue;
-use pipeline_tests::capacity::{index_entry_size, item_size, write_units, Item};
-use pipeline_tests::metering::{tally, Metered, Table, Tally};
+use common::Metered;
+use perf_bench::capacity::{index_entry_size, item_size, write_units, Item};
+use perf_bench::metering::{tally, Table, Tally};
 use pipeline_tests::{answer, form_post, text, workspace};
 use time::macros::datetime;
 use time::Duration;
@@ -71,9 +74,7 @@ fn before(event: &Item) -> (usize, usize) {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let metered = Metered::start().await;
-    let Metered {
-        local, recorder, ..
-    } = &metered;
+    let Metered { local, .. } = &metered;
     let ours = Table {
         client: &local.dynamo,
         name: &local.table,
@@ -136,9 +137,9 @@ async fn main() {
     ];
     for (name, app, body, at, measured) in steps {
         clock.set(at);
-        recorder.take();
+        metered.take();
         let (status, json) = answer(&app.handle(form_post(body)).await);
-        let (recorded, _) = recorder.take();
+        let (recorded, _) = metered.take();
         if measured {
             let u: Tally = tally(&ours, &recorded).await;
             rows.push((
@@ -160,7 +161,7 @@ async fn main() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
     println!(
-        "`cargo run -p pipeline-tests --example units`, load average {}",
+        "`cargo run -p perf-bench --example units`, load average {}",
         load.join(" ")
     );
     println!(

@@ -1,24 +1,11 @@
-//! Every call a function's AWS clients put on the wire, and what DynamoDB and SQS bill for it:
-//! the round trips and units of `cargo run -p pipeline-tests --example units` and the cost
-//! table of `--example cost` (bench/README.md).
-//!
-//! A [`Recorder`] is an SDK interceptor on the DynamoDB and SQS clients a function is built
-//! with. For each call it keeps the operation, the request body, the HTTP status, the items a
-//! read returned (from the deserialised output), and how long at least one call was on the
-//! wire (request written to response received), so that a handler's wall time less the wire
-//! time is its own time. [`tally`] turns the calls into units with DynamoDB's published rules
+//! What DynamoDB and SQS bill for the calls a function made: the round trips and units of
+//! `cargo run -p perf-bench --example units` and the cost table of `--example cost`
+//! (bench/METHOD.md). The calls are recorded on the wire by the tests' SDK interceptor
+//! (`pipeline_tests::recorder`) or, for the Python receivers, by botocore's event hooks
+//! (`bench/naive_cost.py`). [`tally`] turns them into units with DynamoDB's published rules
 //! (`capacity`), from the items as they are in the table after the calls and as the reads
 //! returned them: the local server (moto) reports no real consumed capacity.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use aws_sdk_dynamodb::config::interceptors::{
-    AfterDeserializationInterceptorContextRef, BeforeDeserializationInterceptorContextRef,
-    BeforeTransmitInterceptorContextRef,
-};
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
@@ -30,7 +17,7 @@ use crate::capacity::{
 };
 use crate::pricing;
 
-/// One call as it went on the wire.
+/// One call as it went on the wire: what its bill is computed from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     /// `BatchGetItem`, `SendMessage`, ...
@@ -46,150 +33,6 @@ pub struct Call {
 impl Call {
     pub fn succeeded(&self) -> bool {
         (200..300).contains(&self.status)
-    }
-}
-
-#[derive(Debug, Default)]
-struct State {
-    calls: Vec<Call>,
-    /// Calls sent whose answer has not been deserialised yet (index of the oldest first).
-    open: Vec<usize>,
-    in_flight: usize,
-    since: Option<Instant>,
-    wire: Duration,
-}
-
-/// Records every call of the clients it is installed on (see the module's documentation).
-#[derive(Debug, Clone, Default)]
-pub struct Recorder(Arc<Mutex<State>>);
-
-impl Recorder {
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding the lock leaves the data usable: only counters and a list.
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The calls since the last `take`, and the time at least one of them was on the wire.
-    pub fn take(&self) -> (Vec<Call>, Duration) {
-        let mut state = self.state();
-        state.open.clear();
-        (
-            std::mem::take(&mut state.calls),
-            std::mem::take(&mut state.wire),
-        )
-    }
-
-    /// A DynamoDB client of `config` with this recorder.
-    pub fn dynamodb(&self, config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(config)
-                .interceptor(self.clone())
-                .build(),
-        )
-    }
-
-    /// An SQS client of `config` with this recorder.
-    pub fn sqs(&self, config: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
-        aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::config::Builder::from(config)
-                .interceptor(self.clone())
-                .build(),
-        )
-    }
-}
-
-impl Intercept for Recorder {
-    fn name(&self) -> &'static str {
-        "metering::Recorder"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let request = context.request();
-        let target = request.headers().get("x-amz-target").unwrap_or_default();
-        let op = target.rsplit('.').next().unwrap_or(target).to_owned();
-        let body = request
-            .body()
-            .bytes()
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or(Value::Null);
-        let mut state = self.state();
-        state.calls.push(Call {
-            op,
-            request: body,
-            status: 0,
-            returned: Vec::new(),
-        });
-        let index = state.calls.len() - 1;
-        state.open.push(index);
-        if state.in_flight == 0 {
-            state.since = Some(Instant::now());
-        }
-        state.in_flight += 1;
-        Ok(())
-    }
-
-    fn read_after_transmit(
-        &self,
-        _: &BeforeDeserializationInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let mut state = self.state();
-        state.in_flight = state.in_flight.saturating_sub(1);
-        if state.in_flight == 0 {
-            if let Some(since) = state.since.take() {
-                state.wire += since.elapsed();
-            }
-        }
-        Ok(())
-    }
-
-    fn read_after_deserialization(
-        &self,
-        context: &AfterDeserializationInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        use aws_sdk_dynamodb::operation::{
-            batch_get_item::BatchGetItemOutput, get_item::GetItemOutput, query::QueryOutput,
-        };
-        let status = context.response().status().as_u16();
-        // The items a read returned, from its deserialised output.
-        let returned: Vec<Item> = match context.output_or_error() {
-            Ok(output) => {
-                if let Some(out) = output.downcast_ref::<BatchGetItemOutput>() {
-                    out.responses
-                        .iter()
-                        .flat_map(|tables| tables.values().flatten().cloned())
-                        .collect()
-                } else if let Some(out) = output.downcast_ref::<QueryOutput>() {
-                    out.items().to_vec()
-                } else if let Some(out) = output.downcast_ref::<GetItemOutput>() {
-                    out.item.clone().into_iter().collect()
-                } else {
-                    Vec::new()
-                }
-            }
-            Err(_) => Vec::new(),
-        };
-        let mut state = self.state();
-        // Calls are answered in the order they were sent (a function makes them one at a
-        // time): the oldest open one is this one.
-        if !state.open.is_empty() {
-            let index = state.open.remove(0);
-            if let Some(call) = state.calls.get_mut(index) {
-                call.status = status;
-                call.returned = returned;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -457,59 +300,6 @@ pub async fn tally(table: &Table<'_>, calls: &[Call]) -> Tally {
         t.calls.push(call.op.clone());
     }
     t
-}
-
-/// What the `units` and `cost` examples start from: a local server, and DynamoDB and SQS
-/// clients that record every call into `recorder`.
-pub struct Metered {
-    pub local: crate::Local,
-    pub recorder: Recorder,
-    pub dynamo: aws_sdk_dynamodb::Client,
-    pub sqs: aws_sdk_sqs::Client,
-}
-
-impl Metered {
-    pub async fn start() -> Self {
-        let local = crate::Local::new().await;
-        let recorder = Recorder::default();
-        let base = crate::sdk_config(&crate::moto().endpoint).await;
-        let dynamo = recorder.dynamodb(&base);
-        let sqs = recorder.sqs(&base);
-        Metered {
-            local,
-            recorder,
-            dynamo,
-            sqs,
-        }
-    }
-
-    /// The `invoices` function on the recorded clients, judging by `clock`: sending to the
-    /// queue, or (`queue_down`) to one that does not exist, so that every send fails.
-    pub fn invoices(
-        &self,
-        clock: &webhook_core::clock::ManualClock,
-        queue_down: bool,
-    ) -> webhook_lambda::http::App<webhook_aws::DynamoStore, webhook_aws::SqsForwarder> {
-        let queue_url = if queue_down {
-            format!(
-                "{}-missing.fifo",
-                self.local.queue_url.trim_end_matches(".fifo")
-            )
-        } else {
-            self.local.queue_url.clone()
-        };
-        webhook_lambda::http::App {
-            store: webhook_aws::DynamoStore::new(self.dynamo.clone(), &self.local.table),
-            forwarder: webhook_aws::SqsForwarder::new(self.sqs.clone(), queue_url),
-            delivery: webhook_lambda::http::Delivery {
-                clock: Arc::new(clock.clone()),
-                ..webhook_lambda::http::Delivery::default()
-            },
-            ..self
-                .local
-                .app(webhook_iugu::Iugu::family(webhook_iugu::Family::Invoices))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! AWS's on-demand prices in us-east-1 and the arithmetic from what a notification uses (units,
 //! requests, milliseconds) to USD per million notifications: the cost table of
-//! `cargo run -p pipeline-tests --example cost` (bench/README.md, "Cost per notification").
+//! `cargo run -p perf-bench --example cost` (bench/README.md, "Cost per notification"; where
+//! each price comes from: bench/METHOD.md, "Prices").
 //!
 //! Free tiers are left out (they matter only below a few million requests a month), and so are
 //! the volume tiers above the first (300 million HTTP API requests, 7.5 billion Lambda GB-s a

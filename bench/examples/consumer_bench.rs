@@ -2,7 +2,7 @@
 //! function's cold start.
 //!
 //!     cargo build --release -p consumer
-//!     cargo run --release -p pipeline-tests --example consumer_bench -- [MESSAGES] [COLD_RUNS]
+//!     cargo run --release -p perf-bench --example consumer_bench -- [MESSAGES] [COLD_RUNS]
 //!
 //! Per message: the real consumer (the DynamoDB ledger, the example bookings table, the HTTP
 //! client of the gateways' APIs, all with the functions' SDK settings) against the local server
@@ -10,7 +10,7 @@
 //! The CPU is the thread's own (`/proc/thread-self/schedstat`: time on a CPU, so neither the
 //! local server's time nor time spent waiting behind other processes), which includes the SDK,
 //! hyper and the JSON work; the stand-in runs on a thread of its own and is not counted. The
-//! round trips are the SDK calls an interceptor saw (`pipeline_tests::metering`) and the
+//! round trips are the SDK calls an interceptor saw (`pipeline_tests::recorder`) and the
 //! stand-in's calls.
 //!
 //! Cold start: `target/release/consumer` (or `CONSUMER_BIN`) started under a stand-in Lambda
@@ -26,7 +26,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pipeline_tests::metering::Recorder;
+use pipeline_tests::recorder::Recorder;
 use pipeline_tests::runtime_api::RuntimeApi;
 use pipeline_tests::{moto, workspace};
 use serde_json::json;
@@ -385,7 +385,9 @@ fn main() {
     }
     let load_after = load_average();
 
-    println!("Command: cargo run --release -p pipeline-tests --example consumer_bench -- {n} {cold_runs}");
+    println!(
+        "Command: cargo run --release -p perf-bench --example consumer_bench -- {n} {cold_runs}"
+    );
     println!("Load average (1, 5, 15 min): before {load_before}; after {load_after}");
     println!();
     println!("| message ({n} each, one per invocation) | round trips: DynamoDB calls | gateway API calls | CPU p50 / p99 (µs) | wall p50 / p99 (µs) |");
