@@ -262,15 +262,19 @@ pub fn serve(gateway: impl Gateway + 'static) -> ExitCode {
         // Fail closed: without its secret a function serves nothing. Exiting here, before the
         // runtime loop asks for the first event, makes Lambda report an init error (and API
         // Gateway answer 5xx, which the gateways retry) rather than 401 every delivery.
-        let app = match app(gateway, config).await {
+        // The shutdown hook's registration (an extension registers during init) beside the
+        // rest of init: the secret read and the warm-up.
+        let (app, shutdown_hook) = tokio::join!(app(gateway, config), crate::shutdown::register());
+        let app = match app {
             Ok(app) => Arc::new(app),
             Err(e) => {
                 tracing::error!(error = %e, "cannot start without the webhook secret");
                 return ExitCode::FAILURE;
             }
         };
-        // Before the runtime loop: an extension registers during init.
-        crate::shutdown::flush_on_shutdown(app.metrics.clone()).await;
+        if let Some(hook) = shutdown_hook {
+            hook.flush_on_terminate(app.metrics.clone());
+        }
         let handler = service_fn(move |request: Request| {
             let app = Arc::clone(&app);
             async move { Ok::<_, std::convert::Infallible>(app.handle(request).await) }

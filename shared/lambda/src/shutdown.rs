@@ -17,7 +17,7 @@
 use lambda_http::http::{Method, StatusCode};
 use lambda_runtime_api_client::body::Body;
 use lambda_runtime_api_client::{build_request, Client};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::metrics::Metrics;
 
@@ -28,59 +28,80 @@ const REGISTER: &str = "/2020-01-01/extension/register";
 const NEXT: &str = "/2020-01-01/extension/event/next";
 const ID_HEADER: &str = "Lambda-Extension-Identifier";
 
-/// Registers the extension and spawns what waits for SIGTERM. Call before the runtime loop
-/// starts (extensions register during init). `true` when the hook is in place.
-pub async fn flush_on_shutdown(metrics: Metrics) -> bool {
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
-        return false;
-    }
-    let mut terminate = match signal(SignalKind::terminate()) {
+/// A registered extension: Lambda will send SIGTERM before it retires the instance.
+pub struct Registered {
+    client: Client,
+    id: String,
+    terminate: Signal,
+}
+
+/// Registers the extension; `None` (after a warning) where that is not possible. Extensions
+/// register during init: call it before the runtime loop starts, beside the rest of init
+/// (its round trip then costs no time of its own).
+pub async fn register() -> Option<Registered> {
+    // Not under a Lambda runtime (the client would panic without it).
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API")?;
+    let terminate = match signal(SignalKind::terminate()) {
         Ok(terminate) => terminate,
         Err(e) => {
             tracing::warn!(error = %e, "no shutdown hook: SIGTERM cannot be handled");
-            return false;
+            return None;
         }
     };
     let client = match Client::builder().build() {
         Ok(client) => client,
         Err(e) => {
             tracing::warn!(error = %e, "no shutdown hook: no Runtime API client");
-            return false;
+            return None;
         }
     };
-    let id = match register(&client).await {
-        Ok(id) => id,
+    match register_with(&client).await {
+        Ok(id) => Some(Registered {
+            client,
+            id,
+            terminate,
+        }),
         Err(e) => {
             tracing::warn!(error = %e, "no shutdown hook: the extension was not registered");
-            return false;
+            None
         }
-    };
-    tokio::spawn(async move {
-        // Lambda ends the instance's init once the extension asks for its next event, which
-        // never comes (it subscribed to none): the answer is not awaited for anything.
-        let ask = async move {
-            if let Ok(next) = request(Method::GET, NEXT, Some(&id), Body::empty()) {
-                let _ = client.call(next).await;
-            }
-        };
-        let wait_for_terminate = async move {
-            if terminate.recv().await.is_some() {
-                metrics.flush_refusals();
-                #[allow(
-                    clippy::exit,
-                    reason = "SIGTERM's own action, which this handler replaced: Lambda is \
-                              shutting the instance down, and nothing else runs after it"
-                )]
-                std::process::exit(0);
-            }
-        };
-        tokio::join!(ask, wait_for_terminate);
-    });
-    true
+    }
+}
+
+impl Registered {
+    /// Spawns what waits for SIGTERM and then writes `metrics`' folded refusal counts.
+    pub fn flush_on_terminate(self, metrics: Metrics) {
+        let Registered {
+            client,
+            id,
+            mut terminate,
+        } = self;
+        tokio::spawn(async move {
+            // Lambda ends the instance's init once the extension asks for its next event,
+            // which never comes (it subscribed to none): the answer is awaited for nothing.
+            let ask = async move {
+                if let Ok(next) = request(Method::GET, NEXT, Some(&id), Body::empty()) {
+                    let _ = client.call(next).await;
+                }
+            };
+            let wait_for_terminate = async move {
+                if terminate.recv().await.is_some() {
+                    metrics.flush_refusals();
+                    #[allow(
+                        clippy::exit,
+                        reason = "SIGTERM's own action, which this handler replaced: Lambda is \
+                                  shutting the instance down, and nothing else runs after it"
+                    )]
+                    std::process::exit(0);
+                }
+            };
+            tokio::join!(ask, wait_for_terminate);
+        });
+    }
 }
 
 /// The Extensions API's `register`, for no event; the extension's id.
-async fn register(client: &Client) -> Result<String, String> {
+async fn register_with(client: &Client) -> Result<String, String> {
     let body = Body::from(&br#"{"events":[]}"#[..]);
     let register = request(Method::POST, REGISTER, None, body)?;
     let answer = client.call(register).await.map_err(|e| e.to_string())?;
