@@ -7,16 +7,16 @@
 //!
 //! A one-off: a `Scan` of the whole table (read once, whatever its size), filtered to legacy
 //! event items, then one conditional `UpdateItem` per item, which never overwrites an
-//! `expires_at` set meanwhile. Running it again finds nothing left to do.
+//! `expires_at` set meanwhile (both `webhook_aws::operator`). Running it again finds nothing
+//! left to do.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
-use webhook_aws::table::{self, attr, kind};
+use webhook_aws::table::{self, attr};
+use webhook_aws::DynamoStore;
 
 use crate::error::RecoverError;
-use crate::event_table::aws_message;
 use crate::report::{Progress, Table};
 
 /// What a back-fill did.
@@ -48,28 +48,15 @@ pub async fn backfill(
     progress: &mut Progress,
     now: OffsetDateTime,
 ) -> Result<Backfilled, RecoverError> {
+    let store = DynamoStore::new(client.clone(), table_name);
     let mut done = Backfilled::default();
     let mut start = None;
     loop {
-        let page = client
-            .scan()
-            .table_name(table_name)
-            .filter_expression(
-                "#kind = :event AND attribute_not_exists(#expires) AND attribute_not_exists(#sequence)",
-            )
-            .projection_expression("#pk, #sk, #received")
-            .expression_attribute_names("#kind", attr::KIND)
-            .expression_attribute_names("#expires", attr::EXPIRES_AT)
-            .expression_attribute_names("#sequence", attr::SEQUENCE)
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#sk", attr::SK)
-            .expression_attribute_names("#received", attr::RECEIVED_AT)
-            .expression_attribute_values(":event", table::s(kind::EVENT))
-            .set_exclusive_start_key(start)
-            .send()
+        let page = store
+            .legacy_without_expiry(start)
             .await
-            .map_err(|e| RecoverError::aws("DynamoDB Scan", aws_message(&e)))?;
-        for item in page.items.unwrap_or_default() {
+            .map_err(|why| RecoverError::aws("DynamoDB Scan", why))?;
+        for item in page.items {
             done.found += 1;
             let pk = table::text(&item, attr::PK).unwrap_or_default().to_owned();
             let sk = table::text(&item, attr::SK).unwrap_or_default().to_owned();
@@ -80,37 +67,14 @@ pub async fn backfill(
                 continue;
             };
             let expires = expires_at(received, retention_days);
-            if !dry_run {
-                let updated = client
-                    .update_item()
-                    .table_name(table_name)
-                    .key(attr::PK, table::s(pk.as_str()))
-                    .key(attr::SK, table::s(sk.as_str()))
-                    .update_expression("SET #expires = :expires")
-                    .condition_expression(
-                        "attribute_exists(#pk) AND attribute_not_exists(#expires)",
-                    )
-                    .expression_attribute_names("#pk", attr::PK)
-                    .expression_attribute_names("#expires", attr::EXPIRES_AT)
-                    .expression_attribute_values(
-                        ":expires",
-                        AttributeValue::N(expires.unix_timestamp().to_string()),
-                    )
-                    .send()
-                    .await;
-                match updated {
-                    Ok(_) => {}
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                    {
-                        done.raced += 1;
-                        continue;
-                    }
-                    Err(e) => {
-                        return Err(RecoverError::aws("DynamoDB UpdateItem", aws_message(&e)))
-                    }
-                }
+            if !dry_run
+                && !store
+                    .set_expiry_if_absent(&pk, &sk, expires)
+                    .await
+                    .map_err(|why| RecoverError::aws("DynamoDB UpdateItem", why))?
+            {
+                done.raced += 1;
+                continue;
             }
             done.updated += 1;
             if expires <= now {
@@ -127,7 +91,7 @@ pub async fn backfill(
                 "given expires_at"
             }
         ));
-        start = page.last_evaluated_key;
+        start = page.next;
         if start.is_none() {
             return Ok(done);
         }

@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use time::{Duration, OffsetDateTime};
 use webhook_aws::error_text;
@@ -52,6 +51,10 @@ pub struct EventTable {
 
 fn aws(operation: &'static str) -> impl Fn(webhook_core::ingest::DownstreamError) -> RecoverError {
     move |e| RecoverError::aws(operation, error_text(&e))
+}
+
+fn day_index(why: String) -> RecoverError {
+    RecoverError::aws("DynamoDB Query (day index)", why)
 }
 
 impl EventTable {
@@ -124,14 +127,10 @@ impl EventTable {
         let mut keys = Vec::new();
         for partition in table::arrival_partitions(day) {
             keys.extend(
-                self.query_index(
-                    table::ARRIVAL_INDEX,
-                    "#day = :day AND #at BETWEEN :from AND :to",
-                    [("#day", attr::ARRIVAL_DAY), ("#at", attr::RECEIVED_AT)],
-                    &partition,
-                    (&from, &to),
-                )
-                .await?,
+                self.store
+                    .arrival_keys(&partition, &from, &to)
+                    .await
+                    .map_err(day_index)?,
             );
         }
         let mut items = Vec::new();
@@ -156,14 +155,10 @@ impl EventTable {
         // key equals (every key goes on with `#<dedup_key>`).
         if self.has_legacy_index().await? {
             items.extend(
-                self.query_index(
-                    table::LEGACY_DAY_INDEX,
-                    "#day = :day AND #sk BETWEEN :from AND :to",
-                    [("#day", attr::RECEIVED_DAY), ("#sk", attr::SK)],
-                    day,
-                    (&from, &to),
-                )
-                .await?,
+                self.store
+                    .legacy_day_items(day, &from, &to)
+                    .await
+                    .map_err(day_index)?,
             );
         }
         // BETWEEN includes its upper end: `until` is excluded here.
@@ -190,60 +185,14 @@ impl EventTable {
         if let Some(known) = self.legacy_index.get() {
             return Ok(*known);
         }
-        let described = self
+        let has = self
             .store
-            .client()
-            .describe_table()
-            .table_name(self.store.table())
-            .send()
+            .has_index(table::LEGACY_DAY_INDEX)
             .await
-            .map_err(|e| RecoverError::aws("DynamoDB DescribeTable", error_text(&e)))?;
-        let has = described
-            .table
-            .and_then(|t| t.global_secondary_indexes)
-            .unwrap_or_default()
-            .iter()
-            .any(|i| i.index_name() == Some(table::LEGACY_DAY_INDEX));
+            .map_err(|why| RecoverError::aws("DynamoDB DescribeTable", why))?;
         // Another call may have set it meanwhile, to the same answer.
         let _ = self.legacy_index.set(has);
         Ok(has)
-    }
-
-    async fn query_index(
-        &self,
-        index: &'static str,
-        condition: &str,
-        names: [(&str, &str); 2],
-        day: &str,
-        (from, to): (&str, &str),
-    ) -> Result<Vec<Item>, RecoverError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let mut query = self
-                .store
-                .client()
-                .query()
-                .table_name(self.store.table())
-                .index_name(index)
-                .key_condition_expression(condition)
-                .expression_attribute_values(":day", AttributeValue::S(day.to_owned()))
-                .expression_attribute_values(":from", AttributeValue::S(from.to_owned()))
-                .expression_attribute_values(":to", AttributeValue::S(to.to_owned()))
-                .set_exclusive_start_key(start);
-            for (placeholder, name) in names {
-                query = query.expression_attribute_names(placeholder, name);
-            }
-            let page = query
-                .send()
-                .await
-                .map_err(|e| RecoverError::aws("DynamoDB Query (day index)", error_text(&e)))?;
-            items.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
     }
 
     /// Entities with a notification stored and not yet forwarded, oldest first, at most
@@ -397,22 +346,14 @@ impl EventTable {
         now: OffsetDateTime,
     ) -> Result<(), RecoverError> {
         self.store
-            .client()
-            .update_item()
-            .table_name(self.store.table())
-            .key(attr::PK, table::s(table::quarantine_pk(&item.day)))
-            .key(attr::SK, table::s(item.request.body_sha256.as_str()))
-            .update_expression("SET #at = :at, #resolution = :resolution")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#at", attr::RESOLVED_AT)
-            .expression_attribute_names("#resolution", attr::RESOLUTION)
-            .expression_attribute_values(":at", table::s(table::format_time(now)))
-            .expression_attribute_values(":resolution", table::s(resolution))
-            .send()
+            .resolve_quarantined(
+                &item.day,
+                item.request.body_sha256.as_str(),
+                resolution,
+                now,
+            )
             .await
-            .map_err(|e| RecoverError::aws("DynamoDB UpdateItem", error_text(&e)))?;
-        Ok(())
+            .map_err(|why| RecoverError::aws("DynamoDB UpdateItem", why))
     }
 
     /// Keeps a resend request where the functions read it, with one entry for each live

@@ -14,14 +14,15 @@
 
 use std::time::Duration;
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use base64::Engine;
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::deployment::{Stack, Token};
 use crate::error::RecoverError;
-use crate::event_table::{aws_message, EventTable};
+use webhook_aws::operator::queue;
+
+use crate::event_table::EventTable;
 use crate::report::Table;
 
 /// The smoke test's event: no consumer acts on it.
@@ -83,25 +84,9 @@ pub struct Target<'a> {
 }
 
 async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<(u64, u64), RecoverError> {
-    let got = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
+    queue::depth(sqs, url)
         .await
-        .map_err(|e| RecoverError::aws("SQS GetQueueAttributes", aws_message(&e)))?;
-    let attrs = got.attributes.unwrap_or_default();
-    let number = |name: QueueAttributeName| {
-        attrs
-            .get(&name)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or_default()
-    };
-    Ok((
-        number(QueueAttributeName::ApproximateNumberOfMessages),
-        number(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-    ))
+        .map_err(|why| RecoverError::aws("SQS GetQueueAttributes", why))
 }
 
 /// Runs the smoke test. An AWS call that fails is an error; a step that sees something wrong is
@@ -236,31 +221,22 @@ pub async fn smoke(
 /// once.
 async fn receive_it(
     sqs: &aws_sdk_sqs::Client,
-    queue: &str,
+    url: &str,
     entity_key: &str,
 ) -> Result<(String, bool, String), RecoverError> {
     let started = std::time::Instant::now();
     let mut others = 0;
     while started.elapsed() < RECEIVE_FOR {
-        let got = sqs
-            .receive_message()
-            .queue_url(queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(2)
-            .send()
+        let got = queue::receive(sqs, url, 10, 2)
             .await
-            .map_err(|e| RecoverError::aws("SQS ReceiveMessage", aws_message(&e)))?;
-        for message in got.messages.unwrap_or_default() {
-            let handle = message.receipt_handle.clone().unwrap_or_default();
-            let body: Value =
-                serde_json::from_str(message.body().unwrap_or_default()).unwrap_or(Value::Null);
+            .map_err(|why| RecoverError::aws("SQS ReceiveMessage", why))?;
+        for message in got {
+            let handle = message.handle;
+            let body: Value = serde_json::from_str(&message.body).unwrap_or(Value::Null);
             if body["entity_key"] == entity_key && body["event"] == EVENT {
-                sqs.delete_message()
-                    .queue_url(queue)
-                    .receipt_handle(handle)
-                    .send()
+                queue::delete(sqs, url, &handle)
                     .await
-                    .map_err(|e| RecoverError::aws("SQS DeleteMessage", aws_message(&e)))?;
+                    .map_err(|why| RecoverError::aws("SQS DeleteMessage", why))?;
                 let mut detail = format!(
                     "received and deleted: {EVENT}, group {}, sequence {}",
                     entity_key, body["sequence"]
@@ -273,13 +249,9 @@ async fn receive_it(
                 return Ok(("queue".to_owned(), true, detail));
             }
             others += 1;
-            sqs.change_message_visibility()
-                .queue_url(queue)
-                .receipt_handle(handle)
-                .visibility_timeout(0)
-                .send()
+            queue::release(sqs, url, &handle)
                 .await
-                .map_err(|e| RecoverError::aws("SQS ChangeMessageVisibility", aws_message(&e)))?;
+                .map_err(|why| RecoverError::aws("SQS ChangeMessageVisibility", why))?;
         }
     }
     Ok((

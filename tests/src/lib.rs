@@ -136,9 +136,8 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
 
 /// What a function's clients use in production (timeouts, bounded retries), against `endpoint`.
 pub async fn production_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    let production = webhook_lambda::runtime::sdk_settings(aws_config::defaults(
-        aws_config::BehaviorVersion::latest(),
-    ));
+    let production =
+        webhook_aws::sdk::sdk_settings(aws_config::defaults(aws_config::BehaviorVersion::latest()));
     local(production, endpoint).load().await
 }
 

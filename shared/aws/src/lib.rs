@@ -1,15 +1,21 @@
-//! The AWS adapters: the ports of [`webhook_core::ingest`] (and the sweep's, the quarantine's)
-//! over AWS. DynamoDB keeps ([`dynamo`]; [`table`] is its one layout), SQS forwards ([`sqs`]);
-//! every client is built with [`sdk::sdk_settings`] (timeouts, retries, rustls on ring) and
-//! trusts [`trust`]'s roots; [`secrets`] reads a secret's text. No gateway, no handler.
+//! The AWS adapters: the ports of [`webhook_core::ingest`] (and the sweep's, the
+//! quarantine's) over AWS. DynamoDB keeps ([`dynamo`]; [`table`] is its one layout;
+//! [`operator`], what `recover` reads and writes there), SQS forwards ([`sqs`]); [`connect`]
+//! builds a function's clients with [`sdk::sdk_settings`] (timeouts, retries, rustls on ring,
+//! trusting [`trust`]'s roots), [`warm`] opens their connections during init, [`secrets`]
+//! reads a secret's text. No gateway, no handler.
 
+pub mod connect;
 pub mod dynamo;
+pub mod operator;
 pub mod sdk;
 pub mod secrets;
 pub mod sqs;
 pub mod table;
 pub mod trust;
+pub mod warm;
 
+pub use connect::{connect, Clients};
 pub use dynamo::DynamoStore;
 pub use sqs::SqsForwarder;
 

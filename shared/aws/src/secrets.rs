@@ -3,6 +3,9 @@
 
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 
+/// The Secrets Manager client (what [`crate::Clients::secrets`] gives).
+pub use aws_sdk_secretsmanager::Client;
+
 /// Why a secret's text could not be read. Never its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadError {
@@ -13,15 +16,12 @@ pub enum ReadError {
 }
 
 /// A client with `sdk`'s settings (the functions': `sdk::sdk_settings`).
-pub fn client(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
-    aws_sdk_secretsmanager::Client::new(sdk)
+pub fn client(sdk: &aws_config::SdkConfig) -> Client {
+    Client::new(sdk)
 }
 
 /// The text of secret `id`'s current version (`AWSCURRENT`).
-pub async fn secret_text(
-    client: &aws_sdk_secretsmanager::Client,
-    id: &str,
-) -> Result<String, ReadError> {
+pub async fn secret_text(client: &Client, id: &str) -> Result<String, ReadError> {
     let output = client
         .get_secret_value()
         .secret_id(id)

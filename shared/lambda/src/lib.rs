@@ -8,10 +8,11 @@
 //! allow-list), [`screen`] (the raw event, before `lambda_http` decodes it), [`metrics`] (a
 //! metric line per request).
 //!
-//! Feature `lambda` adds the start-up, over the AWS adapters (`webhook_aws`): [`secrets`] (a
-//! gateway's token and signing key, from Secrets Manager), [`warm`] (connections opened during
-//! init), [`runtime`] (a function's start-up and the log format), [`shutdown`] (the refusal
-//! counts written when Lambda retires an instance) and [`sweeper`] (the sweeper function's).
+//! Feature `lambda` adds the start-up, over the AWS adapters (`webhook_aws`, which makes every
+//! AWS call: this crate names no SDK crate): [`secrets`] (a gateway's token and signing key,
+//! from its secret's text), [`warm`] (the warm-up's budget and log line), [`runtime`] (a
+//! function's start-up and the log format), [`shutdown`] (the refusal counts written when
+//! Lambda retires an instance) and [`sweeper`] (the sweeper function's).
 
 #[cfg(feature = "http")]
 pub mod auth;

@@ -1,11 +1,11 @@
-//! Start-up of a function: configuration from the environment, AWS clients, the Lambda loop.
+//! Start-up of a function: configuration from the environment, its AWS clients
+//! (`webhook_aws::connect`), the Lambda loop.
 //! A function's `main` is one call to [`serve`].
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use lambda_http::{service_fn, Adapter, Request};
 
 use crate::http::{App, Delivery};
@@ -66,36 +66,24 @@ impl Config {
     }
 }
 
-pub use webhook_aws::sdk::{
-    sdk_settings, ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT,
-};
-
-/// Builds the clients for `config`, reads `gateway`'s secret, once (`secrets`), and
-/// meanwhile opens the DynamoDB and SQS connections within `config.warm_up` (`warm`: bounded,
-/// and never an error). `AWS_ENDPOINT_URL` (read by the SDK itself; `AWS_ENDPOINT_URL_DYNAMODB`
-/// and the like per service) points them at a local server; blank, it means AWS
-/// ([`run_function`] removes it).
+/// Builds the function's AWS clients (`webhook_aws::connect`), reads `gateway`'s secret, once
+/// (`secrets`), and meanwhile opens the DynamoDB and SQS connections within `config.warm_up`
+/// (`warm`: bounded, and never an error). `AWS_ENDPOINT_URL` (read by the SDK itself;
+/// `AWS_ENDPOINT_URL_DYNAMODB` and the like per service) points them at a local server; blank,
+/// it means AWS ([`run_function`] removes it).
 pub async fn app(
     mut gateway: impl Gateway + 'static,
     config: Config,
 ) -> Result<App<DynamoStore, SqsForwarder>, SecretError> {
-    let shared = sdk_settings(aws_config::defaults(BehaviorVersion::latest()))
-        .load()
-        .await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&shared);
-    let sqs = aws_sdk_sqs::Client::new(&shared);
+    let aws = webhook_aws::connect().await;
+    let secrets = aws.secrets();
     // Both at once; a secret that cannot be read stops the start-up at once, without waiting
     // for the warm-up (the function exits: its connections would be of no use).
     let (credentials, warm_up) =
-        tokio::try_join!(crate::secrets::load(&gateway, &shared), async {
-            Ok(crate::warm::connections(
-                &dynamodb,
-                &config.table,
-                &sqs,
-                &config.queue_url,
-                config.warm_up,
-            )
-            .await)
+        tokio::try_join!(crate::secrets::load(&gateway, &secrets), async {
+            Ok(aws
+                .warm_up(&config.table, &config.queue_url, config.warm_up)
+                .await)
         },)?;
     crate::warm::log(&warm_up);
     credentials.sign(&mut gateway)?;
@@ -103,8 +91,8 @@ pub async fn app(
         gateway: Arc::new(gateway),
         token: credentials.token,
         allowed_sources: config.allowed_sources,
-        store: DynamoStore::new(dynamodb, config.table),
-        forwarder: SqsForwarder::new(sqs, config.queue_url),
+        store: aws.store(config.table),
+        forwarder: aws.forwarder(config.queue_url),
         delivery: Delivery {
             settings: config.delivery,
             ..Delivery::default()

@@ -103,11 +103,11 @@ pub enum SecretError {
 const FIELDS: [&str; 4] = ["gateway", "token", "previous_token", "signing_key"];
 
 /// Reads `gateway`'s secret, from the variable that names it ([`secret_id_variable`]), with
-/// `sdk`'s settings (the functions' timeouts and retries; `AWS_ENDPOINT_URL` points it at a
-/// local server).
+/// `client` (the function's: `webhook_aws::Clients::secrets`, with the functions' timeouts and
+/// retries; `AWS_ENDPOINT_URL` points it at a local server).
 pub async fn load(
     gateway: &dyn Gateway,
-    sdk: &aws_config::SdkConfig,
+    client: &webhook_aws::secrets::Client,
 ) -> Result<Credentials, SecretError> {
     let variable = secret_id_variable(gateway);
     let Some(id) = std::env::var(&variable)
@@ -116,12 +116,12 @@ pub async fn load(
     else {
         return Err(SecretError::NotConfigured { variable });
     };
-    read(&webhook_aws::secrets::client(sdk), gateway, id.trim()).await
+    read(client, gateway, id.trim()).await
 }
 
 /// Reads and checks `gateway`'s secret `id` (its current version, `AWSCURRENT`).
 pub async fn read(
-    client: &aws_sdk_secretsmanager::Client,
+    client: &webhook_aws::secrets::Client,
     gateway: &dyn Gateway,
     id: &str,
 ) -> Result<Credentials, SecretError> {

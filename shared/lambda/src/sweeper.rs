@@ -13,7 +13,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_config::BehaviorVersion;
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -146,16 +145,14 @@ pub fn serve(parsers: &'static dyn Parsers) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let shared = crate::runtime::sdk_settings(aws_config::defaults(BehaviorVersion::latest()))
-            .load()
-            .await;
-        let mut store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared), config.table);
+        let aws = webhook_aws::connect().await;
+        let mut store = aws.store(config.table);
         if let Some(index) = config.legacy_pending_index {
             store = store.with_legacy_pending(index);
         }
         let sweeper = Arc::new(Sweeper {
             store,
-            forwarder: SqsForwarder::new(aws_sdk_sqs::Client::new(&shared), config.queue_url),
+            forwarder: aws.forwarder(config.queue_url),
             settings: config.settings,
             metrics: Metrics::stdout(config.metrics_namespace),
             clock: Arc::new(SystemClock),

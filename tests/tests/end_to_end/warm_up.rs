@@ -1,6 +1,7 @@
-//! Connections warmed during init (`webhook_lambda::warm`): a function opens its DynamoDB and SQS
-//! connections before it asks for its first event, the first request uses them, and an
-//! endpoint that never answers neither stops nor stalls the start beyond the budget.
+//! Connections warmed during init (`webhook_aws::warm`, its budget and log line in
+//! `webhook_lambda::warm`): a function opens its DynamoDB and SQS connections before it asks
+//! for its first event, the first request uses them, and an endpoint that never answers
+//! neither stops nor stalls the start beyond the budget.
 //!
 //! DynamoDB and SQS are each reached through a proxy of their own
 //! (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SQS`): one that keeps connections open, as
@@ -16,7 +17,7 @@ use pipeline_tests::keep_alive::KeepAliveProxy;
 use pipeline_tests::proxy::{Fault, FaultyProxy};
 use pipeline_tests::runtime_api::RuntimeApi;
 use pipeline_tests::{moto, production_sdk_config, secrets, workspace, Local, TOKEN};
-use webhook_lambda::warm::{self, Outcome};
+use webhook_aws::warm::{self, Outcome};
 
 use crate::function::{command, drain};
 
