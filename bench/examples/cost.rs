@@ -199,11 +199,7 @@ async fn main() {
     let Metered {
         local, dynamo, sqs, ..
     } = &metered;
-    let ours = Table {
-        client: &local.dynamo,
-        name: &local.table,
-        key: &[attr::PK, attr::SK],
-    };
+    let ours = metered.events_table();
     let t0 = datetime!(2026-11-20 13:00 UTC);
     let clock = ManualClock::at(t0);
     let up = metered.invoices(&clock, false);

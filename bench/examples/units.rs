@@ -18,7 +18,7 @@ mod common;
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::Metered;
 use perf_bench::capacity::{index_entry_size, item_size, write_units, Item};
-use perf_bench::metering::{tally, Table, Tally};
+use perf_bench::metering::{tally, Tally};
 use pipeline_tests::{answer, form_post, text, workspace};
 use time::macros::datetime;
 use time::Duration;
@@ -75,11 +75,7 @@ fn before(event: &Item) -> (usize, usize) {
 async fn main() {
     let metered = Metered::start().await;
     let Metered { local, .. } = &metered;
-    let ours = Table {
-        client: &local.dynamo,
-        name: &local.table,
-        key: &[attr::PK, attr::SK],
-    };
+    let ours = metered.events_table();
     let t0 = datetime!(2026-11-20 13:00 UTC);
     let clock = ManualClock::at(t0);
     let up = metered.invoices(&clock, false);

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use perf_bench::metering::Call;
+use perf_bench::metering::{Call, Table};
 use pipeline_tests::recorder::Recorder;
+use webhook_aws::table::attr;
 
 pub struct Metered {
     pub local: pipeline_tests::Local,
@@ -26,6 +27,15 @@ impl Metered {
             recorder,
             dynamo,
             sqs,
+        }
+    }
+
+    /// The front door's table, as the tally reads items back from it.
+    pub fn events_table(&self) -> Table<'_> {
+        Table {
+            client: &self.local.dynamo,
+            name: &self.local.table,
+            key: &[attr::PK, attr::SK],
         }
     }
 
