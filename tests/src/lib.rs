@@ -257,6 +257,11 @@ impl Local {
         }
     }
 
+    /// The URL of a FIFO queue that does not exist, beside this test's: every send to it fails.
+    pub fn missing_queue_url(&self) -> String {
+        format!("{}-missing.fifo", self.queue_url.trim_end_matches(".fifo"))
+    }
+
     /// A function's app at `clock` whose queue does not exist: every send fails, so what it
     /// stores is answered 503 `forward_failed` and stays owed.
     pub fn app_with_the_queue_down(
@@ -264,9 +269,8 @@ impl Local {
         gateway: impl Gateway + 'static,
         clock: &ManualClock,
     ) -> App<DynamoStore, SqsForwarder> {
-        let missing = format!("{}-missing.fifo", self.queue_url.trim_end_matches(".fifo"));
         App {
-            forwarder: SqsForwarder::new(self.sqs.clone(), &missing),
+            forwarder: SqsForwarder::new(self.sqs.clone(), self.missing_queue_url()),
             ..self.app_at(gateway, clock)
         }
     }

@@ -219,7 +219,7 @@ pub async fn run(local: &Local, plan: Plan) -> Report {
     let (streams, expected) = schedule(plan, &samples);
     let app = Arc::new(local.app(Iugu::ALL_EVENTS));
     // The same function whose queue refuses every send: a first attempt that meets a fault.
-    let missing = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
+    let missing = local.missing_queue_url();
     let down = Arc::new(local.app_with(
         Iugu::ALL_EVENTS,
         webhook_lambda::auth::Token::new(Some(crate::TOKEN)),

@@ -55,7 +55,7 @@ async fn request_logs_carry_no_token_and_no_personal_data() {
     assert_eq!(app.handle(form_post(&broken)).await.status(), 400);
     let subscriptions = local.app(Iugu::family(Family::Subscriptions));
     assert_eq!(subscriptions.handle(form_post(BODY)).await.status(), 422);
-    let missing_queue = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
+    let missing_queue = local.missing_queue_url();
     let broken_queue = local.app_with(invoices, Token::new(Some(TOKEN)), &missing_queue);
     let changed = BODY.replace("LOG1", "LOG2");
     assert_eq!(broken_queue.handle(form_post(&changed)).await.status(), 503);

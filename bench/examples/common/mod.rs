@@ -63,10 +63,7 @@ impl Metered {
         queue_down: bool,
     ) -> webhook_lambda::http::App<webhook_aws::DynamoStore, webhook_aws::SqsForwarder> {
         let queue_url = if queue_down {
-            format!(
-                "{}-missing.fifo",
-                self.local.queue_url.trim_end_matches(".fifo")
-            )
+            self.local.missing_queue_url()
         } else {
             self.local.queue_url.clone()
         };

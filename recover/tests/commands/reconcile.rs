@@ -255,7 +255,7 @@ async fn unforwarded_and_quarantined_notifications_of_any_type_are_reported() {
     let local = Local::new().await;
     // A subscription's notification stored while the queue was down.
     let down = pipeline_tests::Local {
-        queue_url: format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo")),
+        queue_url: local.missing_queue_url(),
         dynamo: local.dynamo.clone(),
         sqs: local.sqs.clone(),
         table: local.table.clone(),

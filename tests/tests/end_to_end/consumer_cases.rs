@@ -276,7 +276,7 @@ async fn expired_notifications_gap_records_are_booked_as_not_received() {
     clock.set(T0 + Duration::minutes(1));
     deliver_while_the_queue_is_down(&local, &clock, ACTIVATED).await;
     // The sweeper runs while the queue stays down (it lists the entity), then long after.
-    let missing = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
+    let missing = local.missing_queue_url();
     clock.set(T0 + Duration::minutes(5));
     crate::stuck::sweeper_to(&local, &clock, &missing)
         .run(0)

@@ -166,7 +166,7 @@ async fn a_real_change_is_the_second_item_under_the_same_pk_in_sequence_order() 
 #[tokio::test]
 async fn a_failed_forward_answers_503_and_the_retry_forwards_it_once() {
     let local = Local::new().await;
-    let missing_queue = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
+    let missing_queue = local.missing_queue_url();
     let broken = local.app_with(INVOICES, Token::new(Some(TOKEN)), &missing_queue);
     let (status, body) = answer(&broken.handle(form_post(PAID)).await);
     assert_eq!(status, 503, "{body}");

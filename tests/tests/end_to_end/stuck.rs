@@ -118,7 +118,7 @@ async fn waiting_notifications_past_their_retention_become_gaps() {
     clock.set(T0 + Duration::minutes(1));
     deliver_while_the_queue_is_down(&local, &clock, ACTIVATED).await;
     // The sweeper runs while the queue stays down: it lists the entity and fails to forward.
-    let missing = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
+    let missing = local.missing_queue_url();
     clock.set(T0 + Duration::minutes(5));
     let down = sweeper_to(&local, &clock, &missing)
         .run(0)

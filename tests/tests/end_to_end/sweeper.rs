@@ -54,10 +54,6 @@ fn sweeper(local: &Local, clock: &ManualClock, metrics: Metrics) -> Sweeper {
     }
 }
 
-fn missing_queue(local: &Local) -> String {
-    format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"))
-}
-
 async fn sent(local: &Local) -> Vec<(String, Option<String>, Option<u64>)> {
     local
         .drain()
@@ -74,7 +70,12 @@ async fn sent(local: &Local) -> Vec<(String, Option<String>, Option<u64>)> {
 async fn what_sqs_refused_for_longer_than_every_retry_is_swept_once_in_order() {
     let local = Local::new().await;
     let clock = ManualClock::at(T0);
-    let down = app(&local, &clock, &missing_queue(&local), Metrics::default());
+    let down = app(
+        &local,
+        &clock,
+        &local.missing_queue_url(),
+        Metrics::default(),
+    );
     // Three attempts each, as iPag makes them (at once, +5 min, +15 min more), all refused.
     for (invoice, status) in [("A", "pending"), ("B", "pending"), ("A", "paid")] {
         for retry in [0, 5, 20] {
@@ -146,7 +147,12 @@ async fn what_sqs_refused_for_longer_than_every_retry_is_swept_once_in_order() {
 async fn a_sweep_racing_a_late_retry_sends_one_message() {
     let local = Local::new().await;
     let clock = ManualClock::at(T0);
-    let down = app(&local, &clock, &missing_queue(&local), Metrics::default());
+    let down = app(
+        &local,
+        &clock,
+        &local.missing_queue_url(),
+        Metrics::default(),
+    );
     let x = body("R", "paid");
     assert_eq!(answer(&down.handle(form_post(&x)).await).0, 503);
 
@@ -214,7 +220,7 @@ async fn the_functions_and_the_sweeper_write_emf_lines() {
         "event=invoice.status_changed&data%5Bstatus%5D=paid",
     ))
     .await;
-    let down = app(&local, &clock, &missing_queue(&local), metrics.clone());
+    let down = app(&local, &clock, &local.missing_queue_url(), metrics.clone());
     down.handle(form_post(&body("N", "paid"))).await;
     sweeper(&local, &clock, metrics)
         .run(0)
@@ -289,7 +295,12 @@ async fn the_functions_and_the_sweeper_write_emf_lines() {
 async fn an_entity_the_index_shows_late_is_swept_once_it_shows() {
     let local = Local::new().await;
     let clock = ManualClock::at(T0);
-    let down = app(&local, &clock, &missing_queue(&local), Metrics::default());
+    let down = app(
+        &local,
+        &clock,
+        &local.missing_queue_url(),
+        Metrics::default(),
+    );
     assert_eq!(
         answer(&down.handle(form_post(&body("L", "paid"))).await).0,
         503
@@ -328,7 +339,12 @@ async fn an_entity_the_index_shows_late_is_swept_once_it_shows() {
 async fn the_cursor_never_leaves_a_late_entity_behind() {
     let local = Local::new().await;
     let clock = ManualClock::at(T0);
-    let down = app(&local, &clock, &missing_queue(&local), Metrics::default());
+    let down = app(
+        &local,
+        &clock,
+        &local.missing_queue_url(),
+        Metrics::default(),
+    );
     for (seconds, invoice) in [(0, "A"), (1, "B"), (2, "C")] {
         clock.set(T0 + Duration::seconds(seconds));
         assert_eq!(
@@ -391,7 +407,12 @@ async fn what_the_previous_version_left_in_by_pending_is_swept_and_cleared() {
     use webhook_aws::table::{self, attr};
     let local = Local::new().await.with_pending_index().await;
     let clock = ManualClock::at(T0);
-    let down = app(&local, &clock, &missing_queue(&local), Metrics::default());
+    let down = app(
+        &local,
+        &clock,
+        &local.missing_queue_url(),
+        Metrics::default(),
+    );
     for (seconds, status) in [(0, "pending"), (1, "paid")] {
         clock.set(T0 + Duration::seconds(seconds));
         assert_eq!(

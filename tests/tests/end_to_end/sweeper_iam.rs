@@ -27,7 +27,7 @@ async fn the_sweepers_role_allows_every_call_of_a_real_run_and_no_other_partitio
     let local = Local::new().await;
     let clock = ManualClock::at(datetime!(2026-11-20 13:00 UTC));
     // Three invoices stored while the queue is missing: none forwarded.
-    let missing = format!("{}-missing.fifo", local.queue_url.trim_end_matches(".fifo"));
+    let missing = local.missing_queue_url();
     let down = App {
         delivery: Delivery {
             clock: Arc::new(clock.clone()),
