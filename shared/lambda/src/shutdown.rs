@@ -41,13 +41,6 @@ pub struct Registered {
 pub async fn register() -> Option<Registered> {
     // Not under a Lambda runtime (the client would panic without it).
     std::env::var_os("AWS_LAMBDA_RUNTIME_API")?;
-    let terminate = match signal(SignalKind::terminate()) {
-        Ok(terminate) => terminate,
-        Err(e) => {
-            tracing::warn!(error = %e, "no shutdown hook: SIGTERM cannot be handled");
-            return None;
-        }
-    };
     let client = match Client::builder().build() {
         Ok(client) => client,
         Err(e) => {
@@ -55,14 +48,23 @@ pub async fn register() -> Option<Registered> {
             return None;
         }
     };
-    match register_with(&client).await {
-        Ok(id) => Some(Registered {
+    let id = match register_with(&client).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(error = %e, "no shutdown hook: the extension was not registered");
+            return None;
+        }
+    };
+    // Only now: once installed, the handler replaces SIGTERM's default action for good, and
+    // without the extension nothing would flush and exit on it.
+    match signal(SignalKind::terminate()) {
+        Ok(terminate) => Some(Registered {
             client,
             id,
             terminate,
         }),
         Err(e) => {
-            tracing::warn!(error = %e, "no shutdown hook: the extension was not registered");
+            tracing::warn!(error = %e, "no shutdown hook: SIGTERM cannot be handled");
             None
         }
     }
